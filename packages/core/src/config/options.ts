@@ -1,0 +1,115 @@
+// The hookyard.yaml schema and its defaults: the single source of truth for what a
+// config may say. Validation messages are written for operators, one per path.
+import { z } from 'zod';
+
+const name = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'must be lowercase letters, digits, - or _ (max 63)');
+const secret = z.string().min(1, 'must not be empty');
+const path = z.string().regex(/^(body|headers|query|path)(\.[^.]+)*$/, 'must be a path starting with body, headers, query or path');
+const duration = z.union([z.number().int().positive(), z.string().regex(/^\d+(ms|s|m|h|d)$/, 'must be a duration such as 500ms, 30s, 10m, 24h, 7d')]);
+
+const hmacAlgo = z.enum(['sha1', 'sha256', 'sha512']);
+const verify = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('none') }),
+  z.strictObject({ type: z.literal('stripe'), secret: z.union([secret, z.array(secret).min(1)]), toleranceSeconds: z.number().int().positive().default(300) }),
+  z.strictObject({ type: z.literal('github'), secret: z.union([secret, z.array(secret).min(1)]) }),
+  z.strictObject({ type: z.literal('shopify'), secret: z.union([secret, z.array(secret).min(1)]) }),
+  z.strictObject({ type: z.literal('slack'), secret: z.union([secret, z.array(secret).min(1)]), toleranceSeconds: z.number().int().positive().default(300) }),
+  z.strictObject({ type: z.literal('twilio'), authToken: secret, publicUrl: z.url().optional() }),
+  z.strictObject({ type: z.literal('standard-webhooks'), secret: z.union([secret, z.array(secret).min(1)]), toleranceSeconds: z.number().int().positive().default(300) }),
+  z.strictObject({
+    type: z.literal('hmac'), secret: z.union([secret, z.array(secret).min(1)]), algorithm: hmacAlgo.default('sha256'),
+    header: z.string().min(1), encoding: z.enum(['hex', 'base64']).default('hex'), prefix: z.string().default(''),
+    signed: z.string().default('{body}'), timestampHeader: z.string().optional(), toleranceSeconds: z.number().int().positive().default(300),
+  }),
+  z.strictObject({ type: z.literal('basic'), username: secret, password: secret }),
+  z.strictObject({ type: z.literal('bearer'), token: secret }),
+  z.strictObject({ type: z.literal('api-key'), key: secret, header: z.string().optional(), query: z.string().optional() }),
+]);
+
+export const sourceSchema = z.strictObject({
+  name,
+  verify: verify.default({ type: 'none' }),
+  allowedIps: z.array(z.string()).optional(),
+  orderingKey: path.optional(),
+  dedupKey: path.optional(),
+  dedup: z.strictObject({ window: duration.default('24h'), includeFields: z.array(path).optional(), excludeFields: z.array(path).optional() }).optional(),
+  eventType: path.optional(),
+  allowedEventTypes: z.array(z.string().min(1)).optional(),
+  maxBodyBytes: z.number().int().positive().max(10 * 1024 * 1024, 'must be at most 10 MiB').default(1024 * 1024),
+});
+
+const httpUrl = z.string().refine((s) => {
+  try {
+    const u = new URL(s);
+    return u.protocol === 'http:' || u.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}, 'must be an http(s) URL');
+
+export const DEFAULT_SCHEDULE_MS = [0, 5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000];
+
+export const destinationSchema = z.strictObject({
+  name,
+  url: httpUrl,
+  auth: z.discriminatedUnion('type', [
+    z.strictObject({ type: z.literal('bearer'), token: secret }),
+    z.strictObject({ type: z.literal('basic'), username: secret, password: secret }),
+    z.strictObject({ type: z.literal('header'), name: z.string().min(1), value: secret }),
+  ]).optional(),
+  signingSecret: z.union([secret, z.array(secret).min(1)]).optional(),
+  timeoutMs: z.number().int().positive().max(300_000).default(10_000),
+  retry: z.strictObject({
+    maxAttempts: z.number().int().min(1).max(100).optional(),
+    schedule: z.union([z.literal('standard'), z.literal('exponential'), z.array(z.number().int().min(0))]).default('standard'),
+    initialDelayMs: z.number().int().positive().default(5_000),
+    maxDelayMs: z.number().int().positive().default(36_000_000),
+  }).default({ schedule: 'standard', initialDelayMs: 5_000, maxDelayMs: 36_000_000 }),
+  rateLimit: z.strictObject({ perSecond: z.number().positive().optional(), perMinute: z.number().positive().optional(), maxConcurrency: z.number().int().positive().optional() }).optional(),
+  ordering: z.enum(['unordered', 'per-key']).default('unordered'),
+});
+
+export const connectionSchema = z.strictObject({
+  source: name,
+  destination: name,
+  filter: z.record(z.string(), z.unknown()).optional(),
+  transform: z.string().min(1).optional(),
+});
+
+export const kafkaSchema = z.strictObject({
+  topicPrefix: z.string().regex(/^[A-Za-z0-9._-]*$/, 'may hold only letters, digits, ".", "_" and "-"').default(''),
+  partitions: z.number().int().min(1).max(1000).default(6),
+  replicationFactor: z.number().int().min(1).max(7).default(1),
+  produceTimeoutMs: z.number().int().positive().default(5_000),
+  clientId: z.string().default('hookyard'),
+  sessionTimeoutMs: z.number().int().min(6_000).max(300_000).default(30_000),
+});
+
+export const configSchema = z.strictObject({
+  kafka: kafkaSchema.default(kafkaSchema.parse({})),
+  sources: z.array(sourceSchema).min(1, 'must list at least one source'),
+  destinations: z.array(destinationSchema).default([]),
+  connections: z.array(connectionSchema).default([]),
+}).superRefine((cfg, ctx) => {
+  const unique = (list: { name: string }[], key: 'sources' | 'destinations') => {
+    const seen = new Set<string>();
+    list.forEach((item, i) => {
+      if (seen.has(item.name)) ctx.addIssue({ code: 'custom', path: [key, i, 'name'], message: `duplicate name "${item.name}"` });
+      seen.add(item.name);
+    });
+  };
+  unique(cfg.sources, 'sources');
+  unique(cfg.destinations, 'destinations');
+  const sources = new Set(cfg.sources.map((s) => s.name));
+  const destinations = new Set(cfg.destinations.map((d) => d.name));
+  cfg.connections.forEach((c, i) => {
+    if (!sources.has(c.source)) ctx.addIssue({ code: 'custom', path: ['connections', i, 'source'], message: `unknown source "${c.source}"` });
+    if (!destinations.has(c.destination)) ctx.addIssue({ code: 'custom', path: ['connections', i, 'destination'], message: `unknown destination "${c.destination}"` });
+  });
+});
+
+export type Config = z.output<typeof configSchema>;
+export type SourceConfig = Config['sources'][number];
+export type DestinationConfig = Config['destinations'][number];
+export type ConnectionConfig = Config['connections'][number];
+export type KafkaConfig = Config['kafka'];

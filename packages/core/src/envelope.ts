@@ -1,0 +1,69 @@
+// Avro envelopes registered in the Confluent-compatible registry (subject = <topic>-value),
+// so any consumer in the organisation can read hookyard's topics.
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+
+export interface RawEvent {
+  id: string;
+  source: string;
+  receivedAt: number; // epoch ms (Avro timestamp-millis)
+  method: string;
+  path: string;
+  query: string;
+  headers: Record<string, string>;
+  body: Buffer;
+  orderingKey: string;
+  replayId: string | null;
+}
+
+export interface Delivery {
+  eventId: string;
+  source: string;
+  destination: string;
+  receivedAt: number; // epoch ms (Avro timestamp-millis)
+  orderingKey: string;
+  headers: Record<string, string>;
+  body: Buffer;
+  attempt: number;
+  replayId: string | null;
+}
+
+export type SchemaName = 'raw-event' | 'delivery';
+
+const schemaDir = resolve(import.meta.dirname, '..', '..', '..', 'schemas');
+
+export function schemaText(name: SchemaName): string {
+  return readFileSync(resolve(schemaDir, `${name}.avsc`), 'utf8');
+}
+
+export class EnvelopeCodec {
+  readonly registry: SchemaRegistry;
+  private readonly ids = new Map<string, Promise<number>>();
+
+  constructor(registryUrl: string) {
+    this.registry = new SchemaRegistry({ host: registryUrl });
+  }
+
+  /** Registers (once per process) the schema for a topic's value subject and returns its id. */
+  schemaId(topic: string, name: SchemaName): Promise<number> {
+    const subject = `${topic}-value`;
+    let id = this.ids.get(subject);
+    if (!id) {
+      id = this.registry.register({ type: SchemaType.AVRO, schema: schemaText(name) }, { subject }).then((r) => r.id);
+      id.catch(() => this.ids.delete(subject));
+      this.ids.set(subject, id);
+    }
+    return id;
+  }
+
+  async encode(topic: string, name: 'raw-event', value: RawEvent): Promise<Buffer>;
+  async encode(topic: string, name: 'delivery', value: Delivery): Promise<Buffer>;
+  async encode(topic: string, name: SchemaName, value: RawEvent | Delivery): Promise<Buffer> {
+    return this.registry.encode(await this.schemaId(topic, name), value);
+  }
+
+  async decode<T extends RawEvent | Delivery>(buf: Buffer): Promise<T> {
+    return (await this.registry.decode(buf)) as T;
+  }
+}

@@ -1,0 +1,79 @@
+// kafkajs set-up shared by every service: client, log bridge to pino, topic names.
+import { Kafka, logLevel, type Admin, type ITopicConfig, type logCreator } from 'kafkajs';
+import type { Logger } from 'pino';
+import type { KafkaConfig } from './config/options.ts';
+
+// kafkajs 2.2.4 computes a negative timeout in its request queue on Node ≥ 23, which
+// Node turns into a harmless TimeoutNegativeWarning on every start; keep logs clean.
+const emitWarning = process.emitWarning.bind(process);
+process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+  const name = typeof warning === 'string' ? rest[0] : warning.name;
+  if (name === 'TimeoutNegativeWarning' || (typeof rest[0] === 'object' && (rest[0] as { type?: string } | null)?.type === 'TimeoutNegativeWarning')) return;
+  (emitWarning as (...a: unknown[]) => void)(warning, ...rest);
+}) as typeof process.emitWarning;
+process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
+
+function pinoLogCreator(log: Logger): logCreator {
+  return () => ({ level, log: entry }) => {
+    const { message, ...extra } = entry;
+    const target = log.child({ component: 'kafkajs' });
+    if (level === logLevel.ERROR) target.error(extra, message);
+    else if (level === logLevel.WARN) target.warn(extra, message);
+    else if (level === logLevel.INFO) target.debug(extra, message);
+  };
+}
+
+export function createKafka(brokers: string[], clientId: string, log: Logger): Kafka {
+  return new Kafka({
+    clientId,
+    brokers,
+    logLevel: logLevel.WARN,
+    logCreator: pinoLogCreator(log),
+    connectionTimeout: 3_000,
+    requestTimeout: 10_000,
+    retry: { initialRetryTime: 100, maxRetryTime: 2_000, retries: 5 },
+  });
+}
+
+export interface TopicNames {
+  rawEvents: string;
+  deadLetters: string;
+  attempts: string;
+  rejections: string;
+  delivery(destination: string): string;
+}
+
+export function topicNames(prefix: string): TopicNames {
+  return {
+    rawEvents: `${prefix}raw-events`,
+    deadLetters: `${prefix}dead-letters`,
+    attempts: `${prefix}delivery-attempts`,
+    rejections: `${prefix}ingress-rejections`,
+    delivery: (destination) => `${prefix}deliveries.${destination}`,
+  };
+}
+
+export function groupId(cfg: KafkaConfig, service: string): string {
+  return `${cfg.topicPrefix}hookyard-${service}`;
+}
+
+/** Creates missing topics and waits for their leaders (KRaft auto-creation races; kafkajs #1618). */
+export async function ensureTopics(admin: Admin, cfg: KafkaConfig, topics: string[], extra: ITopicConfig['configEntries'] = []): Promise<void> {
+  const existing = new Set(await admin.listTopics());
+  const missing = [...new Set(topics)].filter((t) => !existing.has(t));
+  if (missing.length === 0) return;
+  try {
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: missing.map((topic) => ({
+        topic,
+        numPartitions: cfg.partitions,
+        replicationFactor: cfg.replicationFactor,
+        configEntries: [{ name: 'max.message.bytes', value: String(11 * 1024 * 1024) }, ...(extra ?? [])],
+      })),
+    });
+  } catch (err) {
+    // Another replica may have created them concurrently.
+    if ((err as { type?: string }).type !== 'TOPIC_ALREADY_EXISTS') throw err;
+  }
+}

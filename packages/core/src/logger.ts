@@ -1,0 +1,14 @@
+import { pino, type Logger } from 'pino';
+
+// Secrets must never reach the logs: auth headers, signatures and config secrets.
+export const REDACT_PATHS = [
+  'req.headers.authorization', 'req.headers.cookie', 'headers.authorization', 'headers.cookie',
+  '*.secret', '*.token', '*.password', '*.signingSecret', '*.authToken', '*.key',
+  'headers["stripe-signature"]', 'headers["x-hub-signature-256"]', 'headers["webhook-signature"]',
+];
+
+export function createLogger(service: string, level = process.env.LOG_LEVEL ?? 'info'): Logger {
+  return pino({ name: service, level, redact: { paths: REDACT_PATHS, censor: '[redacted]' } });
+}
+
+export type { Logger };

@@ -1,0 +1,35 @@
+// Dotted paths into a request (`body.data.object.customer`, `headers.x-id`, `query.id`)
+// as used by orderingKey, dedupKey and eventType in the config.
+export interface RequestView {
+  body: unknown;
+  headers: Record<string, string>;
+  query: Record<string, string | string[]>;
+  path: string;
+}
+
+export const PATH_ROOTS = ['body', 'headers', 'query', 'path'] as const;
+
+export function valueAt(view: RequestView, path: string): unknown {
+  const [root, ...rest] = path.split('.');
+  let cur: unknown;
+  switch (root) {
+    case 'body': cur = view.body; break;
+    case 'headers': return view.headers[rest.join('.').toLowerCase()];
+    case 'query': cur = view.query; break;
+    case 'path': return view.path;
+    default: return undefined;
+  }
+  for (const part of rest) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string, unknown>)[part];
+  }
+  return cur;
+}
+
+/** A scalar as a string key, or undefined when the path is missing or not a scalar. */
+export function keyAt(view: RequestView, path: string): string | undefined {
+  const v = valueAt(view, path);
+  if (typeof v === 'string') return v === '' ? undefined : v;
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  return undefined;
+}
