@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../errors.ts';
-import { configSchema, type Config } from './options.ts';
+import { configSchema, crossCheck, type Config } from './options.ts';
 
 const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 
@@ -45,6 +45,7 @@ export function parseConfig(text: string, env: NodeJS.ProcessEnv = process.env, 
   const raw = interpolate(doc.toJS() ?? {}, env, [], problems);
   const result = configSchema.safeParse(raw);
   if (!result.success) for (const issue of result.error.issues) problems.push(`${formatPath(issue.path)}: ${describe(issue)}`);
+  for (const p of crossCheck(raw)) problems.push(`${formatPath(p.path)}: ${p.message}`);
   if (problems.length > 0) throw new ConfigError(file, problems);
   return result.data as Config;
 }

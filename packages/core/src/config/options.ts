@@ -90,23 +90,35 @@ export const configSchema = z.strictObject({
   sources: z.array(sourceSchema).min(1, 'must list at least one source'),
   destinations: z.array(destinationSchema).default([]),
   connections: z.array(connectionSchema).default([]),
-}).superRefine((cfg, ctx) => {
-  const unique = (list: { name: string }[], key: 'sources' | 'destinations') => {
-    const seen = new Set<string>();
-    list.forEach((item, i) => {
-      if (seen.has(item.name)) ctx.addIssue({ code: 'custom', path: [key, i, 'name'], message: `duplicate name "${item.name}"` });
-      seen.add(item.name);
-    });
-  };
-  unique(cfg.sources, 'sources');
-  unique(cfg.destinations, 'destinations');
-  const sources = new Set(cfg.sources.map((s) => s.name));
-  const destinations = new Set(cfg.destinations.map((d) => d.name));
-  cfg.connections.forEach((c, i) => {
-    if (!sources.has(c.source)) ctx.addIssue({ code: 'custom', path: ['connections', i, 'source'], message: `unknown source "${c.source}"` });
-    if (!destinations.has(c.destination)) ctx.addIssue({ code: 'custom', path: ['connections', i, 'destination'], message: `unknown destination "${c.destination}"` });
-  });
 });
+
+/**
+ * Cross-references (unique names, connections pointing at known names). Runs on the raw
+ * document, not the parsed one, so these problems are listed even when others exist.
+ */
+export function crossCheck(raw: unknown): { path: (string | number)[]; message: string }[] {
+  const out: { path: (string | number)[]; message: string }[] = [];
+  const doc = (raw ?? {}) as Record<string, unknown>;
+  const names = (key: 'sources' | 'destinations'): Set<unknown> => {
+    const seen = new Set<unknown>();
+    const list = Array.isArray(doc[key]) ? (doc[key] as { name?: unknown }[]) : [];
+    list.forEach((item, i) => {
+      const n = item?.name;
+      if (n === undefined) return;
+      if (seen.has(n)) out.push({ path: [key, i, 'name'], message: `duplicate name "${String(n)}"` });
+      seen.add(n);
+    });
+    return seen;
+  };
+  const sources = names('sources');
+  const destinations = names('destinations');
+  const connections = Array.isArray(doc.connections) ? (doc.connections as { source?: unknown; destination?: unknown }[]) : [];
+  connections.forEach((c, i) => {
+    if (typeof c?.source === 'string' && !sources.has(c.source)) out.push({ path: ['connections', i, 'source'], message: `unknown source "${c.source}"` });
+    if (typeof c?.destination === 'string' && !destinations.has(c.destination)) out.push({ path: ['connections', i, 'destination'], message: `unknown destination "${c.destination}"` });
+  });
+  return out;
+}
 
 export type Config = z.output<typeof configSchema>;
 export type SourceConfig = Config['sources'][number];

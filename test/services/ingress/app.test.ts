@@ -1,0 +1,111 @@
+// Ingress against real Kafka and the registry: what is answered, and what lands in raw-events.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import { Kafka, logLevel } from 'kafkajs';
+import { EnvelopeCodec, topicNames, type RawEvent } from '@hookyard/core';
+import { buildIngress, type Ingress } from '../../../services/ingress/src/app.ts';
+import { infra, uniquePrefix } from '../../support/infra.ts';
+import { quietLog, runtimeFor, testConfig } from '../../support/stack.ts';
+
+async function readAll(brokers: string, registry: string, topic: string, expected: number): Promise<RawEvent[]> {
+  const kafka = new Kafka({ brokers: brokers.split(','), logLevel: logLevel.NOTHING });
+  const consumer = kafka.consumer({ groupId: `${topic}-reader` });
+  const codec = new EnvelopeCodec(registry);
+  const out: RawEvent[] = [];
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`read ${out.length} of ${expected}`)), 30_000);
+    void consumer.run({ eachMessage: async ({ message }) => {
+      out.push(await codec.decode<RawEvent>(message.value!));
+      if (out.length >= expected) { clearTimeout(timer); setTimeout(resolve, 500); }
+    } });
+  });
+  await consumer.disconnect();
+  return out;
+}
+
+describe('ingress with Kafka up', () => {
+  let ingress: Ingress;
+  let url = '';
+  let prefix = '';
+  let addr: Awaited<ReturnType<typeof infra>>;
+
+  before(async () => {
+    addr = await infra();
+    prefix = uniquePrefix('ingress');
+    const config = testConfig({
+      kafka: { topicPrefix: prefix, partitions: 3 },
+      sources: [
+        { name: 'github', orderingKey: 'headers.x-github-delivery' },
+        { name: 'small', maxBodyBytes: 100, orderingKey: 'body.customer' },
+      ],
+    });
+    ingress = buildIngress({ config, env: runtimeFor(addr), log: quietLog });
+    url = await ingress.start({ port: 0, host: '127.0.0.1' });
+  });
+  after(() => ingress.close());
+
+  test('captures the exact bytes, headers, query and ordering key; answers 202 with the id', async () => {
+    const body = Buffer.from([0x00, 0xff, 0x7b, 0x0a, 0xc3]); // not valid UTF-8 on purpose
+    const res = await fetch(`${url}/webhooks/github?a=1&b=two`, { method: 'POST', headers: { 'content-type': 'application/octet-stream', 'x-github-delivery': 'd-42' }, body });
+    assert.equal(res.status, 202);
+    const { id } = (await res.json()) as { id: string };
+    const json = await fetch(`${url}/webhooks/small`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"customer":"cus_9"}' });
+    assert.equal(json.status, 202);
+    const events = await readAll(addr.KAFKA_BROKERS, addr.SCHEMA_REGISTRY_URL, topicNames(prefix).rawEvents, 2);
+    const ev = events.find((e) => e.id === id);
+    assert.ok(ev, 'event in raw-events');
+    assert.deepEqual(Buffer.from(ev.body), body);
+    assert.equal(ev.source, 'github');
+    assert.equal(ev.query, 'a=1&b=two');
+    assert.equal(ev.path, '/webhooks/github');
+    assert.equal(ev.headers['x-github-delivery'], 'd-42');
+    assert.equal(ev.orderingKey, 'd-42');
+    assert.equal(events.find((e) => e.source === 'small')?.orderingKey, 'cus_9');
+  });
+
+  test('unknown source → 404 with a stable error code', async () => {
+    const res = await fetch(`${url}/webhooks/nope`, { method: 'POST', body: '{}' });
+    assert.equal(res.status, 404);
+    assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'SOURCE_NOT_FOUND');
+  });
+
+  test('body over the source limit → 413', async () => {
+    const res = await fetch(`${url}/webhooks/small`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ customer: 'x'.repeat(200) }) });
+    assert.equal(res.status, 413);
+    assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'BODY_TOO_LARGE');
+  });
+
+  test('healthz, readyz (a real metadata call) and metrics', async () => {
+    assert.equal((await fetch(`${url}/healthz`)).status, 200);
+    const ready = await fetch(`${url}/readyz`);
+    assert.equal(ready.status, 200);
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    assert.match(metrics, /hookyard_ingress_requests_total\{source="github",outcome="accepted"/);
+  });
+});
+
+describe('ingress with Kafka down', () => {
+  test('answers 503 with Retry-After and readyz says not ready', async () => {
+    const addr = await infra();
+    // A port nothing listens on: a broker that is down.
+    const port = await new Promise<number>((resolve) => {
+      const s = createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => resolve(p)); });
+    });
+    const config = testConfig({ kafka: { topicPrefix: uniquePrefix('down'), produceTimeoutMs: 1000 }, sources: [{ name: 'stripe' }] });
+    const ingress = buildIngress({ config, env: { ...runtimeFor(addr), brokers: [`127.0.0.1:${port}`] }, log: quietLog });
+    const url = await ingress.start({ port: 0, host: '127.0.0.1' });
+    try {
+      const res = await fetch(`${url}/webhooks/stripe`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"id":"evt_1"}' });
+      assert.equal(res.status, 503);
+      assert.equal(res.headers.get('retry-after'), '5');
+      assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'CAPTURE_UNAVAILABLE');
+      assert.equal((await fetch(`${url}/readyz`)).status, 503);
+      assert.equal((await fetch(`${url}/healthz`)).status, 200);
+    } finally {
+      await ingress.close();
+    }
+  });
+});
