@@ -11,7 +11,9 @@ import { Kafka, logLevel } from 'kafkajs';
 import { Redis } from 'ioredis';
 
 export const KAFKA_VERSION = '4.3.1';
+// Apicurio 3.2+ is built for Java 21; 3.0.9 is the newest line that runs on Java 17.
 export const APICURIO_VERSION = '3.3.3';
+export const APICURIO_JAVA17_VERSION = '3.0.9';
 
 export interface StackOptions {
   kafkaPort: number;
@@ -65,6 +67,12 @@ function which(cmd: string): string | undefined {
 
 /** Quarkus builds of Apicurio 3.2+ need Java 21; Kafka needs 17. Pick the newest JDK found. */
 function javaFor(minMajor: number): string {
+  const found = findJava(minMajor);
+  if (!found) throw new Error(`no Java ${minMajor}+ found (JAVA_HOME or /usr/lib/jvm); install openjdk-${minMajor}-jre-headless`);
+  return found;
+}
+
+function findJava(minMajor: number): string | undefined {
   const candidates: { major: number; bin: string }[] = [];
   const add = (home: string | undefined) => {
     if (!home) return;
@@ -79,9 +87,7 @@ function javaFor(minMajor: number): string {
   const sys = which('java');
   if (sys) add(resolve(sys, '..', '..'));
   candidates.sort((a, b) => b.major - a.major);
-  const best = candidates.find((c) => c.major >= minMajor);
-  if (!best) throw new Error(`no Java ${minMajor}+ found (JAVA_HOME or /usr/lib/jvm); install openjdk-${minMajor}-jre-headless`);
-  return best.bin;
+  return candidates.find((c) => c.major >= minMajor)?.bin;
 }
 
 function ensureKafka(o: StackOptions, log: Log): string {
@@ -93,15 +99,16 @@ function ensureKafka(o: StackOptions, log: Log): string {
   return libs;
 }
 
-function ensureApicurio(o: StackOptions, log: Log): string {
-  const dir = join(o.cacheDir, `apicurio-${APICURIO_VERSION}`);
+function ensureApicurio(o: StackOptions, log: Log, version: string): string {
+  const dir = join(o.cacheDir, `apicurio-${version}`);
   if (existsSync(join(dir, 'quarkus-run.jar'))) return dir;
-  log(`downloading Apicurio Registry ${APICURIO_VERSION} from Maven Central…`);
+  log(`downloading Apicurio Registry ${version} from Maven Central…`);
   const dl = join(o.cacheDir, 'dl');
-  run('mvn', ['-q', '-B', 'dependency:copy', `-Dartifact=io.apicurio:apicurio-registry-app:${APICURIO_VERSION}:tar.gz:all`,
+  run('mvn', ['-q', '-B', 'dependency:copy', `-Dartifact=io.apicurio:apicurio-registry-app:${version}:tar.gz:all`,
     `-DoutputDirectory=${dl}`], 'Apicurio download');
   mkdirSync(dir, { recursive: true });
-  run('tar', ['xzf', join(dl, `apicurio-registry-app-${APICURIO_VERSION}-all.tar.gz`), '-C', dir], 'Apicurio unpack');
+  run('tar', ['xzf', join(dl, `apicurio-registry-app-${version}-all.tar.gz`), '-C', dir], 'Apicurio unpack');
+  rmSync(join(dl, `apicurio-registry-app-${version}-all.tar.gz`), { force: true });
   return dir;
 }
 
@@ -146,8 +153,17 @@ function startDetached(o: StackOptions, name: string, cmd: string, args: string[
 
 // ---- readiness: real protocol calls ----
 
-export async function kafkaReady(brokers: string): Promise<boolean> {
-  const kafka = new Kafka({ clientId: 'hookyard-infra', brokers: brokers.split(','), logLevel: logLevel.NOTHING, retry: { retries: 0 }, connectionTimeout: 1000 });
+/** A peer that accepts TCP but never answers must read as "not ready", not hang. */
+function within(ms: number, p: Promise<boolean>): Promise<boolean> {
+  return Promise.race([p, new Promise<boolean>((r) => setTimeout(() => r(false), ms).unref())]);
+}
+
+export function kafkaReady(brokers: string): Promise<boolean> {
+  return within(5000, kafkaMetadata(brokers));
+}
+
+async function kafkaMetadata(brokers: string): Promise<boolean> {
+  const kafka = new Kafka({ clientId: 'hookyard-infra', brokers: brokers.split(','), logLevel: logLevel.NOTHING, retry: { retries: 0 }, connectionTimeout: 1000, requestTimeout: 3000 });
   const admin = kafka.admin();
   try {
     await admin.connect();
@@ -160,8 +176,12 @@ export async function kafkaReady(brokers: string): Promise<boolean> {
   }
 }
 
-export async function redisReady(url: string): Promise<boolean> {
-  const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1000 });
+export function redisReady(url: string): Promise<boolean> {
+  return within(3000, redisPing(url));
+}
+
+async function redisPing(url: string): Promise<boolean> {
+  const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1000, commandTimeout: 1000 });
   r.on('error', () => {});
   try {
     await r.connect();
@@ -274,9 +294,11 @@ async function upRedis(o: StackOptions, log: Log): Promise<void> {
 async function upRegistry(o: StackOptions, log: Log): Promise<void> {
   const url = addresses(o).SCHEMA_REGISTRY_URL;
   if (readPid(o, 'registry') !== undefined && (await registryReady(url))) return;
-  const dir = ensureApicurio(o, log);
-  const java = javaFor(21);
-  log(`starting Apicurio Registry ${APICURIO_VERSION} on 127.0.0.1:${o.registryPort}`);
+  const java21 = findJava(21);
+  const version = java21 ? APICURIO_VERSION : APICURIO_JAVA17_VERSION;
+  const java = java21 ?? javaFor(17);
+  const dir = ensureApicurio(o, log, version);
+  log(`starting Apicurio Registry ${version} on 127.0.0.1:${o.registryPort}`);
   const pid = startDetached(o, 'registry', java, ['-Xmx512m', '-jar', 'quarkus-run.jar'], {
     QUARKUS_HTTP_HOST: '127.0.0.1',
     QUARKUS_HTTP_PORT: String(o.registryPort),

@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 // The hookyard CLI. Replay, rewind, dlq and events arrive with the replayer issue (#7);
 // until then every command says so plainly and exits 2 without touching anything.
 const HELP = `Usage: hookyard <command> [options]
