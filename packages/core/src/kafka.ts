@@ -3,15 +3,7 @@ import { Kafka, logLevel, type Admin, type ITopicConfig, type logCreator } from 
 import type { Logger } from 'pino';
 import type { KafkaConfig } from './config/options.ts';
 
-// kafkajs 2.2.4 computes a negative timeout in its request queue on Node ≥ 23, which
-// Node turns into a harmless TimeoutNegativeWarning on every start; keep logs clean.
-const emitWarning = process.emitWarning.bind(process);
-process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
-  const name = typeof warning === 'string' ? rest[0] : warning.name;
-  if (name === 'TimeoutNegativeWarning' || (typeof rest[0] === 'object' && (rest[0] as { type?: string } | null)?.type === 'TimeoutNegativeWarning')) return;
-  (emitWarning as (...a: unknown[]) => void)(warning, ...rest);
-}) as typeof process.emitWarning;
-process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
+import './node-warnings.ts';
 
 function pinoLogCreator(log: Logger): logCreator {
   return () => ({ level, log: entry }) => {
