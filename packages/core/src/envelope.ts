@@ -29,7 +29,21 @@ export interface Delivery {
   replayId: string | null;
 }
 
-export type SchemaName = 'raw-event' | 'delivery';
+export interface IngressRejection {
+  source: string;
+  receivedAt: number;
+  status: number;
+  code: string;
+  reason: string;
+  method: string;
+  path: string;
+  remoteIp: string;
+  headers: Record<string, string>;
+  bodySize: number;
+  bodySha256: string | null;
+}
+
+export type SchemaName = 'raw-event' | 'delivery' | 'ingress-rejection';
 
 const schemaDir = resolve(import.meta.dirname, '..', '..', '..', 'schemas');
 
@@ -59,11 +73,12 @@ export class EnvelopeCodec {
 
   async encode(topic: string, name: 'raw-event', value: RawEvent): Promise<Buffer>;
   async encode(topic: string, name: 'delivery', value: Delivery): Promise<Buffer>;
-  async encode(topic: string, name: SchemaName, value: RawEvent | Delivery): Promise<Buffer> {
+  async encode(topic: string, name: 'ingress-rejection', value: IngressRejection): Promise<Buffer>;
+  async encode(topic: string, name: SchemaName, value: RawEvent | Delivery | IngressRejection): Promise<Buffer> {
     return this.registry.encode(await this.schemaId(topic, name), value);
   }
 
-  async decode<T extends RawEvent | Delivery>(buf: Buffer): Promise<T> {
+  async decode<T extends RawEvent | Delivery | IngressRejection>(buf: Buffer): Promise<T> {
     return (await this.registry.decode(buf)) as T;
   }
 }

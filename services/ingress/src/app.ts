@@ -1,24 +1,48 @@
 // Composition root of ingress: builds the HTTP app and its Kafka capture path from
 // config, without listening. main.ts listens; tests call start() on port 0 or inject().
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { createHash } from 'node:crypto';
+import { gunzipSync } from 'node:zlib';
 import { v7 as uuidv7 } from 'uuid';
-import type { Producer } from 'kafkajs';
 import {
-  BatchingProducer, Closer, Counter, EnvelopeCodec, Histogram, HookyardError, createKafka, createMetricsRegistry,
-  ensureTopics, keyAt, topicNames, type Config, type Logger, type RawEvent, type RequestView, type RuntimeEnv,
+  Closer, Counter, EnvelopeCodec, Histogram, HookyardError, createKafka, createMetricsRegistry,
+  ensureTopics, keyAt, topicNames, type Config, type ErrorCode, type Logger, type RawEvent, type RequestView, type RuntimeEnv,
   type SourceConfig,
 } from '@hookyard/core';
+import { KafkaCapture, type EventCapture } from './kafka-capture.ts';
+import { RedisEdgeDedup, dedupKeyOf, dedupWindowMs, type EdgeDedup } from './edge-dedup.ts';
+import { eventTypeMatcher } from './event-type.ts';
+import { buildVerifier, type RejectReason, type Verifier } from './verify/index.ts';
+import { clientIp, ipAllowList, trustedProxyList } from './verify/ip-allow.ts';
 
-/** What the HTTP layer needs from Kafka: capture one event durably, and say if it can. */
-export interface EventCapture {
-  capture(event: RawEvent): Promise<void>;
-  ready(): Promise<boolean>;
-}
+export type { EventCapture } from './kafka-capture.ts';
 
 export interface IngressDeps {
   config: Config;
   env: RuntimeEnv;
   log: Logger;
+  /** Defaults to Redis at env.redisUrl when any source dedups. */
+  dedup?: EdgeDedup;
+  /** Clock for timestamp tolerance; tests pin it. */
+  now?: () => number;
+}
+
+interface SourceRuntime {
+  config: SourceConfig;
+  verify: Verifier;
+  ipAllowed: ((ip: string) => boolean) | undefined;
+  typeAllowed: ((type: string) => boolean) | undefined;
+  needsBody: boolean;
+  dedupWindowMs: number;
+  rejectTokens: { tokens: number; at: number };
+}
+
+const SECRET_HEADER = /authorization|cookie|signature|token|secret|api-key|apikey|hmac|password/i;
+
+export function redactHeaders(headers: Record<string, string>, extra: readonly string[] = []): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers)) out[k] = SECRET_HEADER.test(k) || extra.includes(k) ? '[redacted]' : v;
+  return out;
 }
 
 export interface Ingress {
@@ -53,58 +77,19 @@ function sendError(reply: FastifyReply, err: HookyardError): FastifyReply {
   return reply.code(err.status).send(err.toJSON());
 }
 
-class KafkaCapture implements EventCapture {
-  private connected = false;
-  private readonly batcher: BatchingProducer;
-  private readonly codec: EnvelopeCodec;
-  private readonly topic: string;
-  private readonly timeoutMs: number;
-  private readonly readyCheck: () => Promise<boolean>;
-  constructor(
-    producer: Producer,
-    codec: EnvelopeCodec,
-    topic: string,
-    timeoutMs: number,
-    readyCheck: () => Promise<boolean>,
-    metrics: { batchSize: Histogram; produceSeconds: Histogram },
-  ) {
-    this.codec = codec;
-    this.topic = topic;
-    this.timeoutMs = timeoutMs;
-    this.readyCheck = readyCheck;
-    this.batcher = new BatchingProducer(producer, { maxBatch: 1000, timeoutMs });
-    this.batcher.onBatch = (size, ms, ok) => {
-      metrics.batchSize.observe(size);
-      metrics.produceSeconds.observe({ outcome: ok ? 'ok' : 'error' }, ms / 1000);
-    };
-    producer.on(producer.events.CONNECT, () => { this.connected = true; });
-    producer.on(producer.events.DISCONNECT, () => { this.connected = false; });
-  }
-
-  async capture(event: RawEvent): Promise<void> {
-    if (!this.connected) throw new HookyardError('CAPTURE_UNAVAILABLE', 'Kafka is not connected');
-    const value = await this.codec.encode(this.topic, 'raw-event', event);
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new HookyardError('CAPTURE_UNAVAILABLE', 'Kafka did not acknowledge in time')), this.timeoutMs);
-    });
-    try {
-      await Promise.race([this.batcher.send(this.topic, { key: event.orderingKey, value, timestamp: String(event.receivedAt) }), deadline]);
-    } catch (err) {
-      throw err instanceof HookyardError ? err : new HookyardError('CAPTURE_UNAVAILABLE', undefined, { cause: err });
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  ready(): Promise<boolean> {
-    return this.connected ? this.readyCheck() : Promise.resolve(false);
-  }
-}
-
-export function buildIngress({ config, env, log }: IngressDeps): Ingress {
+export function buildIngress({ config, env, log, dedup, now = Date.now }: IngressDeps): Ingress {
   const topics = topicNames(config.kafka.topicPrefix);
-  const sources = new Map<string, SourceConfig>(config.sources.map((s) => [s.name, s]));
+  const sources = new Map<string, SourceRuntime>(config.sources.map((s) => [s.name, {
+    config: s,
+    verify: buildVerifier(s.verify),
+    ipAllowed: s.allowedIps ? ipAllowList(s.allowedIps) : undefined,
+    typeAllowed: s.allowedEventTypes ? eventTypeMatcher(s.allowedEventTypes) : undefined,
+    needsBody: [s.orderingKey, s.dedupKey, s.eventType, ...(s.dedup?.includeFields ?? []), ...(s.dedup ? ['body'] : [])].some((p) => p?.startsWith('body')),
+    dedupWindowMs: dedupWindowMs(s),
+    rejectTokens: { tokens: config.ingress.rejectionsPerSecond, at: Date.now() },
+  }]));
+  const trusted = trustedProxyList(config.ingress.trustedProxies);
+  const edge: EdgeDedup | undefined = dedup ?? (config.sources.some((s) => s.dedupKey || s.dedup) ? new RedisEdgeDedup(env.redisUrl, config.kafka.topicPrefix) : undefined);
   const maxBody = Math.max(...config.sources.map((s) => s.maxBodyBytes));
   const closer = new Closer();
 
@@ -112,6 +97,10 @@ export function buildIngress({ config, env, log }: IngressDeps): Ingress {
   const requests = new Counter({ name: 'hookyard_ingress_requests_total', help: 'Webhook requests by source and outcome', labelNames: ['source', 'outcome'], registers: [metrics] });
   const batchSize = new Histogram({ name: 'hookyard_ingress_produce_batch_size', help: 'Messages per produce request', buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000], registers: [metrics] });
   const produceSeconds = new Histogram({ name: 'hookyard_ingress_produce_seconds', help: 'Produce latency (acks=all)', labelNames: ['outcome'], buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5], registers: [metrics] });
+  const verifyFailures = new Counter({ name: 'hookyard_ingress_verification_failures_total', help: 'Refused requests by source and reason', labelNames: ['source', 'reason'], registers: [metrics] });
+  const rejectionsDropped = new Counter({ name: 'hookyard_ingress_rejections_dropped_total', help: 'Refusals not recorded because of the rate limit', labelNames: ['source'], registers: [metrics] });
+  let inFlight = 0;
+  const inFlightGauge = new Histogram({ name: 'hookyard_ingress_in_flight', help: 'Requests in flight, sampled per request', buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 5000], registers: [metrics] });
 
   const kafka = createKafka(env.brokers, `${config.kafka.clientId}-ingress`, log);
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1000 } });
@@ -133,7 +122,38 @@ export function buildIngress({ config, env, log }: IngressDeps): Ingress {
     lastReady = { at: Date.now(), ok };
     return ok;
   };
-  const capture: EventCapture = new KafkaCapture(producer, codec, topics.rawEvents, config.kafka.produceTimeoutMs, kafkaReachable, { batchSize, produceSeconds });
+  const capture: EventCapture = new KafkaCapture({
+    producer, codec, rawTopic: topics.rawEvents, rejectionsTopic: topics.rejections,
+    timeoutMs: config.kafka.produceTimeoutMs, readyCheck: kafkaReachable, metrics: { batchSize, produceSeconds },
+  });
+
+  /** Answers a refusal, and records it in ingress-rejections within the source's rate. */
+  const refuse = (reply: FastifyReply, req: FastifyRequest, src: SourceRuntime, code: ErrorCode, reason: RejectReason | 'body_too_large' | 'event_type_not_allowed', body?: Buffer): FastifyReply => {
+    const err = new HookyardError(code);
+    const outcome = code === 'UNAUTHORIZED' ? 'unauthorized' : code === 'BODY_TOO_LARGE' ? 'too_large' : 'type_not_allowed';
+    requests.inc({ source: src.config.name, outcome });
+    verifyFailures.inc({ source: src.config.name, reason });
+    const t = now();
+    const bucket = src.rejectTokens;
+    const rate = config.ingress.rejectionsPerSecond;
+    bucket.tokens = Math.min(rate, bucket.tokens + ((t - bucket.at) / 1000) * rate);
+    bucket.at = t;
+    if (bucket.tokens >= 1) {
+      bucket.tokens -= 1;
+      const apiKeyHeader = src.config.verify.type === 'api-key' ? src.config.verify.header?.toLowerCase() : undefined;
+      capture.reject({
+        source: src.config.name, receivedAt: t, status: err.status, code, reason, method: req.method,
+        path: (req.raw.url ?? req.url).split('?')[0] ?? '', remoteIp: req.ip,
+        headers: redactHeaders(headerMap(req), apiKeyHeader ? [apiKeyHeader] : []),
+        bodySize: body?.length ?? Number(req.headers['content-length'] ?? 0),
+        bodySha256: body ? createHash('sha256').update(body).digest('hex') : null,
+      }).catch((e: Error) => log.debug({ err: e.message }, 'could not record rejection'));
+    } else {
+      rejectionsDropped.inc({ source: src.config.name });
+    }
+    if (code === 'BODY_TOO_LARGE') reply.header('connection', 'close');
+    return sendError(reply, err);
+  };
 
   const app = Fastify({ loggerInstance: log as FastifyBaseLogger, bodyLimit: maxBody, logController: new LogController({ disableRequestLogging: true }), return503OnClosing: true });
   // Signatures are computed over bytes: never let a parser re-serialise the body.
@@ -149,63 +169,96 @@ export function buildIngress({ config, env, log }: IngressDeps): Ingress {
 
   app.post<{ Params: { source: string } }>('/webhooks/:source', {
     onRequest: async (req, reply) => {
-      const source = sources.get(req.params.source);
-      if (!source) {
+      const src = sources.get(req.params.source);
+      if (!src) {
         requests.inc({ source: '_unknown', outcome: 'not_found' });
         return sendError(reply, new HookyardError('SOURCE_NOT_FOUND', `unknown source "${req.params.source}"`));
       }
-      const declared = Number(req.headers['content-length'] ?? 0);
-      if (declared > source.maxBodyBytes) {
-        requests.inc({ source: source.name, outcome: 'too_large' });
-        reply.header('connection', 'close');
-        return sendError(reply, new HookyardError('BODY_TOO_LARGE'));
+      // Both refusals happen before a byte of the body is read.
+      if (src.ipAllowed && !src.ipAllowed(clientIp(req.socket.remoteAddress ?? '', req.headers['x-forwarded-for'] as string | undefined, trusted))) {
+        return refuse(reply, req, src, 'UNAUTHORIZED', 'ip_not_allowed');
       }
+      const declared = Number(req.headers['content-length'] ?? 0);
+      if (declared > src.config.maxBodyBytes) return refuse(reply, req, src, 'BODY_TOO_LARGE', 'body_too_large');
       return undefined;
     },
   }, async (req, reply) => {
-    const source = sources.get(req.params.source)!;
-    const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    if (body.length > source.maxBodyBytes) {
-      requests.inc({ source: source.name, outcome: 'too_large' });
-      return sendError(reply, new HookyardError('BODY_TOO_LARGE'));
-    }
-    if (source.verify.type !== 'none') {
-      // Verifiers land with the ingress issue; refusing is the only safe answer until then.
-      requests.inc({ source: source.name, outcome: 'unauthorized' });
-      return sendError(reply, new HookyardError('UNAUTHORIZED'));
-    }
-    const id = uuidv7();
-    const rawUrl = req.raw.url ?? req.url;
-    const q = rawUrl.indexOf('?');
-    const headers = headerMap(req);
-    const view: RequestView = {
-      body: source.orderingKey?.startsWith('body') ? bodyView(body, headers['content-type']) : undefined,
-      headers,
-      query: req.query as Record<string, string>,
-      path: q >= 0 ? rawUrl.slice(0, q) : rawUrl,
-    };
-    const event: RawEvent = {
-      id,
-      source: source.name,
-      receivedAt: Date.now(),
-      method: req.method,
-      path: view.path,
-      query: q >= 0 ? rawUrl.slice(q + 1) : '',
-      headers,
-      body,
-      orderingKey: (source.orderingKey ? keyAt(view, source.orderingKey) : undefined) ?? id,
-      replayId: null,
-    };
+    const src = sources.get(req.params.source)!;
+    const source = src.config;
+    inFlightGauge.observe(++inFlight);
     try {
-      await capture.capture(event);
-    } catch (err) {
-      const e = err instanceof HookyardError ? err : new HookyardError('CAPTURE_UNAVAILABLE', undefined, { cause: err });
-      req.log.warn({ err: (e.cause as Error | undefined)?.message ?? e.message, source: source.name }, 'capture failed');
-      requests.inc({ source: source.name, outcome: 'unavailable' });
-      return sendError(reply, e);
+      const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      if (body.length > source.maxBodyBytes) return refuse(reply, req, src, 'BODY_TOO_LARGE', 'body_too_large', body);
+      const rawUrl = req.raw.url ?? req.url;
+      const q = rawUrl.indexOf('?');
+      const headers = headerMap(req);
+      const query = q >= 0 ? rawUrl.slice(q + 1) : '';
+      const t = now();
+      const publicBase = source.publicUrl?.replace(/\/$/, '') ?? `${headers['x-forwarded-proto'] ?? req.protocol}://${headers.host ?? 'localhost'}`;
+      const input = { body, headers, method: req.method, url: `${publicBase}${rawUrl}`, rawQuery: query, nowMs: t };
+      let verdict = src.verify(input);
+      // A gzip body may be signed compressed or as sent before compression: accept either.
+      let plain = body;
+      if (headers['content-encoding']?.toLowerCase() === 'gzip') {
+        try {
+          plain = gunzipSync(body, { maxOutputLength: 10 * 1024 * 1024 });
+          if (!verdict.ok && verdict.reason === 'bad_signature') verdict = src.verify({ ...input, body: plain });
+        } catch {
+          plain = body;
+        }
+      }
+      if (!verdict.ok) return refuse(reply, req, src, 'UNAUTHORIZED', verdict.reason, body);
+      const id = uuidv7();
+      const view: RequestView = {
+        body: src.needsBody ? bodyView(plain, headers['content-type']) : undefined,
+        headers,
+        query: req.query as Record<string, string>,
+        path: q >= 0 ? rawUrl.slice(0, q) : rawUrl,
+      };
+      if (src.typeAllowed) {
+        const type = source.eventType ? keyAt(view, source.eventType) : undefined;
+        if (type === undefined || !src.typeAllowed(type)) return refuse(reply, req, src, 'EVENT_TYPE_NOT_ALLOWED', 'event_type_not_allowed', body);
+      }
+      const dedupKey = edge ? dedupKeyOf(source, view, plain) : undefined;
+      if (edge && dedupKey) {
+        const original = await edge.seen(source.name, dedupKey).catch((err: Error) => {
+          log.warn({ err: err.message }, 'edge dedup unavailable; accepting');
+          return undefined;
+        });
+        if (original) {
+          requests.inc({ source: source.name, outcome: 'duplicate' });
+          return reply.code(200).send({ id: original, duplicate: true });
+        }
+      }
+      const event: RawEvent = {
+        id,
+        source: source.name,
+        receivedAt: t,
+        method: req.method,
+        path: view.path,
+        query,
+        headers,
+        body,
+        orderingKey: (source.orderingKey ? keyAt(view, source.orderingKey) : undefined) ?? id,
+        replayId: null,
+      };
+      try {
+        await capture.capture(event);
+      } catch (err) {
+        const e = err instanceof HookyardError ? err : new HookyardError('CAPTURE_UNAVAILABLE', undefined, { cause: err });
+        req.log.warn({ err: (e.cause as Error | undefined)?.message ?? e.message, source: source.name }, 'capture failed');
+        requests.inc({ source: source.name, outcome: 'unavailable' });
+        return sendError(reply, e);
+      }
+      // Only after the ack: a failed produce must never mark the event as seen.
+      if (edge && dedupKey) {
+        await edge.remember(source.name, dedupKey, id, src.dedupWindowMs).catch((err: Error) => log.warn({ err: err.message }, 'could not record edge dedup key'));
+      }
+      requests.inc({ source: source.name, outcome: 'accepted' });
+      return reply.code(202).send({ id });
+    } finally {
+      inFlight--;
     }
-    requests.inc({ source: source.name, outcome: 'accepted' });
-    return reply.code(202).send({ id });
   });
 
   let started = false;
@@ -213,27 +266,23 @@ export function buildIngress({ config, env, log }: IngressDeps): Ingress {
     app,
     async start({ port = env.port, host = '0.0.0.0' } = {}) {
       started = true;
+      if (edge) closer.add('edge-dedup', () => edge.close());
       closer.add('producer', () => producer.disconnect());
       closer.add('admin', () => admin.disconnect());
       // Ingress comes up even when Kafka is down: it answers 503 until the broker is back.
-      try {
+      const connect = async () => {
         await admin.connect();
-        await ensureTopics(admin, config.kafka, [topics.rawEvents]);
+        await ensureTopics(admin, config.kafka, [topics.rawEvents, topics.rejections]);
         await codec.schemaId(topics.rawEvents, 'raw-event');
+        await codec.schemaId(topics.rejections, 'ingress-rejection');
         await producer.connect();
+      };
+      try {
+        await connect();
       } catch (err) {
         log.error({ err: (err as Error).message }, 'Kafka or registry not reachable at start; answering 503 until it is');
         const retry = setInterval(() => {
-          void (async () => {
-            try {
-              await admin.connect();
-              await ensureTopics(admin, config.kafka, [topics.rawEvents]);
-              await codec.schemaId(topics.rawEvents, 'raw-event');
-              await producer.connect();
-              clearInterval(retry);
-              log.info('Kafka reachable; capturing');
-            } catch { /* next tick */ }
-          })();
+          connect().then(() => { clearInterval(retry); log.info('Kafka reachable; capturing'); }, () => { /* next tick */ });
         }, 2000);
         retry.unref();
         closer.add('reconnect', () => clearInterval(retry));

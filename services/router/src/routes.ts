@@ -14,10 +14,15 @@ export function routeTable(config: Config): RouteTable {
   return table;
 }
 
-/** Headers the destination should see from the original request (content type only, by default). */
+/** Headers that describe the body bytes travel with them; nothing else of the provider's does. */
+const BODY_HEADERS = ['content-type', 'content-encoding'] as const;
 function forwardedHeaders(event: RawEvent): Record<string, string> {
-  const ct = event.headers['content-type'];
-  return ct ? { 'content-type': ct } : {};
+  const out: Record<string, string> = {};
+  for (const h of BODY_HEADERS) {
+    const v = event.headers[h];
+    if (v !== undefined) out[h] = v;
+  }
+  return out;
 }
 
 export function route(table: RouteTable, event: RawEvent): Delivery[] {

@@ -1,5 +1,6 @@
 // The hookyard.yaml schema and its defaults: the single source of truth for what a
 // config may say. Validation messages are written for operators, one per path.
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 const name = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'must be lowercase letters, digits, - or _ (max 63)');
@@ -7,6 +8,12 @@ const secret = z.string().min(1, 'must not be empty');
 const path = z.string().regex(/^(body|headers|query|path)(\.[^.]+)*$/, 'must be a path starting with body, headers, query or path');
 const duration = z.union([z.number().int().positive(), z.string().regex(/^\d+(ms|s|m|h|d)$/, 'must be a duration such as 500ms, 30s, 10m, 24h, 7d')]);
 
+const ipOrCidr = z.string().refine((e) => {
+  const [addr, bits, extra] = e.split('/');
+  const v = isIP(addr ?? '');
+  if (v === 0 || extra !== undefined) return false;
+  return bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= (v === 4 ? 32 : 128));
+}, 'must be an IP address or CIDR range');
 const hmacAlgo = z.enum(['sha1', 'sha256', 'sha512']);
 const verify = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('none') }),
@@ -14,22 +21,26 @@ const verify = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('github'), secret: z.union([secret, z.array(secret).min(1)]) }),
   z.strictObject({ type: z.literal('shopify'), secret: z.union([secret, z.array(secret).min(1)]) }),
   z.strictObject({ type: z.literal('slack'), secret: z.union([secret, z.array(secret).min(1)]), toleranceSeconds: z.number().int().positive().default(300) }),
-  z.strictObject({ type: z.literal('twilio'), authToken: secret, publicUrl: z.url().optional() }),
+  z.strictObject({ type: z.literal('twilio'), authToken: secret }),
   z.strictObject({ type: z.literal('standard-webhooks'), secret: z.union([secret, z.array(secret).min(1)]), toleranceSeconds: z.number().int().positive().default(300) }),
   z.strictObject({
     type: z.literal('hmac'), secret: z.union([secret, z.array(secret).min(1)]), algorithm: hmacAlgo.default('sha256'),
     header: z.string().min(1), encoding: z.enum(['hex', 'base64']).default('hex'), prefix: z.string().default(''),
-    signed: z.string().default('{body}'), timestampHeader: z.string().optional(), toleranceSeconds: z.number().int().positive().default(300),
+    signed: z.string().default('{body}'), timestampHeader: z.string().optional(), idHeader: z.string().optional(),
+    toleranceSeconds: z.number().int().positive().default(300),
   }),
   z.strictObject({ type: z.literal('basic'), username: secret, password: secret }),
   z.strictObject({ type: z.literal('bearer'), token: secret }),
-  z.strictObject({ type: z.literal('api-key'), key: secret, header: z.string().optional(), query: z.string().optional() }),
+  z.strictObject({ type: z.literal('api-key'), key: secret, header: z.string().min(1).optional(), query: z.string().min(1).optional() })
+    .refine((v) => !(v.header && v.query), { message: 'set header or query, not both', path: ['query'] }),
 ]);
 
 export const sourceSchema = z.strictObject({
   name,
   verify: verify.default({ type: 'none' }),
-  allowedIps: z.array(z.string()).optional(),
+  allowedIps: z.array(ipOrCidr).optional(),
+  /** The public base URL providers call (scheme://host[:port]); Twilio signs the full URL. */
+  publicUrl: z.url().optional(),
   orderingKey: path.optional(),
   dedupKey: path.optional(),
   dedup: z.strictObject({ window: duration.default('24h'), includeFields: z.array(path).optional(), excludeFields: z.array(path).optional() }).optional(),
@@ -85,8 +96,16 @@ export const kafkaSchema = z.strictObject({
   sessionTimeoutMs: z.number().int().min(6_000).max(300_000).default(30_000),
 });
 
+export const ingressSchema = z.strictObject({
+  /** Peers whose X-Forwarded-For is believed (load balancers), as IPs or CIDR ranges. */
+  trustedProxies: z.array(ipOrCidr).default([]),
+  /** Refusals recorded in ingress-rejections per source per second (a forgery flood is sampled). */
+  rejectionsPerSecond: z.number().positive().default(50),
+});
+
 export const configSchema = z.strictObject({
   kafka: kafkaSchema.default(kafkaSchema.parse({})),
+  ingress: ingressSchema.default(ingressSchema.parse({})),
   sources: z.array(sourceSchema).min(1, 'must list at least one source'),
   destinations: z.array(destinationSchema).default([]),
   connections: z.array(connectionSchema).default([]),

@@ -1,0 +1,63 @@
+// The Kafka side of ingress: capture an event durably (acks=all, coalesced batches) and
+// record refusals. Ingress's HTTP layer only sees the EventCapture interface.
+import type { Producer } from 'kafkajs';
+import { BatchingProducer, HookyardError, type EnvelopeCodec, type Histogram, type IngressRejection, type RawEvent } from '@hookyard/core';
+
+export interface EventCapture {
+  capture(event: RawEvent): Promise<void>;
+  reject(rejection: IngressRejection): Promise<void>;
+  ready(): Promise<boolean>;
+}
+
+export interface KafkaCaptureOptions {
+  producer: Producer;
+  codec: EnvelopeCodec;
+  rawTopic: string;
+  rejectionsTopic: string;
+  timeoutMs: number;
+  readyCheck: () => Promise<boolean>;
+  metrics: { batchSize: Histogram; produceSeconds: Histogram };
+}
+
+export class KafkaCapture implements EventCapture {
+  private connected = false;
+  private readonly batcher: BatchingProducer;
+  private readonly o: KafkaCaptureOptions;
+
+  constructor(o: KafkaCaptureOptions) {
+    this.o = o;
+    this.batcher = new BatchingProducer(o.producer, { maxBatch: 1000, timeoutMs: o.timeoutMs });
+    this.batcher.onBatch = (size, ms, ok) => {
+      o.metrics.batchSize.observe(size);
+      o.metrics.produceSeconds.observe({ outcome: ok ? 'ok' : 'error' }, ms / 1000);
+    };
+    o.producer.on(o.producer.events.CONNECT, () => { this.connected = true; });
+    o.producer.on(o.producer.events.DISCONNECT, () => { this.connected = false; });
+  }
+
+  async capture(event: RawEvent): Promise<void> {
+    if (!this.connected) throw new HookyardError('CAPTURE_UNAVAILABLE', 'Kafka is not connected');
+    const value = await this.o.codec.encode(this.o.rawTopic, 'raw-event', event);
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new HookyardError('CAPTURE_UNAVAILABLE', 'Kafka did not acknowledge in time')), this.o.timeoutMs);
+    });
+    try {
+      await Promise.race([this.batcher.send(this.o.rawTopic, { key: event.orderingKey, value, timestamp: String(event.receivedAt) }), deadline]);
+    } catch (err) {
+      throw err instanceof HookyardError ? err : new HookyardError('CAPTURE_UNAVAILABLE', undefined, { cause: err });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async reject(r: IngressRejection): Promise<void> {
+    if (!this.connected) return;
+    const value = await this.o.codec.encode(this.o.rejectionsTopic, 'ingress-rejection', r);
+    await this.batcher.send(this.o.rejectionsTopic, { key: r.source, value, timestamp: String(r.receivedAt) });
+  }
+
+  ready(): Promise<boolean> {
+    return this.connected ? this.o.readyCheck() : Promise.resolve(false);
+  }
+}
