@@ -10,3 +10,4 @@ export * from './lifecycle.ts';
 export * from './main-helper.ts';
 export * from './metrics.ts';
 export * from './batching-producer.ts';
+export * from './event-id.ts';

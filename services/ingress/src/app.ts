@@ -3,9 +3,8 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
-import { v7 as uuidv7 } from 'uuid';
 import {
-  Closer, Counter, EnvelopeCodec, Histogram, HookyardError, createKafka, createMetricsRegistry,
+  Closer, Counter, EnvelopeCodec, eventId, Histogram, HookyardError, createKafka, createMetricsRegistry,
   ensureTopics, keyAt, topicNames, type Config, type ErrorCode, type Logger, type RawEvent, type RequestView, type RuntimeEnv,
   type SourceConfig,
 } from '@hookyard/core';
@@ -208,7 +207,7 @@ export function buildIngress({ config, env, log, dedup, now = Date.now }: Ingres
         }
       }
       if (!verdict.ok) return refuse(reply, req, src, 'UNAUTHORIZED', verdict.reason, body);
-      const id = uuidv7();
+      const id = eventId(t);
       const view: RequestView = {
         body: src.needsBody ? bodyView(plain, headers['content-type']) : undefined,
         headers,

@@ -1,0 +1,118 @@
+// npm run bench [-- --quick]: measures ingress against its ceiling (bare fastify on the same
+// machine, same run) with 1 KiB bodies at acks=all, and writes bench/results/<date>.json.
+// Load comes from autocannon in its own process; services run as their own processes.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { stringify } from 'yaml';
+import { tmpdir } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { stackOptions, up } from '../scripts/infra/local-stack.ts';
+
+if (process.argv.includes('--help')) {
+  console.log(`Usage: npm run bench [-- --quick]
+
+Starts the local stack (infra:up), then for bare fastify and for hookyard ingress:
+a closed-loop run at 64 connections for the maximum rate, then an open-loop run at half
+of that rate for latency. Writes bench/results/<date>.json and prints a table.`);
+  process.exit(0);
+}
+
+const root = resolve(import.meta.dirname, '..');
+const quick = process.argv.includes('--quick');
+const DURATION = quick ? 5 : 15;
+const CONNECTIONS = 64;
+const body = JSON.stringify({ id: 'evt_bench', type: 'invoice.paid', data: { object: { customer: 'cus_bench' } }, pad: 'x'.repeat(900) }).slice(0, 1024);
+
+interface Load { rps: number; p50: number; p99: number; p999: number; non2xx: number; errors: number }
+
+function autocannon(url: string, extra: string[], seconds = DURATION): Promise<Load> {
+  return new Promise((resolvePromise, reject) => {
+    const args = [join(root, 'node_modules/autocannon/autocannon.js'), '-c', String(CONNECTIONS), '-d', String(seconds), '-m', 'POST',
+      '-H', 'content-type=application/json', '-b', body, '--json', ...extra, url];
+    const p = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    p.stderr.on('data', (b: Buffer) => { err += b.toString(); });
+    let out = '';
+    p.stdout.on('data', (b: Buffer) => { out += b.toString(); });
+    p.on('exit', () => {
+      try {
+        const r = JSON.parse(out) as { requests: { average: number }; latency: { p50: number; p99: number; p99_9?: number; p999?: number }; non2xx: number; errors: number };
+        resolvePromise({ rps: Math.round(r.requests.average), p50: r.latency.p50, p99: r.latency.p99, p999: r.latency.p99_9 ?? r.latency.p999 ?? NaN, non2xx: r.non2xx, errors: r.errors });
+      } catch (e) {
+        reject(new Error(`autocannon output unreadable: ${(e as Error).message}\n${out.slice(0, 500)}${err.slice(-500)}`));
+      }
+    });
+  });
+}
+
+function startProcess(script: string, env: Record<string, string>, ready: RegExp): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [script], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  let out = '';
+  return new Promise((res, rej) => {
+    const timer = setTimeout(() => rej(new Error(`${script} did not start:\n${out}`)), 60_000);
+    const on = (b: Buffer) => {
+      out += b.toString();
+      const m = ready.exec(out);
+      if (m) { clearTimeout(timer); res({ child, url: m[1]! }); }
+    };
+    child.stdout.on('data', on);
+    child.stderr.on('data', on);
+  });
+}
+
+async function measure(name: string, baseUrl: string): Promise<{ name: string; max: Load; half: Load }> {
+  const url = `${baseUrl}/webhooks/bench`;
+  await autocannon(url, [], 3); // warm-up (JIT, connections, producer batches)
+  const max = await autocannon(url, []);
+  const half = await autocannon(url, ['-R', String(Math.max(1, Math.round(max.rps / 2)))]);
+  console.error(`${name}: max ${max.rps} req/s (p99 ${max.p99} ms); at ${Math.round(max.rps / 2)} req/s p50 ${half.p50} ms p99 ${half.p99} ms`);
+  return { name, max, half };
+}
+
+// Children must not outlive a failed run.
+const children = new Set<ChildProcess>();
+process.on('exit', () => { for (const c of children) c.kill('SIGKILL'); });
+const stop = (c: ChildProcess) => new Promise((r) => { c.once('exit', r); c.kill('SIGTERM'); });
+
+const addrs = await up(stackOptions(), (m) => console.error(m));
+const bare = await startProcess(join(root, 'bench/bare-fastify.ts'), {}, /listening (http:\/\/\S+)/);
+const bareResult = await measure('bare fastify', bare.url);
+await stop(bare.child);
+
+const cfgFile = join(tmpdir(), `hookyard-bench-${randomBytes(3).toString('hex')}.yaml`);
+writeFileSync(cfgFile, stringify({
+  kafka: { topicPrefix: `bench-${Date.now()}.`, partitions: 6 },
+  sources: [{ name: 'bench', orderingKey: 'body.data.object.customer' }],
+}));
+const port = String(18000 + Math.floor(Math.random() * 1000));
+const ing = await startProcess(join(root, 'services/ingress/src/main.ts'), { ...addrs, HOOKYARD_CONFIG: cfgFile, PORT: port, LOG_LEVEL: 'info' }, /"address":"(http:\/\/[^"]+)"/);
+const ingressUrl = `http://127.0.0.1:${port}`;
+for (let i = 0; i < 60 && !(await fetch(`${ingressUrl}/readyz`).then((r) => r.ok, () => false)); i++) await new Promise((r) => setTimeout(r, 500));
+const ingressResult = await measure('hookyard ingress (acks=all)', ingressUrl);
+await stop(ing.child);
+
+const result = {
+  date: new Date().toISOString(),
+  command: `npm run bench${quick ? ' -- --quick' : ''}`,
+  machine: { cores: (await import('node:os')).availableParallelism(), node: process.version },
+  bodyBytes: Buffer.byteLength(body),
+  connections: CONNECTIONS,
+  durationSeconds: DURATION,
+  bareFastify: bareResult,
+  ingress: ingressResult,
+  ratio: { ingressToBareFastify: +(ingressResult.max.rps / bareResult.max.rps).toFixed(3) },
+};
+mkdirSync(join(root, 'bench/results'), { recursive: true });
+const file = join(root, 'bench/results', `${result.date.slice(0, 19).replace(/:/g, '-')}.json`);
+writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+const row = (r: { name: string; max: Load; half: Load }) => `| ${r.name} | ${r.max.rps} | ${r.max.p99} | ${r.half.rps} | ${r.half.p50} | ${r.half.p99} | ${r.half.p999} | ${r.max.non2xx + r.half.non2xx} |`;
+console.log(`| target | max req/s | p99 at max (ms) | half rate req/s | p50 (ms) | p99 (ms) | p99.9 (ms) | non-2xx |
+| --- | --- | --- | --- | --- | --- | --- | --- |
+${row(bareResult)}
+${row(ingressResult)}
+
+ingress / bare fastify = ${result.ratio.ingressToBareFastify}
+results: ${file}`);
