@@ -11,3 +11,4 @@ export * from './main-helper.ts';
 export * from './metrics.ts';
 export * from './batching-producer.ts';
 export * from './event-id.ts';
+export * from './service-main.ts';

@@ -2,29 +2,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
-import { Kafka, logLevel } from 'kafkajs';
-import { EnvelopeCodec, topicNames, type RawEvent } from '@hookyard/core';
+import { topicNames, type RawEvent } from '@hookyard/core';
+import { readTopic } from '../../support/topics.ts';
 import { buildIngress, type Ingress } from '../../../services/ingress/src/app.ts';
 import { infra, uniquePrefix } from '../../support/infra.ts';
 import { quietLog, runtimeFor, testConfig } from '../../support/stack.ts';
-
-async function readAll(brokers: string, registry: string, topic: string, expected: number): Promise<RawEvent[]> {
-  const kafka = new Kafka({ brokers: brokers.split(','), logLevel: logLevel.NOTHING });
-  const consumer = kafka.consumer({ groupId: `${topic}-reader` });
-  const codec = new EnvelopeCodec(registry);
-  const out: RawEvent[] = [];
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`read ${out.length} of ${expected}`)), 30_000);
-    void consumer.run({ eachMessage: async ({ message }) => {
-      out.push(await codec.decode<RawEvent>(message.value!));
-      if (out.length >= expected) { clearTimeout(timer); setTimeout(resolve, 500); }
-    } });
-  });
-  await consumer.disconnect();
-  return out;
-}
 
 describe('ingress with Kafka up', () => {
   let ingress: Ingress;
@@ -54,7 +36,7 @@ describe('ingress with Kafka up', () => {
     const { id } = (await res.json()) as { id: string };
     const json = await fetch(`${url}/webhooks/small`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"customer":"cus_9"}' });
     assert.equal(json.status, 202);
-    const events = await readAll(addr.KAFKA_BROKERS, addr.SCHEMA_REGISTRY_URL, topicNames(prefix).rawEvents, 2);
+    const events = await readTopic<RawEvent>(addr.KAFKA_BROKERS, addr.SCHEMA_REGISTRY_URL, topicNames(prefix).rawEvents, 2);
     const ev = events.find((e) => e.id === id);
     assert.ok(ev, 'event in raw-events');
     assert.deepEqual(Buffer.from(ev.body), body);

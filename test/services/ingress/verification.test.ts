@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
 import Stripe from 'stripe';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
-import { EnvelopeCodec, topicNames, type IngressRejection, type RawEvent } from '@hookyard/core';
+import { topicNames, type IngressRejection, type RawEvent } from '@hookyard/core';
+import { readTopic } from '../../support/topics.ts';
 import { buildIngress, type Ingress } from '../../../services/ingress/src/app.ts';
 import { infra, uniquePrefix } from '../../support/infra.ts';
 import { quietLog, runtimeFor, testConfig } from '../../support/stack.ts';
@@ -19,29 +20,14 @@ async function count(admin: Admin, topic: string): Promise<number> {
   return offsets.reduce((n, p) => n + Number(p.high) - Number(p.low), 0);
 }
 
-async function readTopic<T extends RawEvent | IngressRejection>(kafka: Kafka, codec: EnvelopeCodec, topic: string, n: number): Promise<T[]> {
-  const consumer = kafka.consumer({ groupId: `${topic}-reader-${Math.random()}` });
-  const out: T[] = [];
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`read ${out.length} of ${n} from ${topic}`)), 30_000);
-    void consumer.run({ eachMessage: async ({ message }) => {
-      out.push(await codec.decode<T>(message.value!));
-      if (out.length >= n) { clearTimeout(timer); resolve(); }
-    } });
-  });
-  await consumer.disconnect();
-  return out;
-}
-
 describe('ingress verification, dedup and refusals', () => {
   let ingress: Ingress;
   let url = '';
   let prefix = '';
   let kafka: Kafka;
   let admin: Admin;
-  let codec: EnvelopeCodec;
+  let brokers = '';
+  let registry = '';
 
   before(async () => {
     const a = await infra();
@@ -60,7 +46,8 @@ describe('ingress verification, dedup and refusals', () => {
     kafka = new Kafka({ brokers: a.KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING });
     admin = kafka.admin();
     await admin.connect();
-    codec = new EnvelopeCodec(a.SCHEMA_REGISTRY_URL);
+    brokers = a.KAFKA_BROKERS;
+    registry = a.SCHEMA_REGISTRY_URL;
   });
   after(async () => { await admin.disconnect(); await ingress.close(); });
 
@@ -86,9 +73,9 @@ describe('ingress verification, dedup and refusals', () => {
     assert.deepEqual(await dup.json(), { id, duplicate: true });
 
     assert.equal(await count(admin, topics.rawEvents), 1);
-    const [ev] = await readTopic<RawEvent>(kafka, codec, topics.rawEvents, 1);
+    const [ev] = await readTopic<RawEvent>(brokers, registry, topics.rawEvents, 1);
     assert.equal(ev?.orderingKey, 'cus_7');
-    const rejections = await readTopic<IngressRejection>(kafka, codec, topics.rejections, 3);
+    const rejections = await readTopic<IngressRejection>(brokers, registry, topics.rejections, 3);
     assert.deepEqual(rejections.map((r) => r.reason).sort(), ['bad_signature', 'event_type_not_allowed', 'timestamp_out_of_tolerance']);
     for (const r of rejections) {
       assert.equal(r.headers['stripe-signature'], '[redacted]');
@@ -117,7 +104,7 @@ describe('ingress verification, dedup and refusals', () => {
     const res = await post('stripe', gz, { 'stripe-signature': sign(body), 'content-encoding': 'gzip' });
     assert.equal(res.status, 202);
     const { id } = (await res.json()) as { id: string };
-    const events = await readTopic<RawEvent>(kafka, codec, topicNames(prefix).rawEvents, 2);
+    const events = await readTopic<RawEvent>(brokers, registry, topicNames(prefix).rawEvents, 2);
     const ev = events.find((e) => e.id === id);
     assert.deepEqual(Buffer.from(ev!.body), gz);
     assert.equal(ev!.orderingKey, 'cus_gz');

@@ -1,0 +1,17 @@
+// The body of every service's main.ts: --help, config (exit 2 on problems), build, signals, start.
+import { createLogger, type Logger } from './logger.ts';
+import { helpRequested, loadConfigOrExit } from './main-helper.ts';
+import { runUntilSignal, type Service } from './lifecycle.ts';
+import { runtimeEnv, type RuntimeEnv } from './runtime-env.ts';
+import type { Config } from './config/options.ts';
+
+export async function serviceMain(name: string, help: string, build: (deps: { config: Config; env: RuntimeEnv; log: Logger }) => Service): Promise<void> {
+  if (helpRequested(process.argv, help)) return;
+  const config = loadConfigOrExit(name);
+  const env = runtimeEnv();
+  const log = createLogger(name, env.logLevel);
+  const service = build({ config, env, log });
+  runUntilSignal(service, log);
+  const address = await service.start();
+  log.info(typeof address === 'string' ? { address } : {}, `${name} started`);
+}
