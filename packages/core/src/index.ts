@@ -12,3 +12,5 @@ export * from './metrics.ts';
 export * from './batching-producer.ts';
 export * from './event-id.ts';
 export * from './service-main.ts';
+export * from './routing/filter.ts';
+export * from './routing/transform.ts';

@@ -2,6 +2,8 @@
 // config may say. Validation messages are written for operators, one per path.
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { validateFilter } from '../routing/filter.ts';
+import { compileTransform, TransformError } from '../routing/transform.ts';
 
 const name = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'must be lowercase letters, digits, - or _ (max 63)');
 const secret = z.string().min(1, 'must not be empty');
@@ -87,6 +89,11 @@ export const connectionSchema = z.strictObject({
   transform: z.string().min(1).optional(),
 });
 
+export const routerSchema = z.strictObject({
+  transformTimeoutMs: z.number().int().positive().max(10_000).default(200),
+  transformMaxResultBytes: z.number().int().positive().max(10 * 1024 * 1024).default(1024 * 1024),
+});
+
 export const kafkaSchema = z.strictObject({
   topicPrefix: z.string().regex(/^[A-Za-z0-9._-]*$/, 'may hold only letters, digits, ".", "_" and "-"').default(''),
   partitions: z.number().int().min(1).max(1000).default(6),
@@ -106,6 +113,7 @@ export const ingressSchema = z.strictObject({
 export const configSchema = z.strictObject({
   kafka: kafkaSchema.default(kafkaSchema.parse({})),
   ingress: ingressSchema.default(ingressSchema.parse({})),
+  router: routerSchema.default(routerSchema.parse({})),
   sources: z.array(sourceSchema).min(1, 'must list at least one source'),
   destinations: z.array(destinationSchema).default([]),
   connections: z.array(connectionSchema).default([]),
@@ -131,8 +139,17 @@ export function crossCheck(raw: unknown): { path: (string | number)[]; message: 
   };
   const sources = names('sources');
   const destinations = names('destinations');
-  const connections = Array.isArray(doc.connections) ? (doc.connections as { source?: unknown; destination?: unknown }[]) : [];
+  const connections = Array.isArray(doc.connections) ? (doc.connections as { source?: unknown; destination?: unknown; filter?: unknown; transform?: unknown }[]) : [];
   connections.forEach((c, i) => {
+    if (c?.filter !== undefined) for (const p of validateFilter(c.filter)) out.push({ path: ['connections', i, 'filter', ...p.path], message: p.message });
+    if (typeof c?.transform === 'string') {
+      try {
+        compileTransform(c.transform);
+      } catch (err) {
+        if (!(err instanceof TransformError)) throw err;
+        out.push({ path: ['connections', i, 'transform'], message: err.message });
+      }
+    }
     if (typeof c?.source === 'string' && !sources.has(c.source)) out.push({ path: ['connections', i, 'source'], message: `unknown source "${c.source}"` });
     if (typeof c?.destination === 'string' && !destinations.has(c.destination)) out.push({ path: ['connections', i, 'destination'], message: `unknown destination "${c.destination}"` });
   });
