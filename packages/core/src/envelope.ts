@@ -43,7 +43,23 @@ export interface IngressRejection {
   bodySha256: string | null;
 }
 
-export type SchemaName = 'raw-event' | 'delivery' | 'ingress-rejection';
+export interface DeadLetter {
+  eventId: string;
+  source: string;
+  destination: string;
+  receivedAt: number;
+  orderingKey: string;
+  headers: Record<string, string>;
+  body: Buffer;
+  stage: 'decode' | 'transform' | 'delivery';
+  attempts: number;
+  lastStatus: number | null;
+  lastError: string;
+  deadAt: number;
+  replayId: string | null;
+}
+
+export type SchemaName = 'raw-event' | 'delivery' | 'ingress-rejection' | 'dead-letter';
 
 const schemaDir = resolve(import.meta.dirname, '..', '..', '..', 'schemas');
 
@@ -74,11 +90,12 @@ export class EnvelopeCodec {
   async encode(topic: string, name: 'raw-event', value: RawEvent): Promise<Buffer>;
   async encode(topic: string, name: 'delivery', value: Delivery): Promise<Buffer>;
   async encode(topic: string, name: 'ingress-rejection', value: IngressRejection): Promise<Buffer>;
-  async encode(topic: string, name: SchemaName, value: RawEvent | Delivery | IngressRejection): Promise<Buffer> {
+  async encode(topic: string, name: 'dead-letter', value: DeadLetter): Promise<Buffer>;
+  async encode(topic: string, name: SchemaName, value: RawEvent | Delivery | IngressRejection | DeadLetter): Promise<Buffer> {
     return this.registry.encode(await this.schemaId(topic, name), value);
   }
 
-  async decode<T extends RawEvent | Delivery | IngressRejection>(buf: Buffer): Promise<T> {
+  async decode<T extends RawEvent | Delivery | IngressRejection | DeadLetter>(buf: Buffer): Promise<T> {
     return (await this.registry.decode(buf)) as T;
   }
 }

@@ -1,7 +1,15 @@
-// Composition root of the router: raw-events → deliveries.<destination>, same key.
+// Composition root of the router: raw-events → deliveries.<destination> (same key) and
+// dead-letters, exactly once. Each chunk of a partition's batch is one Kafka transaction
+// holding its fan-out records and the consumer offset (sendOffsets), so a router killed at
+// any moment neither loses nor duplicates a fan-out for read_committed consumers.
+//
+// kafkajs has no KIP-447 (consumer-group fencing), so fencing uses the older pattern: one
+// transactional id per input partition. Whoever owns the partition next initialises the
+// same id, which aborts the dead owner's open transaction and fences it.
+import type { Producer } from 'kafkajs';
 import {
-  Closer, Counter, EnvelopeCodec, createKafka, createMetricsRegistry, ensureTopics, groupId, topicNames,
-  type Config, type Logger, type RawEvent, type RuntimeEnv, type Service,
+  Closer, Counter, EnvelopeCodec, Histogram, createKafka, createMetricsRegistry, ensureTopics, groupId, topicNames,
+  type Config, type DeadLetter, type Logger, type RawEvent, type RuntimeEnv, type Service,
 } from '@hookyard/core';
 import { route, routeTable } from './routes.ts';
 
@@ -11,49 +19,116 @@ export interface RouterDeps {
   log: Logger;
 }
 
+const CHUNK = 500;
+
 export function buildRouter({ config, env, log }: RouterDeps): Service & { metrics: ReturnType<typeof createMetricsRegistry> } {
   const topics = topicNames(config.kafka.topicPrefix);
   const table = routeTable(config);
+  const group = groupId(config.kafka, 'router');
   const kafka = createKafka(env.brokers, `${config.kafka.clientId}-router`, log);
   const codec = new EnvelopeCodec(env.registryUrl);
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
-  const consumer = kafka.consumer({ groupId: groupId(config.kafka, 'router'), allowAutoTopicCreation: false, sessionTimeout: config.kafka.sessionTimeoutMs, heartbeatInterval: Math.floor(config.kafka.sessionTimeoutMs / 10) });
+  const consumer = kafka.consumer({ groupId: group, allowAutoTopicCreation: false, sessionTimeout: config.kafka.sessionTimeoutMs, heartbeatInterval: Math.floor(config.kafka.sessionTimeoutMs / 10) });
   const admin = kafka.admin();
+  const producers = new Map<string, Promise<Producer>>();
   const closer = new Closer();
   const metrics = createMetricsRegistry('router');
   const eventsIn = new Counter({ name: 'hookyard_router_events_total', help: 'Raw events consumed', labelNames: ['source'], registers: [metrics] });
-  const fannedOut = new Counter({ name: 'hookyard_router_deliveries_total', help: 'Deliveries produced', labelNames: ['destination'], registers: [metrics] });
+  const matched = new Counter({ name: 'hookyard_router_matched_total', help: 'Deliveries produced per connection', labelNames: ['source', 'destination'], registers: [metrics] });
+  const filtered = new Counter({ name: 'hookyard_router_filtered_total', help: 'Events a connection filter left out', labelNames: ['source', 'destination'], registers: [metrics] });
+  const transformErrors = new Counter({ name: 'hookyard_router_transform_errors_total', help: 'Transforms that failed (sent to dead-letters)', labelNames: ['source', 'destination'], registers: [metrics] });
+  const undecodable = new Counter({ name: 'hookyard_router_undecodable_total', help: 'raw-events records that could not be decoded (sent to dead-letters)', registers: [metrics] });
+  const txSeconds = new Histogram({ name: 'hookyard_router_transaction_seconds', help: 'Fan-out transaction latency', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [metrics] });
+
+  const txId = (partition: number) => `${group}-${topics.rawEvents}-${partition}`;
+  function producerFor(partition: number): Promise<Producer> {
+    const id = txId(partition);
+    let p = producers.get(id);
+    if (!p) {
+      const producer = kafka.producer({ transactionalId: id, idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+      p = producer.connect().then(() => producer);
+      p.catch(() => producers.delete(id));
+      producers.set(id, p);
+    }
+    return p;
+  }
 
   return {
     metrics,
     async start() {
       await admin.connect();
       closer.add('admin', () => admin.disconnect());
-      await ensureTopics(admin, config.kafka, [topics.rawEvents, ...config.destinations.map((d) => topics.delivery(d.name))]);
-      await producer.connect();
-      closer.add('producer', () => producer.disconnect());
+      await ensureTopics(admin, config.kafka, [topics.rawEvents, topics.deadLetters, ...config.destinations.map((d) => topics.delivery(d.name))]);
+      closer.add('producers', async () => {
+        for (const p of producers.values()) await p.then((x) => x.disconnect(), () => {});
+      });
       await consumer.connect();
       closer.add('consumer', () => consumer.disconnect());
       await consumer.subscribe({ topic: topics.rawEvents, fromBeginning: true });
       await consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
         partitionsConsumedConcurrently: 3,
-        // The offset is committed only after eachMessage resolves, i.e. after every
-        // fan-out record was acked: a crash re-routes, never skips.
-        eachMessage: async ({ message }) => {
-          if (!message.value) return;
-          const event = await codec.decode<RawEvent>(message.value);
-          eventsIn.inc({ source: event.source });
-          const deliveries = route(table, event);
-          if (deliveries.length === 0) return;
-          const topicMessages = await Promise.all(deliveries.map(async (d) => {
-            const topic = topics.delivery(d.destination);
-            return { topic, messages: [{ key: d.orderingKey, value: await codec.encode(topic, 'delivery', d), timestamp: message.timestamp }] };
-          }));
-          await producer.sendBatch({ acks: -1, topicMessages });
-          for (const d of deliveries) fannedOut.inc({ destination: d.destination });
+        eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+          const producer = await producerFor(batch.partition);
+          for (let i = 0; i < batch.messages.length; i += CHUNK) {
+            if (!isRunning() || isStale()) return;
+            const chunk = batch.messages.slice(i, i + CHUNK);
+            const out = new Map<string, { key: string; value: Buffer; timestamp: string }[]>();
+            const push = (topic: string, key: string, value: Buffer, timestamp: string) => {
+              let list = out.get(topic);
+              if (!list) out.set(topic, (list = []));
+              list.push({ key, value, timestamp });
+            };
+            for (const message of chunk) {
+              let event: RawEvent;
+              try {
+                event = await codec.decode<RawEvent>(message.value!);
+              } catch (err) {
+                // A poison record must not stop the partition: park it and move on.
+                undecodable.inc();
+                const dl: DeadLetter = {
+                  eventId: '', source: '', destination: '', receivedAt: Number(message.timestamp), orderingKey: message.key?.toString() ?? '',
+                  headers: {}, body: message.value ?? Buffer.alloc(0), stage: 'decode', attempts: 0, lastStatus: null,
+                  lastError: `undecodable raw event at ${batch.topic}/${batch.partition}@${message.offset}: ${(err as Error).message}`, deadAt: Date.now(), replayId: null,
+                };
+                push(topics.deadLetters, dl.orderingKey, await codec.encode(topics.deadLetters, 'dead-letter', dl), message.timestamp);
+                continue;
+              }
+              eventsIn.inc({ source: event.source });
+              const r = await route(table, event);
+              for (const d of r.deliveries) {
+                const topic = topics.delivery(d.destination);
+                push(topic, d.orderingKey, await codec.encode(topic, 'delivery', d), message.timestamp);
+                matched.inc({ source: event.source, destination: d.destination });
+              }
+              for (const dest of r.filtered) filtered.inc({ source: event.source, destination: dest });
+              for (const dl of r.deadLetters) {
+                push(topics.deadLetters, dl.orderingKey, await codec.encode(topics.deadLetters, 'dead-letter', dl), message.timestamp);
+                transformErrors.inc({ source: event.source, destination: dl.destination });
+                log.warn({ eventId: dl.eventId, destination: dl.destination, error: dl.lastError }, 'transform failed; event sent to dead-letters');
+              }
+            }
+            const last = chunk[chunk.length - 1]!;
+            const t0 = performance.now();
+            const tx = await producer.transaction();
+            try {
+              if (out.size > 0) await tx.sendBatch({ acks: -1, topicMessages: [...out].map(([topic, messages]) => ({ topic, messages })) });
+              await tx.sendOffsets({ consumerGroupId: group, topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() }] }] });
+              await tx.commit();
+            } catch (err) {
+              await tx.abort().catch(() => {});
+              // A fenced or broken transactional producer cannot be reused: start afresh.
+              producers.delete(txId(batch.partition));
+              await producer.disconnect().catch(() => {});
+              throw err;
+            }
+            txSeconds.observe((performance.now() - t0) / 1000);
+            resolveOffset(last.offset);
+            await heartbeat();
+          }
         },
       });
-      log.info({ group: groupId(config.kafka, 'router') }, 'router consuming');
+      log.info({ group }, 'router consuming');
     },
     close: () => closer.close(log),
   };

@@ -1,14 +1,27 @@
-// Pure routing decision: which destinations get a raw event, and with what body.
-// Filters and transforms (issue #4) plug in here; the Kafka plumbing stays in app.ts.
-import type { Config, Delivery, RawEvent } from '@hookyard/core';
+// The routing decision for one raw event: which destinations get it (filters), with what
+// body and headers (transforms), and which connections fail (to dead-letters). Pure apart
+// from the transforms' own evaluation; the Kafka plumbing stays in app.ts.
+import {
+  compileTransform, matchesFilter, TransformError, type CompiledTransform, type Config, type DeadLetter, type Delivery,
+  type FilterView, type RawEvent,
+} from '@hookyard/core';
 
-export type RouteTable = Map<string, string[]>;
+export interface CompiledConnection {
+  source: string;
+  destination: string;
+  filter: Record<string, unknown> | undefined;
+  transform: CompiledTransform | undefined;
+}
 
+export type RouteTable = Map<string, CompiledConnection[]>;
+
+/** Compiled once per config load. */
 export function routeTable(config: Config): RouteTable {
+  const limits = { timeoutMs: config.router.transformTimeoutMs, maxResultBytes: config.router.transformMaxResultBytes };
   const table: RouteTable = new Map();
   for (const c of config.connections) {
     const list = table.get(c.source) ?? [];
-    if (!list.includes(c.destination)) list.push(c.destination);
+    list.push({ source: c.source, destination: c.destination, filter: c.filter, transform: c.transform ? compileTransform(c.transform, limits) : undefined });
     table.set(c.source, list);
   }
   return table;
@@ -25,16 +38,67 @@ function forwardedHeaders(event: RawEvent): Record<string, string> {
   return out;
 }
 
-export function route(table: RouteTable, event: RawEvent): Delivery[] {
-  return (table.get(event.source) ?? []).map((destination) => ({
-    eventId: event.id,
-    source: event.source,
-    destination,
-    receivedAt: event.receivedAt,
-    orderingKey: event.orderingKey,
-    headers: forwardedHeaders(event),
-    body: event.body,
-    attempt: 0,
-    replayId: event.replayId,
-  }));
+/**
+ * What filters and transforms see of the body: JSON parsed, form-encoded parsed to an
+ * object, other text as a string; binary and compressed bodies as undefined (only
+ * headers, query and path can be matched for them).
+ */
+export function bodyForMatching(event: RawEvent): unknown {
+  const ct = (event.headers['content-type'] ?? '').toLowerCase();
+  if (event.headers['content-encoding'] && event.headers['content-encoding'] !== 'identity') return undefined;
+  const text = Buffer.from(event.body).toString('utf8');
+  if (ct.includes('json') || ct === '') {
+    try {
+      return JSON.parse(text);
+    } catch {
+      return ct === '' ? undefined : text;
+    }
+  }
+  if (ct.startsWith('application/x-www-form-urlencoded')) return Object.fromEntries(new URLSearchParams(text));
+  if (ct.startsWith('text/') || ct.includes('xml')) return text;
+  return undefined;
+}
+
+export interface RouteResult {
+  deliveries: Delivery[];
+  deadLetters: DeadLetter[];
+  filtered: string[];
+}
+
+export async function route(table: RouteTable, event: RawEvent, now: () => number = Date.now): Promise<RouteResult> {
+  const result: RouteResult = { deliveries: [], deadLetters: [], filtered: [] };
+  const connections = table.get(event.source) ?? [];
+  if (connections.length === 0) return result;
+  const body = bodyForMatching(event);
+  const query = Object.fromEntries(new URLSearchParams(event.query));
+  const view: FilterView = { body, headers: event.headers, query, path: event.path };
+  const base = forwardedHeaders(event);
+  for (const c of connections) {
+    if (c.filter && !matchesFilter(c.filter, view)) {
+      result.filtered.push(c.destination);
+      continue;
+    }
+    const delivery: Delivery = {
+      eventId: event.id, source: event.source, destination: c.destination, receivedAt: event.receivedAt,
+      orderingKey: event.orderingKey, headers: base, body: event.body, attempt: 0, replayId: event.replayId,
+    };
+    if (c.transform) {
+      try {
+        const out = await c.transform({ body, headers: event.headers, query, path: event.path, source: event.source, eventId: event.id, receivedAt: new Date(event.receivedAt).toISOString() });
+        const headers: Record<string, string> = { ...base, ...out.headers };
+        if (out.contentType) headers['content-type'] = out.contentType;
+        delete headers['content-encoding'];
+        result.deliveries.push({ ...delivery, body: out.body, headers });
+      } catch (err) {
+        if (!(err instanceof TransformError)) throw err;
+        result.deadLetters.push({
+          eventId: event.id, source: event.source, destination: c.destination, receivedAt: event.receivedAt, orderingKey: event.orderingKey,
+          headers: base, body: event.body, stage: 'transform', attempts: 0, lastStatus: null, lastError: err.message, deadAt: now(), replayId: event.replayId,
+        });
+      }
+      continue;
+    }
+    result.deliveries.push(delivery);
+  }
+  return result;
 }
