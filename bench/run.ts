@@ -14,7 +14,8 @@ if (process.argv.includes('--help')) {
 
 Starts the local stack (infra:up), then for bare fastify and for hookyard ingress:
 a closed-loop run at 64 connections for the maximum rate, then an open-loop run at half
-of that rate for latency. Writes bench/results/<date>.json and prints a table.`);
+of that rate for latency. Then the router stage: raw events waiting in Kafka, fanned out
+to 2 destinations each, timed until the router's committed offsets cover them all. Writes bench/results/<date>.json and prints a table.`);
   process.exit(0);
 }
 
@@ -94,6 +95,56 @@ for (let i = 0; i < 60 && !(await fetch(`${ingressUrl}/readyz`).then((r) => r.ok
 const ingressResult = await measure('hookyard ingress (acks=all)', ingressUrl);
 await stop(ing.child);
 
+// Router stage: N raw events of 1 KiB waiting in raw-events, each fanned out to 2
+// destinations; the rate is N over the time until the router's committed offsets reach N.
+async function routerStage(): Promise<{ events: number; seconds: number; eventsPerSecond: number; deliveriesPerSecond: number }> {
+  const { Kafka, logLevel } = await import('kafkajs');
+  const { EnvelopeCodec, ensureTopics, topicNames, groupId, parseConfig } = await import('../packages/core/src/index.ts');
+  const N = quick ? 20_000 : 100_000;
+  const raw = {
+    kafka: { topicPrefix: `bench-router-${Date.now()}.`, partitions: 6 },
+    sources: [{ name: 'bench' }],
+    destinations: [{ name: 'd1', url: 'http://127.0.0.1:9/' }, { name: 'd2', url: 'http://127.0.0.1:9/' }],
+    connections: [{ source: 'bench', destination: 'd1' }, { source: 'bench', destination: 'd2' }],
+  };
+  const config = parseConfig(stringify(raw), {});
+  const topics = topicNames(config.kafka.topicPrefix);
+  const kafka = new Kafka({ brokers: addrs.KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  await ensureTopics(admin, config.kafka, [topics.rawEvents, topics.delivery('d1'), topics.delivery('d2')]);
+  const codec = new EnvelopeCodec(addrs.SCHEMA_REGISTRY_URL);
+  const producer = kafka.producer();
+  await producer.connect();
+  const payload = Buffer.from(body);
+  for (let i = 0; i < N; i += 1000) {
+    const messages = [];
+    for (let n = i; n < Math.min(N, i + 1000); n++) {
+      messages.push({ key: `k${n % 500}`, value: await codec.encode(topics.rawEvents, 'raw-event', { id: `e${n}`, source: 'bench', receivedAt: Date.now(), method: 'POST', path: '/webhooks/bench', query: '', headers: { 'content-type': 'application/json' }, body: payload, orderingKey: `k${n % 500}`, replayId: null }) });
+    }
+    await producer.send({ topic: topics.rawEvents, messages });
+  }
+  await producer.disconnect();
+  const file = join(tmpdir(), `hookyard-bench-router-${randomBytes(3).toString('hex')}.yaml`);
+  writeFileSync(file, stringify(raw));
+  const t0 = performance.now();
+  const router = await startProcess(join(root, 'services/router/src/main.ts'), { ...addrs, HOOKYARD_CONFIG: file, LOG_LEVEL: 'info' }, /(router consuming)/);
+  const group = groupId(config.kafka, 'router');
+  let done = 0;
+  while (done < N) {
+    await new Promise((r) => setTimeout(r, 250));
+    const offsets = await admin.fetchOffsets({ groupId: group, topics: [topics.rawEvents] });
+    done = offsets[0]!.partitions.reduce((n, p) => n + Math.max(0, Number(p.offset)), 0);
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  await stop(router.child);
+  await admin.disconnect();
+  const r = { events: N, seconds: +seconds.toFixed(2), eventsPerSecond: Math.round(N / seconds), deliveriesPerSecond: Math.round((2 * N) / seconds) };
+  console.error(`router: ${r.eventsPerSecond} events/s in, ${r.deliveriesPerSecond} deliveries/s out (${N} events, start-up included)`);
+  return r;
+}
+const routerResult = await routerStage();
+
 const result = {
   date: new Date().toISOString(),
   command: `npm run bench${quick ? ' -- --quick' : ''}`,
@@ -103,6 +154,7 @@ const result = {
   durationSeconds: DURATION,
   bareFastify: bareResult,
   ingress: ingressResult,
+  router: routerResult,
   ratio: { ingressToBareFastify: +(ingressResult.max.rps / bareResult.max.rps).toFixed(3) },
 };
 mkdirSync(join(root, 'bench/results'), { recursive: true });
@@ -115,4 +167,5 @@ ${row(bareResult)}
 ${row(ingressResult)}
 
 ingress / bare fastify = ${result.ratio.ingressToBareFastify}
+router (exactly-once, 1 KiB, 2 destinations each): ${routerResult.eventsPerSecond} events/s, ${routerResult.deliveriesPerSecond} deliveries/s over ${routerResult.events} events
 results: ${file}`);
