@@ -17,7 +17,7 @@ export function testConfig(raw: Record<string, unknown>): Config {
 }
 
 export function runtimeFor(a: StackAddresses, port = 0): RuntimeEnv {
-  return { brokers: a.KAFKA_BROKERS.split(','), registryUrl: a.SCHEMA_REGISTRY_URL, redisUrl: a.REDIS_URL, port, logLevel: 'silent' };
+  return { brokers: a.KAFKA_BROKERS.split(','), registryUrl: a.SCHEMA_REGISTRY_URL, redisUrl: a.REDIS_URL, port, metricsPort: undefined, logLevel: 'silent' };
 }
 
 export function writeConfigFile(raw: Record<string, unknown>): string {

@@ -14,3 +14,4 @@ export * from './event-id.ts';
 export * from './service-main.ts';
 export * from './routing/filter.ts';
 export * from './routing/transform.ts';
+export * from './ops-server.ts';

@@ -4,6 +4,8 @@ export interface RuntimeEnv {
   registryUrl: string;
   redisUrl: string;
   port: number;
+  /** Router and deliverer: port of the /healthz, /readyz, /metrics side door (unset: none). */
+  metricsPort: number | undefined;
   logLevel: string;
 }
 
@@ -13,6 +15,7 @@ export function runtimeEnv(env: NodeJS.ProcessEnv = process.env): RuntimeEnv {
     registryUrl: env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081',
     redisUrl: env.REDIS_URL ?? 'redis://127.0.0.1:6379',
     port: Number(env.PORT ?? 8080),
+    metricsPort: env.METRICS_PORT ? Number(env.METRICS_PORT) : undefined,
     logLevel: env.LOG_LEVEL ?? 'info',
   };
 }

@@ -3,7 +3,7 @@
 // delivered, per the dedup store), so a kill -9 at any moment re-sends, never drops.
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  Closer, Counter, EnvelopeCodec, Histogram, createKafka, createMetricsRegistry, ensureTopics, groupId, topicNames,
+  Closer, Counter, EnvelopeCodec, kafkaReadyCheck, lagGauge, opsServer, Histogram, createKafka, createMetricsRegistry, ensureTopics, groupId, topicNames,
   type Config, type Delivery, type DestinationConfig, type Logger, type RuntimeEnv, type Service,
 } from '@hookyard/core';
 import { RedisDedupStore, type DedupStore } from './dedup-store.ts';
@@ -74,13 +74,21 @@ export function buildDeliverer({ config, env, log, dedup }: DelivererDeps): Serv
       closer.add('http', () => sender.close());
       await admin.connect();
       closer.add('admin', () => admin.disconnect());
+      lagGauge(metrics, admin, groupId(config.kafka, 'deliverer'), () => [...byTopic.keys()], 'hookyard_deliverer_consumer_lag');
       await ensureTopics(admin, config.kafka, [...byTopic.keys()]);
+      const firstTopic = [...byTopic.keys()][0];
+      let opsAddress: string | undefined;
+      if (env.metricsPort !== undefined && firstTopic) {
+        const ops = opsServer(metrics, kafkaReadyCheck(admin, firstTopic));
+        opsAddress = await ops.listen(env.metricsPort);
+        closer.add('ops', () => ops.close());
+      }
       await consumer.connect();
       closer.add('consumer', () => consumer.disconnect());
       closer.add('stop-retries', () => stopping.abort());
       if (byTopic.size === 0) {
         log.warn('no destinations configured; deliverer idle');
-        return;
+        return opsAddress;
       }
       await consumer.subscribe({ topics: [...byTopic.keys()], fromBeginning: true });
       await consumer.run({
@@ -93,6 +101,7 @@ export function buildDeliverer({ config, env, log, dedup }: DelivererDeps): Serv
         },
       });
       log.info({ group: groupId(config.kafka, 'deliverer'), destinations: config.destinations.length }, 'deliverer consuming');
+      return opsAddress;
     },
     close: () => closer.close(log),
   };

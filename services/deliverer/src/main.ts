@@ -4,4 +4,5 @@ import { buildDeliverer } from './app.ts';
 await serviceMain('deliverer', `hookyard deliverer — delivers deliveries.<destination> records over HTTP.
 
 Environment: HOOKYARD_CONFIG (./hookyard.yaml), KAFKA_BROKERS, SCHEMA_REGISTRY_URL,
-REDIS_URL, LOG_LEVEL. Scale by running more replicas: they share one consumer group.`, buildDeliverer);
+REDIS_URL, LOG_LEVEL, METRICS_PORT (unset: no HTTP; set: GET /healthz, /readyz, /metrics).
+Scale by running more replicas: they share one consumer group.`, buildDeliverer);

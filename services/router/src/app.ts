@@ -8,7 +8,7 @@
 // same id, which aborts the dead owner's open transaction and fences it.
 import type { Producer } from 'kafkajs';
 import {
-  Closer, Counter, EnvelopeCodec, Histogram, createKafka, createMetricsRegistry, ensureTopics, groupId, topicNames,
+  Closer, Counter, EnvelopeCodec, kafkaReadyCheck, lagGauge, opsServer, Histogram, createKafka, createMetricsRegistry, ensureTopics, groupId, topicNames,
   type Config, type DeadLetter, type Logger, type RawEvent, type RuntimeEnv, type Service,
 } from '@hookyard/core';
 import { route, routeTable } from './routes.ts';
@@ -57,6 +57,13 @@ export function buildRouter({ config, env, log }: RouterDeps): Service & { metri
     async start() {
       await admin.connect();
       closer.add('admin', () => admin.disconnect());
+      lagGauge(metrics, admin, group, () => [topics.rawEvents], 'hookyard_router_consumer_lag');
+      let opsAddress: string | undefined;
+      if (env.metricsPort !== undefined) {
+        const ops = opsServer(metrics, kafkaReadyCheck(admin, topics.rawEvents));
+        opsAddress = await ops.listen(env.metricsPort);
+        closer.add('ops', () => ops.close());
+      }
       await ensureTopics(admin, config.kafka, [topics.rawEvents, topics.deadLetters, ...config.destinations.map((d) => topics.delivery(d.name))]);
       closer.add('producers', async () => {
         for (const p of producers.values()) await p.then((x) => x.disconnect(), () => {});
@@ -129,6 +136,7 @@ export function buildRouter({ config, env, log }: RouterDeps): Service & { metri
         },
       });
       log.info({ group }, 'router consuming');
+      return opsAddress;
     },
     close: () => closer.close(log),
   };

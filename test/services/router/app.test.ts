@@ -45,8 +45,8 @@ test('filters, transforms, dead letters and a poison record on one partition', {
   messages.splice(2, 0, { key: 'k', value: Buffer.from('not avro at all') });
   await producer.send({ topic: topics.rawEvents, messages });
 
-  const router = buildRouter({ config, env: runtimeFor(a), log: quietLog });
-  await router.start();
+  const router = buildRouter({ config, env: { ...runtimeFor(a), metricsPort: 0 }, log: quietLog });
+  const ops = (await router.start()) as string;
   try {
     const all = await readTopic<Delivery>(a.KAFKA_BROKERS, a.SCHEMA_REGISTRY_URL, topics.delivery('all'), 5);
     assert.deepEqual(all.map((d) => d.eventId), ['evt-1', 'evt-2', 'evt-3', 'evt-4', 'evt-5'], 'the partition kept flowing past the poison record, in order');
@@ -64,7 +64,10 @@ test('filters, transforms, dead letters and a poison record on one partition', {
     assert.match(dead.find((d) => d.eventId === 'evt-2')!.lastError, /bad order/);
     assert.match(dead.find((d) => d.eventId === 'evt-3')!.lastError, /exceeded 50 ms|stack|D101/);
     assert.deepEqual(JSON.parse(Buffer.from(dead.find((d) => d.eventId === 'evt-2')!.body).toString()), { n: 2, type: 'order.created' });
-    const metrics = await router.metrics.metrics();
+    assert.equal((await fetch(`${ops}/readyz`)).status, 200);
+    assert.equal((await fetch(`${ops}/healthz`)).status, 200);
+    const metrics = await (await fetch(`${ops}/metrics`)).text();
+    assert.match(metrics, new RegExp(`hookyard_router_consumer_lag\\{topic="${topics.rawEvents.replace(/\./g, '\\.')}"[^}]*\\} 0`));
     assert.match(metrics, /hookyard_router_filtered_total\{source="shop",destination="paid"[^}]*\} 2/);
     assert.match(metrics, /hookyard_router_transform_errors_total\{source="shop",destination="shaped"[^}]*\} 2/);
   } finally {
