@@ -4,7 +4,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import {
-  Closer, Counter, EnvelopeCodec, eventId, Histogram, HookyardError, createKafka, createMetricsRegistry,
+  Closer, Counter, EnvelopeCodec, Gauge, eventId, Histogram, HookyardError, createKafka, createMetricsRegistry,
   ensureTopics, keyAt, topicNames, type Config, type ErrorCode, type Logger, type RawEvent, type RequestView, type RuntimeEnv,
   type SourceConfig,
 } from '@hookyard/core';
@@ -98,8 +98,7 @@ export function buildIngress({ config, env, log, dedup, now = Date.now }: Ingres
   const produceSeconds = new Histogram({ name: 'hookyard_ingress_produce_seconds', help: 'Produce latency (acks=all)', labelNames: ['outcome'], buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5], registers: [metrics] });
   const verifyFailures = new Counter({ name: 'hookyard_ingress_verification_failures_total', help: 'Refused requests by source and reason', labelNames: ['source', 'reason'], registers: [metrics] });
   const rejectionsDropped = new Counter({ name: 'hookyard_ingress_rejections_dropped_total', help: 'Refusals not recorded because of the rate limit', labelNames: ['source'], registers: [metrics] });
-  let inFlight = 0;
-  const inFlightGauge = new Histogram({ name: 'hookyard_ingress_in_flight', help: 'Requests in flight, sampled per request', buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 5000], registers: [metrics] });
+  const inFlight = new Gauge({ name: 'hookyard_ingress_in_flight', help: 'Webhook requests being handled', registers: [metrics] });
 
   const kafka = createKafka(env.brokers, `${config.kafka.clientId}-ingress`, log);
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1000 } });
@@ -184,7 +183,7 @@ export function buildIngress({ config, env, log, dedup, now = Date.now }: Ingres
   }, async (req, reply) => {
     const src = sources.get(req.params.source)!;
     const source = src.config;
-    inFlightGauge.observe(++inFlight);
+    inFlight.inc();
     try {
       const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
       if (body.length > source.maxBodyBytes) return refuse(reply, req, src, 'BODY_TOO_LARGE', 'body_too_large', body);
@@ -256,7 +255,7 @@ export function buildIngress({ config, env, log, dedup, now = Date.now }: Ingres
       requests.inc({ source: source.name, outcome: 'accepted' });
       return reply.code(202).send({ id });
     } finally {
-      inFlight--;
+      inFlight.dec();
     }
   });
 
