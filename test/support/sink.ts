@@ -8,11 +8,16 @@ export interface Received {
   at: number;
 }
 
+export interface Answer { status: number; headers?: Record<string, string> }
+
 export interface Sink {
   url: string;
+  /** Requests answered 2xx. */
   received: Received[];
+  /** Every request, with the status it got. */
+  requests: (Received & { status: number })[];
   /** Status to answer with; a function sees the request number (0-based). */
-  respond: number | ((n: number, r: Received) => number);
+  respond: number | ((n: number, r: Received) => number | Answer);
   waitFor(count: number, timeoutMs?: number): Promise<Received[]>;
   close(): Promise<void>;
 }
@@ -22,6 +27,7 @@ export async function startSink(path = '/hook'): Promise<Sink> {
   const sink: Sink = {
     url: '',
     received: [],
+    requests: [],
     respond: 200,
     async waitFor(count, timeoutMs = 30_000) {
       const deadline = Date.now() + timeoutMs;
@@ -39,9 +45,11 @@ export async function startSink(path = '/hook'): Promise<Sink> {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const r: Received = { headers: req.headers, body: Buffer.concat(chunks), at: Date.now() };
-      const status = typeof sink.respond === 'function' ? sink.respond(n++, r) : sink.respond;
+      const answer = typeof sink.respond === 'function' ? sink.respond(n++, r) : sink.respond;
+      const { status, headers = {} } = typeof answer === 'number' ? { status: answer } : answer;
+      sink.requests.push({ ...r, status });
       if (status >= 200 && status < 300) sink.received.push(r);
-      res.writeHead(status, { 'content-type': 'text/plain' }).end(status < 300 ? 'ok' : 'nope');
+      res.writeHead(status, { 'content-type': 'text/plain', ...headers }).end(status < 300 ? 'ok' : 'nope');
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -59,7 +59,20 @@ export interface DeadLetter {
   replayId: string | null;
 }
 
-export type SchemaName = 'raw-event' | 'delivery' | 'ingress-rejection' | 'dead-letter';
+export interface DeliveryAttempt {
+  eventId: string;
+  destination: string;
+  attempt: number;
+  at: number;
+  status: number | null;
+  outcome: 'success' | 'retry' | 'dead';
+  latencyMs: number;
+  error: string | null;
+  responseSnippet: string;
+  nextAttemptAt: number | null;
+}
+
+export type SchemaName = 'raw-event' | 'delivery' | 'ingress-rejection' | 'dead-letter' | 'delivery-attempt';
 
 const schemaDir = resolve(import.meta.dirname, '..', '..', '..', 'schemas');
 
@@ -91,11 +104,12 @@ export class EnvelopeCodec {
   async encode(topic: string, name: 'delivery', value: Delivery): Promise<Buffer>;
   async encode(topic: string, name: 'ingress-rejection', value: IngressRejection): Promise<Buffer>;
   async encode(topic: string, name: 'dead-letter', value: DeadLetter): Promise<Buffer>;
-  async encode(topic: string, name: SchemaName, value: RawEvent | Delivery | IngressRejection | DeadLetter): Promise<Buffer> {
+  async encode(topic: string, name: 'delivery-attempt', value: DeliveryAttempt): Promise<Buffer>;
+  async encode(topic: string, name: SchemaName, value: RawEvent | Delivery | IngressRejection | DeadLetter | DeliveryAttempt): Promise<Buffer> {
     return this.registry.encode(await this.schemaId(topic, name), value);
   }
 
-  async decode<T extends RawEvent | Delivery | IngressRejection | DeadLetter>(buf: Buffer): Promise<T> {
+  async decode<T extends RawEvent | Delivery | IngressRejection | DeadLetter | DeliveryAttempt>(buf: Buffer): Promise<T> {
     return (await this.registry.decode(buf)) as T;
   }
 }

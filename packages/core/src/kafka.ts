@@ -33,6 +33,7 @@ export interface TopicNames {
   attempts: string;
   rejections: string;
   delivery(destination: string): string;
+  retryTier(tierMs: number): string;
 }
 
 export function topicNames(prefix: string): TopicNames {
@@ -42,6 +43,7 @@ export function topicNames(prefix: string): TopicNames {
     attempts: `${prefix}delivery-attempts`,
     rejections: `${prefix}ingress-rejections`,
     delivery: (destination) => `${prefix}deliveries.${destination}`,
+    retryTier: (tierMs) => `${prefix}retry.${tierMs}ms`,
   };
 }
 

@@ -10,6 +10,7 @@ export interface AttemptResult {
   error: string | undefined;
   latencyMs: number;
   responseSnippet: string;
+  retryAfter: string | undefined;
 }
 
 const SNIPPET_BYTES = 4096;
@@ -60,9 +61,10 @@ export class HttpSender {
         else break;
       }
       res.body.destroy();
-      return { status: res.statusCode, ok: res.statusCode >= 200 && res.statusCode < 300, error: undefined, latencyMs: performance.now() - t0, responseSnippet: snippet.slice(0, SNIPPET_BYTES) };
+      const ra = res.headers['retry-after'];
+      return { status: res.statusCode, ok: res.statusCode >= 200 && res.statusCode < 300, error: undefined, latencyMs: performance.now() - t0, responseSnippet: snippet.slice(0, SNIPPET_BYTES), retryAfter: Array.isArray(ra) ? ra[0] : ra };
     } catch (err) {
-      return { status: undefined, ok: false, error: (err as Error).message || String(err), latencyMs: performance.now() - t0, responseSnippet: '' };
+      return { status: undefined, ok: false, error: (err as Error).message || String(err), latencyMs: performance.now() - t0, responseSnippet: '', retryAfter: undefined };
     }
   }
 

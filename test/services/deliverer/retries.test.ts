@@ -1,0 +1,109 @@
+// Outcome classes, the retry schedule (in milliseconds), Retry-After, dead letters and
+// non-blocking retries, against real Kafka, Redis and HTTP sinks.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Kafka, logLevel, type Producer } from 'kafkajs';
+import { EnvelopeCodec, ensureTopics, topicNames, type Config, type DeadLetter, type Delivery, type DeliveryAttempt } from '@hookyard/core';
+import { buildDeliverer } from '../../../services/deliverer/src/app.ts';
+import { infra, uniquePrefix } from '../../support/infra.ts';
+import { startSink, type Sink } from '../../support/sink.ts';
+import { quietLog, runtimeFor, testConfig } from '../../support/stack.ts';
+import { readTopic } from '../../support/topics.ts';
+
+const sinks: Record<string, Sink> = {};
+let config: Config;
+let producer: Producer;
+let codec: EnvelopeCodec;
+let addr: Awaited<ReturnType<typeof infra>>;
+const cleanup: (() => Promise<unknown>)[] = [];
+after(async () => { for (const c of cleanup.reverse()) await c(); });
+
+before(async () => {
+  addr = await infra();
+  for (const name of ['flaky', 'bad', 'exhaust', 'ra', 'slow']) sinks[name] = await startSink();
+  cleanup.push(...Object.values(sinks).map((s) => () => s.close()));
+  sinks.flaky!.respond = (n) => (n < 2 ? 503 : 200);
+  sinks.bad!.respond = 400;
+  sinks.exhaust!.respond = 500;
+  sinks.ra!.respond = (n) => (n === 0 ? { status: 429, headers: { 'retry-after': '2' } } : 200);
+  sinks.slow!.respond = (_n, r) => (JSON.parse(r.body.toString()).n === 0 && sinks.slow!.requests.length === 0 ? 503 : 200);
+  config = testConfig({
+    kafka: { topicPrefix: uniquePrefix('retry'), partitions: 1 },
+    sources: [{ name: 's' }],
+    destinations: [
+      { name: 'flaky', url: sinks.flaky!.url, retry: { schedule: [0, 100, 200] } },
+      { name: 'bad', url: sinks.bad!.url },
+      { name: 'exhaust', url: sinks.exhaust!.url, retry: { schedule: [0, 50, 50] } },
+      { name: 'ra', url: sinks.ra!.url, retry: { schedule: [0, 10] } },
+      { name: 'slow', url: sinks.slow!.url, retry: { schedule: [0, 3000] } },
+    ],
+  });
+  const kafka = new Kafka({ brokers: addr.KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  await ensureTopics(admin, config.kafka, config.destinations.map((d) => topicNames(config.kafka.topicPrefix).delivery(d.name)));
+  await admin.disconnect();
+  producer = kafka.producer();
+  await producer.connect();
+  cleanup.push(() => producer.disconnect());
+  codec = new EnvelopeCodec(addr.SCHEMA_REGISTRY_URL);
+  const deliverer = buildDeliverer({ config, env: runtimeFor(addr), log: quietLog });
+  await deliverer.start();
+  cleanup.push(() => deliverer.close());
+});
+
+async function send(destination: string, n: number, key = 'k'): Promise<string> {
+  const topic = topicNames(config.kafka.topicPrefix).delivery(destination);
+  const d: Delivery = { eventId: `evt-${destination}-${n}`, source: 's', destination, receivedAt: Date.now(), orderingKey: key, headers: { 'content-type': 'application/json' }, body: Buffer.from(JSON.stringify({ n })), attempt: 0, replayId: null };
+  await producer.send({ topic, messages: [{ key, value: await codec.encode(topic, 'delivery', d) }] });
+  return d.eventId;
+}
+
+test('5xx is retried on the schedule until a 2xx; every attempt is recorded', async () => {
+  const id = await send('flaky', 1);
+  await sinks.flaky!.waitFor(1, 30_000);
+  const reqs = sinks.flaky!.requests;
+  assert.deepEqual(reqs.map((r) => r.status), [503, 503, 200]);
+  assert.ok(reqs[1]!.at - reqs[0]!.at >= 90, `second attempt after ~100 ms (${reqs[1]!.at - reqs[0]!.at})`);
+  assert.ok(reqs[2]!.at - reqs[1]!.at >= 180, `third attempt after ~200 ms (${reqs[2]!.at - reqs[1]!.at})`);
+  assert.equal(new Set(reqs.map((r) => r.headers['webhook-id'])).size, 1, 'webhook-id is stable across attempts');
+  const all = await readTopic<DeliveryAttempt>(addr.KAFKA_BROKERS, addr.SCHEMA_REGISTRY_URL, topicNames(config.kafka.topicPrefix).attempts, 3);
+  const mine = all.filter((a) => a.eventId === id).sort((a, b) => a.attempt - b.attempt);
+  assert.deepEqual(mine.map((a) => [a.attempt, a.status, a.outcome]), [[1, 503, 'retry'], [2, 503, 'retry'], [3, 200, 'success']]);
+  assert.ok(mine[0]!.nextAttemptAt! > mine[0]!.at);
+});
+
+test('a non-retryable 4xx goes to dead-letters at once; exhausted retries go there with the last status', async () => {
+  const bad = await send('bad', 1);
+  const exhausted = await send('exhaust', 1);
+  const prefix = config.kafka.topicPrefix;
+  const dead = await readTopic<DeadLetter>(addr.KAFKA_BROKERS, addr.SCHEMA_REGISTRY_URL, topicNames(prefix).deadLetters, 2, 30_000);
+  const b = dead.find((d) => d.eventId === bad)!;
+  assert.deepEqual([b.stage, b.attempts, b.lastStatus], ['delivery', 1, 400]);
+  assert.equal(sinks.bad!.requests.length, 1);
+  const e = dead.find((d) => d.eventId === exhausted)!;
+  assert.deepEqual([e.attempts, e.lastStatus], [3, 500]);
+  assert.match(e.lastError, /attempts exhausted/);
+  assert.equal(sinks.exhaust!.requests.length, 3);
+  assert.deepEqual(JSON.parse(Buffer.from(e.body).toString()), { n: 1 });
+});
+
+test('Retry-After is honoured over a shorter schedule', async () => {
+  await send('ra', 1);
+  await sinks.ra!.waitFor(1, 30_000);
+  const [first, second] = sinks.ra!.requests;
+  assert.equal(first!.status, 429);
+  assert.ok(second!.at - first!.at >= 1900, `waited ${second!.at - first!.at} ms`);
+});
+
+test('a waiting retry does not hold up the rest of its partition', async () => {
+  await send('slow', 0);
+  await new Promise((r) => setTimeout(r, 300));
+  for (let n = 1; n <= 3; n++) await send('slow', n);
+  const got = await sinks.slow!.waitFor(4, 30_000);
+  const order = got.map((r) => JSON.parse(r.body.toString()).n as number);
+  assert.deepEqual(order, [1, 2, 3, 0], 'later events first, the retried one after its wait');
+  const failedAt = sinks.slow!.requests[0]!.at;
+  assert.ok(got[2]!.at - failedAt < 2500, 'others delivered while event 0 waited');
+  assert.ok(got[3]!.at - failedAt >= 2700, 'the retry waited its ~3 s');
+});
