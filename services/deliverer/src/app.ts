@@ -85,12 +85,36 @@ export function buildDeliverer({ config, env, log, dedup }: DelivererDeps): Serv
     });
   }
 
+  /**
+   * Waits for the send lease on (destination, event). Two replicas can hold one record during
+   * a rebalance; the lease makes the second wait for the first's answer instead of sending too.
+   * Returns false when the other replica delivered it meanwhile. Redis down: no lease.
+   */
+  async function acquire(dest: DestinationConfig, d: Delivery): Promise<boolean> {
+    const lease = dest.timeoutMs + 5_000;
+    for (;;) {
+      if (await isDelivered(d)) return false;
+      const got = await store.claim(d.destination, d.eventId, lease).catch(() => true);
+      if (got) return true;
+      if (stopping.signal.aborted) throw new Error('shutting down; delivery handed back uncommitted');
+      await sleep(200, undefined, { signal: stopping.signal }).catch(() => {});
+    }
+  }
+
   /** One attempt and everything that follows from its outcome. `d.attempt` = attempts already made. */
   async function attemptOnce(dest: DestinationConfig, d: Delivery): Promise<void> {
-    if (await isDelivered(d)) {
+    if (!(await acquire(dest, d))) {
       attempts.inc({ destination: dest.name, outcome: 'duplicate_skipped' });
       return;
     }
+    try {
+      await attemptAndFollowUp(dest, d);
+    } finally {
+      await store.release(d.destination, d.eventId).catch(() => {});
+    }
+  }
+
+  async function attemptAndFollowUp(dest: DestinationConfig, d: Delivery): Promise<void> {
     const n = d.attempt + 1;
     // In-flight requests are not aborted on shutdown: close() lets them finish.
     const r = await sender.send(dest, d);

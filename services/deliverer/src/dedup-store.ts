@@ -5,6 +5,9 @@ import { Redis } from 'ioredis';
 export interface DedupStore {
   isDelivered(destination: string, eventId: string): Promise<boolean>;
   markDelivered(destination: string, eventId: string): Promise<void>;
+  /** A lease on sending (destination, event id): false while another replica holds it. */
+  claim(destination: string, eventId: string, leaseMs: number): Promise<boolean>;
+  release(destination: string, eventId: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -29,6 +32,14 @@ export class RedisDedupStore implements DedupStore {
 
   async markDelivered(destination: string, eventId: string): Promise<void> {
     await this.redis.set(this.key(destination, eventId), String(Date.now()), 'EX', this.ttlSeconds);
+  }
+
+  async claim(destination: string, eventId: string, leaseMs: number): Promise<boolean> {
+    return (await this.redis.set(`${this.key(destination, eventId)}:claim`, String(process.pid), 'PX', leaseMs, 'NX')) === 'OK';
+  }
+
+  async release(destination: string, eventId: string): Promise<void> {
+    await this.redis.del(`${this.key(destination, eventId)}:claim`);
   }
 
   async close(): Promise<void> {

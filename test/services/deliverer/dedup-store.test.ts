@@ -1,0 +1,36 @@
+// The Redis dedup store: delivered marks and the send lease, against real Redis.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { RedisDedupStore } from '../../../services/deliverer/src/dedup-store.ts';
+import { infra, uniquePrefix } from '../../support/infra.ts';
+
+test('delivered marks and send leases', async () => {
+  const a = await infra();
+  const store = new RedisDedupStore(a.REDIS_URL, uniquePrefix('dedup'));
+  try {
+    await new Promise((r) => setTimeout(r, 200)); // connect (no offline queue by design)
+    assert.equal(await store.isDelivered('d', 'e1'), false);
+    await store.markDelivered('d', 'e1');
+    assert.equal(await store.isDelivered('d', 'e1'), true);
+    assert.equal(await store.isDelivered('other', 'e1'), false, 'per destination');
+    assert.equal(await store.claim('d', 'e2', 10_000), true);
+    assert.equal(await store.claim('d', 'e2', 10_000), false, 'a second replica waits');
+    await store.release('d', 'e2');
+    assert.equal(await store.claim('d', 'e2', 100), true);
+    await new Promise((r) => setTimeout(r, 250));
+    assert.equal(await store.claim('d', 'e2', 100), true, 'a lease expires when its holder died');
+  } finally {
+    await store.close();
+  }
+});
+
+test('a store whose Redis is down fails fast instead of hanging', async () => {
+  const store = new RedisDedupStore('redis://127.0.0.1:1', 'x');
+  try {
+    const t0 = Date.now();
+    await assert.rejects(store.isDelivered('d', 'e'));
+    assert.ok(Date.now() - t0 < 3000);
+  } finally {
+    await store.close();
+  }
+});
