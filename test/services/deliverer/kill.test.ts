@@ -1,0 +1,80 @@
+// 20,000 deliveries, 10 % of first attempts failing, the deliverer killed -9 five times:
+// every event reaches the sink; duplicates are counted and reported.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { Kafka, logLevel } from 'kafkajs';
+import { EnvelopeCodec, ensureTopics, topicNames, type Delivery } from '@hookyard/core';
+import { infra, uniquePrefix } from '../../support/infra.ts';
+import { startSink } from '../../support/sink.ts';
+import { spawnService, testConfig, writeConfigFile } from '../../support/stack.ts';
+
+const children = new Set<ChildProcess>();
+after(() => { for (const c of children) c.kill('SIGKILL'); });
+
+test('deliverer killed -9 five times during 20,000 deliveries: nothing lost, duplicates counted', { timeout: 300_000 }, async () => {
+  const a = await infra();
+  const sink = await startSink();
+  const firstSeen = new Set<string>();
+  sink.respond = (_n, r) => {
+    const id = r.headers['x-hookyard-event-id'] as string;
+    const first = !firstSeen.has(id);
+    firstSeen.add(id);
+    // 10 % of events fail their first attempt (decided by id, so it is reproducible).
+    return first && Number(id.slice(2)) % 10 === 0 ? 503 : 200;
+  };
+  const raw = {
+    kafka: { topicPrefix: uniquePrefix('dkill'), partitions: 3, sessionTimeoutMs: 6000 },
+    sources: [{ name: 's' }],
+    destinations: [{ name: 'd', url: sink.url, retry: { schedule: [0, 500, 1000, 2000, 4000, 8000] } }],
+  };
+  const config = testConfig(raw);
+  const file = writeConfigFile(raw);
+  const topic = topicNames(config.kafka.topicPrefix).delivery('d');
+  const kafka = new Kafka({ brokers: a.KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  await ensureTopics(admin, config.kafka, [topic]);
+  const producer = kafka.producer();
+  await producer.connect();
+  const codec = new EnvelopeCodec(a.SCHEMA_REGISTRY_URL);
+  const TOTAL = 20_000;
+  const producing = (async () => {
+    for (let i = 0; i < TOTAL; i += 500) {
+      const messages = [];
+      for (let n = i; n < i + 500; n++) {
+        const d: Delivery = { eventId: `e-${n}`, source: 's', destination: 'd', receivedAt: Date.now(), orderingKey: `k${n % 101}`, headers: { 'content-type': 'application/json' }, body: Buffer.from(`{"n":${n}}`), attempt: 0, replayId: null };
+        messages.push({ key: d.orderingKey, value: await codec.encode(topic, 'delivery', d) });
+      }
+      await producer.send({ topic, messages });
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  })();
+
+  let deliverer = await spawnService('deliverer', file, a, 'deliverer consuming');
+  children.add(deliverer);
+  for (let kill = 0; kill < 5; kill++) {
+    await new Promise((r) => setTimeout(r, 2000 + Math.random() * 3000));
+    deliverer.kill('SIGKILL');
+    await new Promise((r) => deliverer.once('exit', r));
+    children.delete(deliverer);
+    deliverer = await spawnService('deliverer', file, a, 'deliverer consuming');
+    children.add(deliverer);
+  }
+  await producing;
+  const unique = () => new Set(sink.received.map((r) => r.headers['x-hookyard-event-id'])).size;
+  const deadline = Date.now() + 180_000;
+  while (unique() < TOTAL && Date.now() < deadline) await new Promise((r) => setTimeout(r, 500));
+  await new Promise((r) => setTimeout(r, 2000));
+  deliverer.kill('SIGTERM');
+  await producer.disconnect();
+  await admin.disconnect();
+  await sink.close();
+
+  const lost = TOTAL - unique();
+  const duplicates = sink.received.length - unique();
+  console.log(`deliverer kill run: accepted ${TOTAL}, delivered unique ${unique()}, lost ${lost}, duplicates ${duplicates}`);
+  assert.equal(lost, 0);
+  // Each kill can repeat at most the attempts in flight when it landed (8 partitions' worth).
+  assert.ok(duplicates <= 5 * 8, `duplicates ${duplicates}`);
+});
