@@ -145,6 +145,76 @@ async function routerStage(): Promise<{ events: number; seconds: number; eventsP
 }
 const routerResult = await routerStage();
 
+// Deliverer stage: N deliveries of 1 KiB waiting in deliveries.sink, a local sink answering
+// 204; then a paced phase (1,000/s) for Kafka → sink latency.
+async function delivererStage(): Promise<{ events: number; eventsPerSecond: number; paced: { rate: number; p50: number; p99: number } }> {
+  const { createServer } = await import('node:http');
+  const { Kafka, logLevel } = await import('kafkajs');
+  const { EnvelopeCodec, ensureTopics, topicNames, parseConfig } = await import('../packages/core/src/index.ts');
+  const N = quick ? 10_000 : 50_000;
+  const latencies: number[] = [];
+  let received = 0;
+  const sink = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      received++;
+      const t = Number(/"t":(\d+)/.exec(Buffer.concat(chunks).toString())?.[1] ?? 0);
+      if (t > 0) latencies.push(Date.now() - t);
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((r) => sink.listen(0, '127.0.0.1', r));
+  const raw = {
+    kafka: { topicPrefix: `bench-deliverer-${Date.now()}.`, partitions: 6 },
+    sources: [{ name: 'bench' }],
+    destinations: [{ name: 'sink', url: `http://127.0.0.1:${(sink.address() as { port: number }).port}/hook` }],
+  };
+  const config = parseConfig(stringify(raw), {});
+  const topic = topicNames(config.kafka.topicPrefix).delivery('sink');
+  const kafka = new Kafka({ brokers: addrs.KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  await ensureTopics(admin, config.kafka, [topic]);
+  const codec = new EnvelopeCodec(addrs.SCHEMA_REGISTRY_URL);
+  const producer = kafka.producer();
+  await producer.connect();
+  const pad = 'x'.repeat(960);
+  const delivery = async (n: number, t: number) => ({ key: `k${n % 500}`, value: await codec.encode(topic, 'delivery', { eventId: `e${n}`, source: 'bench', destination: 'sink', receivedAt: t, orderingKey: `k${n % 500}`, headers: { 'content-type': 'application/json' }, body: Buffer.from(`{"t":${t},"n":${n},"pad":"${pad}"}`), attempt: 0, replayId: null }) });
+  for (let i = 0; i < N; i += 1000) {
+    const messages = [];
+    for (let n = i; n < Math.min(N, i + 1000); n++) messages.push(await delivery(n, 0));
+    await producer.send({ topic, messages });
+  }
+  const file = join(tmpdir(), `hookyard-bench-deliverer-${randomBytes(3).toString('hex')}.yaml`);
+  writeFileSync(file, stringify(raw));
+  const t0 = performance.now();
+  const d = await startProcess(join(root, 'services/deliverer/src/main.ts'), { ...addrs, HOOKYARD_CONFIG: file, LOG_LEVEL: 'info' }, /(deliverer consuming)/);
+  while (received < N) await new Promise((r) => setTimeout(r, 100));
+  const seconds = (performance.now() - t0) / 1000;
+  // Paced phase: 1,000 deliveries/s for 5 s, produced in 10 ms slices.
+  const RATE = 1000;
+  for (let slice = 0; slice < 500; slice++) {
+    const now = Date.now();
+    const messages = [];
+    for (let k = 0; k < RATE / 100; k++) messages.push(await delivery(N + slice * 10 + k, now));
+    await producer.send({ topic, messages });
+    const wait = now + 10 - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+  }
+  while (received < N + 5000) await new Promise((r) => setTimeout(r, 100));
+  await stop(d.child);
+  await producer.disconnect();
+  await admin.disconnect();
+  sink.close();
+  latencies.sort((x, y) => x - y);
+  const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? NaN;
+  const r = { events: N, eventsPerSecond: Math.round(N / seconds), paced: { rate: RATE, p50: pct(50), p99: pct(99) } };
+  console.error(`deliverer: ${r.eventsPerSecond} deliveries/s to a local sink (${N}, start-up included); at ${RATE}/s Kafka→sink p50 ${r.paced.p50} ms p99 ${r.paced.p99} ms`);
+  return r;
+}
+const delivererResult = await delivererStage();
+
 const result = {
   date: new Date().toISOString(),
   command: `npm run bench${quick ? ' -- --quick' : ''}`,
@@ -155,6 +225,7 @@ const result = {
   bareFastify: bareResult,
   ingress: ingressResult,
   router: routerResult,
+  deliverer: delivererResult,
   ratio: { ingressToBareFastify: +(ingressResult.max.rps / bareResult.max.rps).toFixed(3) },
 };
 mkdirSync(join(root, 'bench/results'), { recursive: true });
@@ -168,4 +239,5 @@ ${row(ingressResult)}
 
 ingress / bare fastify = ${result.ratio.ingressToBareFastify}
 router (exactly-once, 1 KiB, 2 destinations each): ${routerResult.eventsPerSecond} events/s, ${routerResult.deliveriesPerSecond} deliveries/s over ${routerResult.events} events
+deliverer (1 KiB, local sink): ${delivererResult.eventsPerSecond} deliveries/s; at ${delivererResult.paced.rate}/s Kafka→sink p50 ${delivererResult.paced.p50} ms, p99 ${delivererResult.paced.p99} ms
 results: ${file}`);

@@ -8,7 +8,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Producer } from 'kafkajs';
 import {
-  Closer, Counter, EnvelopeCodec, Histogram, createKafka, createMetricsRegistry, ensureTopics, groupId, kafkaReadyCheck,
+  BatchingProducer, Closer, Counter, EnvelopeCodec, Histogram, createKafka, createMetricsRegistry, ensureTopics, groupId, kafkaReadyCheck,
   lagGauge, opsServer, topicNames, type Config, type DeadLetter, type Delivery, type DestinationConfig, type Logger,
   type RuntimeEnv, type Service,
 } from '@hookyard/core';
@@ -38,6 +38,8 @@ export function buildDeliverer({ config, env, log, dedup }: DelivererDeps): Serv
   const consumer = kafka.consumer({ groupId: group, allowAutoTopicCreation: false, ...session });
   const retryConsumer = kafka.consumer({ groupId: `${group}-retry`, allowAutoTopicCreation: false, ...session });
   const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+  // Attempt records, retries and dead letters from all partitions share produce requests.
+  const out = new BatchingProducer(producer, { maxBatch: 1000, timeoutMs: 30_000 });
   const admin = kafka.admin();
   const store = dedup ?? new RedisDedupStore(env.redisUrl, config.kafka.topicPrefix);
   const sender = new HttpSender();
@@ -64,7 +66,7 @@ export function buildDeliverer({ config, env, log, dedup }: DelivererDeps): Serv
       eventId: d.eventId, destination: d.destination, attempt, at: Date.now(), status: r.status ?? null, outcome: o.kind,
       latencyMs: r.latencyMs, error: r.error ?? (o.kind === 'success' ? null : o.reason), responseSnippet: r.responseSnippet.slice(0, 2048), nextAttemptAt: nextAt,
     });
-    await producer.send({ topic: topics.attempts, acks: -1, messages: [{ key: d.eventId, value }] });
+    await out.send(topics.attempts, { key: d.eventId, value });
   }
 
   async function deadLetter(d: Delivery, attemptsMade: number, status: number | null, error: string): Promise<void> {
@@ -72,17 +74,14 @@ export function buildDeliverer({ config, env, log, dedup }: DelivererDeps): Serv
       eventId: d.eventId, source: d.source, destination: d.destination, receivedAt: d.receivedAt, orderingKey: d.orderingKey,
       headers: d.headers, body: d.body, stage: 'delivery', attempts: attemptsMade, lastStatus: status, lastError: error, deadAt: Date.now(), replayId: d.replayId,
     };
-    await producer.send({ topic: topics.deadLetters, acks: -1, messages: [{ key: d.orderingKey, value: await codec.encode(topics.deadLetters, 'dead-letter', dl) }] });
+    await out.send(topics.deadLetters, { key: d.orderingKey, value: await codec.encode(topics.deadLetters, 'dead-letter', dl) });
     deadLetters.inc({ destination: d.destination });
   }
 
   /** Puts a delivery in the retry tier for its remaining wait; acked before the caller commits. */
   async function park(d: Delivery, notBefore: number): Promise<void> {
     const topic = topics.retryTier(tierFor(notBefore - Date.now()));
-    await producer.send({
-      topic, acks: -1,
-      messages: [{ key: d.orderingKey, value: await codec.encode(topic, 'delivery', d), headers: { [NOT_BEFORE]: String(notBefore) } }],
-    });
+    await out.send(topic, { key: d.orderingKey, value: await codec.encode(topic, 'delivery', d), headers: { [NOT_BEFORE]: String(notBefore) } });
   }
 
   /**
