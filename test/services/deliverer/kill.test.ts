@@ -3,11 +3,10 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { Kafka, logLevel } from 'kafkajs';
-import { EnvelopeCodec, ensureTopics, topicNames, type Delivery } from '@hookyard/core';
 import { infra, uniquePrefix } from '../../support/infra.ts';
 import { startSink } from '../../support/sink.ts';
 import { spawnService, testConfig, writeConfigFile } from '../../support/stack.ts';
+import { delivery, deliveryFeeder } from '../../support/feeder.ts';
 
 const children = new Set<ChildProcess>();
 after(() => { for (const c of children) c.kill('SIGKILL'); });
@@ -30,23 +29,11 @@ test('deliverer killed -9 five times during 20,000 deliveries: nothing lost, dup
   };
   const config = testConfig(raw);
   const file = writeConfigFile(raw);
-  const topic = topicNames(config.kafka.topicPrefix).delivery('d');
-  const kafka = new Kafka({ brokers: a.KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING });
-  const admin = kafka.admin();
-  await admin.connect();
-  await ensureTopics(admin, config.kafka, [topic]);
-  const producer = kafka.producer();
-  await producer.connect();
-  const codec = new EnvelopeCodec(a.SCHEMA_REGISTRY_URL);
+  const feeder = await deliveryFeeder(a, config);
   const TOTAL = 20_000;
   const producing = (async () => {
     for (let i = 0; i < TOTAL; i += 500) {
-      const messages = [];
-      for (let n = i; n < i + 500; n++) {
-        const d: Delivery = { eventId: `e-${n}`, source: 's', destination: 'd', receivedAt: Date.now(), orderingKey: `k${n % 101}`, headers: { 'content-type': 'application/json' }, body: Buffer.from(`{"n":${n}}`), attempt: 0, replayId: null };
-        messages.push({ key: d.orderingKey, value: await codec.encode(topic, 'delivery', d) });
-      }
-      await producer.send({ topic, messages });
+      await feeder.send(Array.from({ length: 500 }, (_, k) => delivery('d', i + k)));
       await new Promise((r) => setTimeout(r, 500));
     }
   })();
@@ -67,8 +54,7 @@ test('deliverer killed -9 five times during 20,000 deliveries: nothing lost, dup
   while (unique() < TOTAL && Date.now() < deadline) await new Promise((r) => setTimeout(r, 500));
   await new Promise((r) => setTimeout(r, 2000));
   deliverer.kill('SIGTERM');
-  await producer.disconnect();
-  await admin.disconnect();
+  await feeder.close();
   await sink.close();
 
   const lost = TOTAL - unique();

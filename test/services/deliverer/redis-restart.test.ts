@@ -2,13 +2,12 @@
 // waits loses nothing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Kafka, logLevel } from 'kafkajs';
-import { EnvelopeCodec, ensureTopics, topicNames, type Delivery } from '@hookyard/core';
 import { buildDeliverer } from '../../../services/deliverer/src/app.ts';
 import { addresses, redisReady, restart, stackOptions } from '../../../scripts/infra/local-stack.ts';
 import { infra, uniquePrefix } from '../../support/infra.ts';
 import { startSink } from '../../support/sink.ts';
 import { quietLog, runtimeFor, testConfig } from '../../support/stack.ts';
+import { delivery, deliveryFeeder } from '../../support/feeder.ts';
 
 // Restarting Redis needs the local process stack (not a container or an external Redis).
 const local = addresses(stackOptions());
@@ -23,21 +22,11 @@ test('retries waiting across a Redis restart with empty memory are all delivered
     sources: [{ name: 's' }],
     destinations: [{ name: 'd', url: sink.url, retry: { schedule: [0, 3000] } }],
   });
-  const topic = topicNames(config.kafka.topicPrefix).delivery('d');
-  const kafka = new Kafka({ brokers: a.KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING });
-  const admin = kafka.admin();
-  await admin.connect();
-  await ensureTopics(admin, config.kafka, [topic]);
-  const producer = kafka.producer();
-  await producer.connect();
-  const codec = new EnvelopeCodec(a.SCHEMA_REGISTRY_URL);
+  const feeder = await deliveryFeeder(a, config);
   const deliverer = buildDeliverer({ config, env: runtimeFor(a), log: quietLog });
   await deliverer.start();
   try {
-    for (let n = 0; n < 5; n++) {
-      const d: Delivery = { eventId: `e${n}`, source: 's', destination: 'd', receivedAt: Date.now(), orderingKey: `k${n}`, headers: {}, body: Buffer.from(`{"n":${n}}`), attempt: 0, replayId: null };
-      await producer.send({ topic, messages: [{ key: d.orderingKey, value: await codec.encode(topic, 'delivery', d) }] });
-    }
+    await feeder.send([0, 1, 2, 3, 4].map((n) => delivery('d', n)));
     while (sink.requests.length < 5) await new Promise((r) => setTimeout(r, 50));
     await restart(stackOptions(), 'redis');
     assert.equal(await redisReady(a.REDIS_URL), true);
@@ -45,8 +34,7 @@ test('retries waiting across a Redis restart with empty memory are all delivered
     assert.deepEqual(got.map((r) => r.body.toString()).sort(), [0, 1, 2, 3, 4].map((n) => `{"n":${n}}`));
   } finally {
     await deliverer.close();
-    await producer.disconnect();
-    await admin.disconnect();
+    await feeder.close();
     await sink.close();
   }
 });
