@@ -11,7 +11,8 @@ processes, without Docker. Idempotent: "up" on a running stack only checks it.
   status   show each process and whether it answers (exit 1 if any does not)
 
 Environment: HOOKYARD_KAFKA_PORT (19092; the controller takes the next port),
-HOOKYARD_REDIS_PORT (16379), HOOKYARD_REGISTRY_PORT (18081), HOOKYARD_CACHE
+HOOKYARD_REDIS_PORT (16379), HOOKYARD_REGISTRY_PORT (18081), HOOKYARD_APICURIO_VERSION
+(3.3.3 with Java 21+, else 3.0.9), HOOKYARD_CACHE
 (~/.cache/hookyard: downloads and stack state), HOOKYARD_STACK_DIR.
 
 Example:  eval "$(npm run -s infra:up)"`;

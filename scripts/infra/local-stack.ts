@@ -100,9 +100,15 @@ function ensureKafka(o: StackOptions, log: Log): string {
   return libs;
 }
 
+/** 3.1+ ship Quarkus's fast-jar layout (quarkus-run.jar); 3.0.x a legacy *-runner.jar. */
+function apicurioJar(dir: string): string | undefined {
+  if (existsSync(join(dir, 'quarkus-run.jar'))) return 'quarkus-run.jar';
+  return existsSync(dir) ? readdirSync(dir).find((f) => f.endsWith('-runner.jar')) : undefined;
+}
+
 function ensureApicurio(o: StackOptions, log: Log, version: string): string {
   const dir = join(o.cacheDir, `apicurio-${version}`);
-  if (existsSync(join(dir, 'quarkus-run.jar'))) return dir;
+  if (apicurioJar(dir)) return dir;
   log(`downloading Apicurio Registry ${version} from Maven Central…`);
   const dl = join(o.cacheDir, 'dl');
   run('mvn', ['-q', '-B', 'dependency:copy', `-Dartifact=io.apicurio:apicurio-registry-app:${version}:tar.gz:all`,
@@ -296,11 +302,13 @@ async function upRegistry(o: StackOptions, log: Log): Promise<void> {
   const url = addresses(o).SCHEMA_REGISTRY_URL;
   if (readPid(o, 'registry') !== undefined && (await registryReady(url))) return;
   const java21 = findJava(21);
-  const version = java21 ? APICURIO_VERSION : APICURIO_JAVA17_VERSION;
-  const java = java21 ?? javaFor(17);
+  const version = process.env.HOOKYARD_APICURIO_VERSION ?? (java21 ? APICURIO_VERSION : APICURIO_JAVA17_VERSION);
+  const java = version.startsWith('3.0.') ? javaFor(17) : java21 ?? javaFor(21);
   const dir = ensureApicurio(o, log, version);
+  const jar = apicurioJar(dir);
+  if (!jar) throw new Error(`no runnable jar in ${dir}`);
   log(`starting Apicurio Registry ${version} on 127.0.0.1:${o.registryPort}`);
-  const pid = startDetached(o, 'registry', java, ['-Xmx512m', '-jar', 'quarkus-run.jar'], {
+  const pid = startDetached(o, 'registry', java, ['-Xmx512m', '-jar', jar], {
     QUARKUS_HTTP_HOST: '127.0.0.1',
     QUARKUS_HTTP_PORT: String(o.registryPort),
     QUARKUS_LOG_LEVEL: 'WARN',
