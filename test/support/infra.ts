@@ -20,7 +20,7 @@ async function dockerAnswers(): Promise<boolean> {
 async function viaTestcontainers(): Promise<StackAddresses> {
   const { GenericContainer, Wait } = await import('testcontainers');
   const kafkaPort = 19092 + Math.floor(Math.random() * 1000);
-  const kafka = await new GenericContainer('apache/kafka:4.1.1')
+  await new GenericContainer('apache/kafka:4.1.1')
     .withExposedPorts({ container: kafkaPort, host: kafkaPort })
     .withEnvironment({
       KAFKA_NODE_ID: '1',
@@ -42,7 +42,6 @@ async function viaTestcontainers(): Promise<StackAddresses> {
   const redis = await new GenericContainer('redis:7-alpine').withExposedPorts(6379).start();
   const registry = await new GenericContainer('apicurio/apicurio-registry:3.0.9').withExposedPorts(8080)
     .withWaitStrategy(Wait.forHttp('/apis/ccompat/v7/subjects', 8080)).start();
-  void kafka;
   return {
     KAFKA_BROKERS: `127.0.0.1:${kafkaPort}`,
     SCHEMA_REGISTRY_URL: `http://${registry.getHost()}:${registry.getMappedPort(8080)}/apis/ccompat/v7`,

@@ -7,13 +7,11 @@ export interface ErrorSpec {
 }
 
 export const ERRORS = {
-  CONFIG_INVALID: { status: 500, retryable: false, message: 'configuration is invalid' },
   SOURCE_NOT_FOUND: { status: 404, retryable: false, message: 'unknown source' },
   UNAUTHORIZED: { status: 401, retryable: false, message: 'request could not be authenticated' },
   BODY_TOO_LARGE: { status: 413, retryable: false, message: 'request body exceeds the source limit' },
   EVENT_TYPE_NOT_ALLOWED: { status: 422, retryable: false, message: 'event type is not accepted by this source' },
   CAPTURE_UNAVAILABLE: { status: 503, retryable: true, message: 'event could not be captured; retry later' },
-  NOT_READY: { status: 503, retryable: true, message: 'not ready' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

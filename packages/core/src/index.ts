@@ -15,3 +15,4 @@ export * from './service-main.ts';
 export * from './routing/filter.ts';
 export * from './routing/transform.ts';
 export * from './ops-server.ts';
+export * from './body.ts';

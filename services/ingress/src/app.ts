@@ -4,7 +4,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import {
-  Closer, Counter, EnvelopeCodec, Gauge, eventId, Histogram, HookyardError, createKafka, createMetricsRegistry,
+  Closer, Counter, EnvelopeCodec, Gauge, eventId, kafkaReadyCheck, parseStructuredBody, Histogram, HookyardError, createKafka, createMetricsRegistry,
   ensureTopics, keyAt, topicNames, type Config, type ErrorCode, type Logger, type RawEvent, type RequestView, type RuntimeEnv,
   type SourceConfig,
 } from '@hookyard/core';
@@ -59,20 +59,8 @@ function headerMap(req: FastifyRequest): Record<string, string> {
   return out;
 }
 
-/** Parses the body only when a config path needs to look inside it. */
-function bodyView(body: Buffer, contentType: string | undefined): unknown {
-  const ct = (contentType ?? '').toLowerCase();
-  try {
-    if (ct.includes('json') || ct === '') return JSON.parse(body.toString('utf8'));
-    if (ct.startsWith('application/x-www-form-urlencoded')) return Object.fromEntries(new URLSearchParams(body.toString('utf8')));
-  } catch {
-    return undefined;
-  }
-  return undefined;
-}
-
 function sendError(reply: FastifyReply, err: HookyardError): FastifyReply {
-  if (err.code === 'CAPTURE_UNAVAILABLE' || err.code === 'NOT_READY') reply.header('retry-after', '5');
+  if (err.retryable) reply.header('retry-after', '5');
   return reply.code(err.status).send(err.toJSON());
 }
 
@@ -104,21 +92,12 @@ export function buildIngress({ config, env, log, dedup, now = Date.now }: Ingres
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1000 } });
   const admin = kafka.admin();
   const codec = new EnvelopeCodec(env.registryUrl);
+  // /readyz may be polled often: one metadata call per second at most.
+  const metadataCheck = kafkaReadyCheck(admin, topics.rawEvents);
   let lastReady = { at: 0, ok: false };
   const kafkaReachable = async (): Promise<boolean> => {
-    if (Date.now() - lastReady.at < 1000) return lastReady.ok;
-    let ok = false;
-    try {
-      const meta = await Promise.race([
-        admin.fetchTopicMetadata({ topics: [topics.rawEvents] }),
-        new Promise<never>((_, r) => setTimeout(() => r(new Error('timeout')), 2000).unref()),
-      ]);
-      ok = meta.topics[0]?.partitions.every((p) => p.leader >= 0) ?? false;
-    } catch {
-      ok = false;
-    }
-    lastReady = { at: Date.now(), ok };
-    return ok;
+    if (Date.now() - lastReady.at >= 1000) lastReady = { at: Date.now(), ok: await metadataCheck() };
+    return lastReady.ok;
   };
   const capture: EventCapture = new KafkaCapture({
     producer, codec, rawTopic: topics.rawEvents, rejectionsTopic: topics.rejections,
@@ -208,7 +187,7 @@ export function buildIngress({ config, env, log, dedup, now = Date.now }: Ingres
       if (!verdict.ok) return refuse(reply, req, src, 'UNAUTHORIZED', verdict.reason, body);
       const id = eventId(t);
       const view: RequestView = {
-        body: src.needsBody ? bodyView(plain, headers['content-type']) : undefined,
+        body: src.needsBody ? parseStructuredBody(plain, headers['content-type']) : undefined,
         headers,
         query: req.query as Record<string, string>,
         path: q >= 0 ? rawUrl.slice(0, q) : rawUrl,

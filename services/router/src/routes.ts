@@ -2,7 +2,7 @@
 // body and headers (transforms), and which connections fail (to dead-letters). Pure apart
 // from the transforms' own evaluation; the Kafka plumbing stays in app.ts.
 import {
-  compileTransform, matchesFilter, TransformError, type CompiledTransform, type Config, type DeadLetter, type Delivery,
+  compileTransform, matchesFilter, parseStructuredBody, TransformError, type CompiledTransform, type Config, type DeadLetter, type Delivery,
   type FilterView, type RawEvent,
 } from '@hookyard/core';
 
@@ -46,16 +46,10 @@ function forwardedHeaders(event: RawEvent): Record<string, string> {
 export function bodyForMatching(event: RawEvent): unknown {
   const ct = (event.headers['content-type'] ?? '').toLowerCase();
   if (event.headers['content-encoding'] && event.headers['content-encoding'] !== 'identity') return undefined;
-  const text = Buffer.from(event.body).toString('utf8');
-  if (ct.includes('json') || ct === '') {
-    try {
-      return JSON.parse(text);
-    } catch {
-      return ct === '' ? undefined : text;
-    }
-  }
-  if (ct.startsWith('application/x-www-form-urlencoded')) return Object.fromEntries(new URLSearchParams(text));
-  if (ct.startsWith('text/') || ct.includes('xml')) return text;
+  const parsed = parseStructuredBody(event.body, ct);
+  if (parsed !== undefined) return parsed;
+  // Text (and JSON that does not parse) is matched as one string.
+  if (ct.startsWith('text/') || ct.includes('xml') || ct.includes('json')) return Buffer.from(event.body).toString('utf8');
   return undefined;
 }
 

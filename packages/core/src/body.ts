@@ -1,0 +1,13 @@
+// The structured view of a request body that config paths (body.x.y) and filters read:
+// JSON (also when no content type is given) or form-encoded; undefined otherwise.
+export function parseStructuredBody(bytes: Uint8Array, contentType: string | undefined): unknown {
+  const ct = (contentType ?? '').toLowerCase();
+  const text = () => Buffer.from(bytes).toString('utf8');
+  try {
+    if (ct.includes('json') || ct === '') return JSON.parse(text());
+    if (ct.startsWith('application/x-www-form-urlencoded')) return Object.fromEntries(new URLSearchParams(text()));
+  } catch {
+    return undefined;
+  }
+  return undefined;
+}
