@@ -8,7 +8,8 @@ export interface Received {
   at: number;
 }
 
-export interface Answer { status: number; headers?: Record<string, string> }
+/** `delayMs`: the request is recorded on arrival and answered that much later (a slow destination). */
+export interface Answer { status: number; headers?: Record<string, string>; delayMs?: number }
 
 export interface Sink {
   url: string;
@@ -46,10 +47,12 @@ export async function startSink(path = '/hook'): Promise<Sink> {
     req.on('end', () => {
       const r: Received = { headers: req.headers, body: Buffer.concat(chunks), at: Date.now() };
       const answer = typeof sink.respond === 'function' ? sink.respond(n++, r) : sink.respond;
-      const { status, headers = {} } = typeof answer === 'number' ? { status: answer } : answer;
+      const { status, headers = {}, delayMs = 0 } = typeof answer === 'number' ? { status: answer } : answer;
       sink.requests.push({ ...r, status });
       if (status >= 200 && status < 300) sink.received.push(r);
-      res.writeHead(status, { 'content-type': 'text/plain', ...headers }).end(status < 300 ? 'ok' : 'nope');
+      const reply = () => { if (!res.destroyed) res.writeHead(status, { 'content-type': 'text/plain', ...headers }).end(status < 300 ? 'ok' : 'nope'); };
+      if (delayMs > 0) setTimeout(reply, delayMs).unref();
+      else reply();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

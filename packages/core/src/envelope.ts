@@ -113,3 +113,14 @@ export class EnvelopeCodec {
     return (await this.registry.decode(buf)) as T;
   }
 }
+
+/**
+ * Whether a decode failure is the record's fault (poison: park it and move on) rather than
+ * the registry's (unreachable or failing: try again later, never dead-letter a good record).
+ * The registry client reports a refused connection as a ResponseError too, with status 400.
+ */
+export function isPoisonRecord(err: unknown): boolean {
+  const e = err as { name?: string; status?: number };
+  if (e?.name === 'ResponseError') return e.status === 404; // the schema id does not exist
+  return true; // bad magic byte, truncated or invalid Avro
+}

@@ -11,7 +11,8 @@ export async function serviceMain(name: string, help: string, build: (deps: { co
   const env = runtimeEnv();
   const log = createLogger(name, env.logLevel);
   const service = build({ config, env, log });
-  runUntilSignal(service, log);
+  // The exit deadline leaves the deliverer its configured drain time plus room to commit and leave.
+  runUntilSignal(service, log, Math.max(30_000, config.deliverer.shutdownTimeoutMs + 15_000));
   const address = await service.start();
   log.info(typeof address === 'string' ? { address } : {}, `${name} started`);
 }

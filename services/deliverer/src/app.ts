@@ -1,20 +1,28 @@
 // Composition root of the deliverer: deliveries.<destination> → HTTP, with durable,
-// non-blocking retries. A failed attempt is written to a retry tier topic (retry.<tier>ms)
-// before the delivery's own offset is committed, so a waiting retry lives in Kafka — it
-// survives a kill -9 of any process and a Redis restart — and never holds up the rest of
-// its partition. A second consumer (group <group>-retry) waits out each tier in offset
-// order and re-attempts; after the last attempt, or on a terminal answer, the delivery
-// goes to dead-letters. Every attempt is recorded in delivery-attempts.
+// non-blocking retries. Each partition is run by a PartitionWorker: records of an
+// unordered destination are attempted side by side, records of a per-key destination one
+// key at a time, and only the contiguous prefix of finished records is committed — a
+// crash repeats an attempt, never skips one.
+//
+// Unordered: a failed attempt is written to a retry tier topic (retry.<tier>ms) before
+// the record counts as finished, so a waiting retry lives in Kafka — it survives a kill -9
+// of any process and a Redis restart — and never holds up the rest of its partition. A
+// second consumer (group <group>-retry) waits out each tier in offset order and
+// re-attempts. Per-key: the failed record stays in its partition and its key waits (the
+// commit stays behind it, so a restart re-reads it; the attempt count is kept as a hint in
+// Redis). After the last attempt, or on a terminal answer, the delivery goes to
+// dead-letters. Every attempt is recorded in delivery-attempts.
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Producer } from 'kafkajs';
+import type { Consumer, KafkaMessage, Producer } from 'kafkajs';
 import {
-  BatchingProducer, Closer, Counter, EnvelopeCodec, Histogram, createKafka, createMetricsRegistry, ensureTopics, groupId, kafkaReadyCheck,
-  lagGauge, opsServer, topicNames, type Config, type DeadLetter, type Delivery, type DestinationConfig, type Logger,
+  BatchingProducer, Closer, Counter, EnvelopeCodec, Gauge, Histogram, createKafka, createMetricsRegistry, ensureTopics, groupId, isPoisonRecord,
+  kafkaReadyCheck, lagGauge, opsServer, topicNames, type Config, type DeadLetter, type Delivery, type DestinationConfig, type Logger,
   type RuntimeEnv, type Service,
 } from '@hookyard/core';
 import { RedisDedupStore, type DedupStore } from './dedup-store.ts';
 import { HttpSender, type AttemptResult } from './http-sender.ts';
 import { classify, type Outcome } from './outcome.ts';
+import { PartitionWorker, type Task } from './partition-worker.ts';
 import { TIERS_MS, delayBefore, tierFor } from './retry-schedule.ts';
 
 export interface DelivererDeps {
@@ -28,6 +36,7 @@ const NOT_BEFORE = 'hookyard-not-before';
 
 export function buildDeliverer({ config, env, log, dedup }: DelivererDeps): Service & { metrics: ReturnType<typeof createMetricsRegistry> } {
   const topics = topicNames(config.kafka.topicPrefix);
+  const opts = config.deliverer;
   const byName = new Map<string, DestinationConfig>(config.destinations.map((d) => [d.name, d]));
   const byTopic = new Map<string, DestinationConfig>(config.destinations.map((d) => [topics.delivery(d.name), d]));
   const tierTopics = new Map<string, number>(TIERS_MS.map((t) => [topics.retryTier(t), t]));
@@ -41,24 +50,36 @@ export function buildDeliverer({ config, env, log, dedup }: DelivererDeps): Serv
   // Attempt records, retries and dead letters from all partitions share produce requests.
   const out = new BatchingProducer(producer, { maxBatch: 1000, timeoutMs: 30_000 });
   const admin = kafka.admin();
-  const store = dedup ?? new RedisDedupStore(env.redisUrl, config.kafka.topicPrefix);
+  const store = dedup ?? new RedisDedupStore(env.redisUrl, config.kafka.topicPrefix, opts.dedupWindowSeconds);
   const sender = new HttpSender();
   const stopping = new AbortController();
   const closer = new Closer();
+  const workers = { main: new Map<string, PartitionWorker>(), retry: new Map<string, PartitionWorker>() };
   const metrics = createMetricsRegistry('deliverer');
   const attempts = new Counter({ name: 'hookyard_deliverer_attempts_total', help: 'Delivery attempts by destination and outcome', labelNames: ['destination', 'outcome'], registers: [metrics] });
   const latency = new Histogram({ name: 'hookyard_deliverer_attempt_seconds', help: 'Attempt latency', labelNames: ['destination'], registers: [metrics] });
-  const retriesScheduled = new Counter({ name: 'hookyard_deliverer_retries_scheduled_total', help: 'Retries written to a retry tier', labelNames: ['destination'], registers: [metrics] });
+  const retriesScheduled = new Counter({ name: 'hookyard_deliverer_retries_scheduled_total', help: 'Retries scheduled (a retry tier record, or a per-key wait)', labelNames: ['destination'], registers: [metrics] });
+  const retriesDue = new Counter({ name: 'hookyard_deliverer_retries_due_total', help: 'Scheduled retries whose time came', labelNames: ['destination'], registers: [metrics] });
   const deadLetters = new Counter({ name: 'hookyard_deliverer_dead_letters_total', help: 'Deliveries sent to dead-letters', labelNames: ['destination'], registers: [metrics] });
   const gone = new Counter({ name: 'hookyard_deliverer_gone_total', help: '410 answers (the destination asks to be paused)', labelNames: ['destination'], registers: [metrics] });
+  const rebalances = new Counter({ name: 'hookyard_deliverer_rebalances_total', help: 'Consumer group joins (1 per consumer at start; more mean rebalances)', labelNames: ['consumer'], registers: [metrics] });
+  const inFlight = new Gauge({ name: 'hookyard_deliverer_in_flight', help: 'HTTP attempts under way', labelNames: ['destination'], registers: [metrics] });
+  new Gauge({
+    name: 'hookyard_deliverer_pending', help: 'Records taken from a destination topic and not yet finished', labelNames: ['destination'], registers: [metrics],
+    collect() {
+      this.reset();
+      for (const [tp, w] of workers.main) {
+        const dest = byTopic.get(tp.slice(0, tp.lastIndexOf(':')));
+        if (dest) this.inc({ destination: dest.name }, w.pending);
+      }
+    },
+  });
 
-  const isDelivered = async (d: Delivery): Promise<boolean> => {
-    try {
-      return await store.isDelivered(d.destination, d.eventId);
-    } catch (err) {
-      log.warn({ err: (err as Error).message }, 'dedup store unavailable; delivering at-least-once');
-      return false;
-    }
+  let storeDownLogged = 0;
+  const storeDown = (err: unknown): void => {
+    if (Date.now() - storeDownLogged < 10_000) return;
+    storeDownLogged = Date.now();
+    log.warn({ err: (err as Error).message }, 'dedup store unavailable; delivering at-least-once');
   };
 
   async function record(d: Delivery, attempt: number, r: AttemptResult, o: Outcome, nextAt: number | null): Promise<void> {
@@ -69,78 +90,175 @@ export function buildDeliverer({ config, env, log, dedup }: DelivererDeps): Serv
     await out.send(topics.attempts, { key: d.eventId, value });
   }
 
-  async function deadLetter(d: Delivery, attemptsMade: number, status: number | null, error: string): Promise<void> {
-    const dl: DeadLetter = {
+  async function deadLetter(dl: DeadLetter): Promise<void> {
+    await out.send(topics.deadLetters, { key: dl.orderingKey, value: await codec.encode(topics.deadLetters, 'dead-letter', dl) });
+    deadLetters.inc({ destination: dl.destination });
+  }
+
+  function deadDelivery(d: Delivery, attemptsMade: number, status: number | null, error: string): DeadLetter {
+    return {
       eventId: d.eventId, source: d.source, destination: d.destination, receivedAt: d.receivedAt, orderingKey: d.orderingKey,
       headers: d.headers, body: d.body, stage: 'delivery', attempts: attemptsMade, lastStatus: status, lastError: error, deadAt: Date.now(), replayId: d.replayId,
     };
-    await out.send(topics.deadLetters, { key: d.orderingKey, value: await codec.encode(topics.deadLetters, 'dead-letter', dl) });
-    deadLetters.inc({ destination: d.destination });
   }
 
-  /** Puts a delivery in the retry tier for its remaining wait; acked before the caller commits. */
+  /** Decodes a record; a poison record goes to dead-letters (null), a registry outage throws (try again). */
+  async function decode(topic: string, partition: number, m: KafkaMessage): Promise<Delivery | null> {
+    try {
+      return await codec.decode<Delivery>(m.value!);
+    } catch (err) {
+      if (!isPoisonRecord(err)) throw err;
+      log.error({ topic, partition, offset: m.offset, err: (err as Error).message }, 'undecodable delivery record sent to dead-letters');
+      await deadLetter({
+        eventId: '', source: '', destination: byTopic.get(topic)?.name ?? '', receivedAt: Number(m.timestamp), orderingKey: m.key?.toString() ?? '',
+        headers: {}, body: m.value ?? Buffer.alloc(0), stage: 'decode', attempts: 0, lastStatus: null,
+        lastError: `undecodable delivery at ${topic}/${partition}@${m.offset}: ${(err as Error).message}`, deadAt: Date.now(), replayId: null,
+      });
+      return null;
+    }
+  }
+
+  /** Puts a delivery in the retry tier for its remaining wait; acked before the record counts as finished. */
   async function park(d: Delivery, notBefore: number): Promise<void> {
     const topic = topics.retryTier(tierFor(notBefore - Date.now()));
     await out.send(topic, { key: d.orderingKey, value: await codec.encode(topic, 'delivery', d), headers: { [NOT_BEFORE]: String(notBefore) } });
   }
 
   /**
-   * Waits for the send lease on (destination, event). Two replicas can hold one record during
-   * a rebalance; the lease makes the second wait for the first's answer instead of sending too.
-   * Returns false when the other replica delivered it meanwhile. Redis down: no lease.
+   * Takes the send lease on (destination, event). Two replicas can hold one record during a
+   * rebalance; the lease makes the second wait for the first's answer instead of sending
+   * too. False when it was delivered already. Redis down: no lease, no dedup.
    */
-  async function acquire(dest: DestinationConfig, d: Delivery): Promise<boolean> {
-    const lease = dest.timeoutMs + 5_000;
+  async function claim(dest: DestinationConfig, d: Delivery, signal: AbortSignal): Promise<boolean> {
     for (;;) {
-      if (await isDelivered(d)) return false;
-      const got = await store.claim(d.destination, d.eventId, lease).catch(() => true);
-      if (got) return true;
-      if (stopping.signal.aborted) throw new Error('shutting down; delivery handed back uncommitted');
-      await sleep(200, undefined, { signal: stopping.signal }).catch(() => {});
+      const r = await store.claim(d.destination, d.eventId, dest.timeoutMs + 5_000).catch((err: unknown) => {
+        storeDown(err);
+        return 'claimed' as const;
+      });
+      if (r !== 'busy') return r === 'claimed';
+      await sleep(200, undefined, { signal }); // aborted: handed back uncommitted
     }
   }
 
-  /** One attempt and everything that follows from its outcome. `d.attempt` = attempts already made. */
-  async function attemptOnce(dest: DestinationConfig, d: Delivery): Promise<void> {
-    if (!(await acquire(dest, d))) {
+  /**
+   * One attempt and its consequences (attempt record; dead letter when nothing is left).
+   * Returns when to try again, or null when the delivery is settled. A failure seen after
+   * the partition was revoked or shutdown began is handed back (thrown): the next owner
+   * re-reads the uncommitted record.
+   */
+  async function attempt(dest: DestinationConfig, d: Delivery, signal: AbortSignal): Promise<number | null> {
+    if (!(await claim(dest, d, signal))) {
       attempts.inc({ destination: dest.name, outcome: 'duplicate_skipped' });
-      return;
+      return null;
     }
+    let delivered = false;
     try {
-      await attemptAndFollowUp(dest, d);
+      const n = d.attempt + 1;
+      inFlight.inc({ destination: dest.name });
+      // In-flight requests are not aborted on shutdown: close() gives them a deadline.
+      const r = await sender.send(dest, d).finally(() => inFlight.dec({ destination: dest.name }));
+      const o = classify(r);
+      latency.observe({ destination: dest.name }, r.latencyMs / 1000);
+      attempts.inc({ destination: dest.name, outcome: r.ok ? 'success' : r.status ? `http_${Math.floor(r.status / 100)}xx` : 'network' });
+      if (o.kind === 'success') {
+        await store.markDelivered(d.destination, d.eventId).then(() => { delivered = true; }, (err: unknown) => log.warn({ err: (err as Error).message }, 'could not record delivery in dedup store'));
+        await record(d, n, r, o, null);
+        return null;
+      }
+      if (o.pauseDestination) {
+        // Pausing is the destination-protection issue's job; until then it is counted and logged.
+        gone.inc({ destination: dest.name });
+        log.warn({ destination: dest.name }, 'destination answered 410 Gone');
+      }
+      const delay = o.kind === 'retry' ? delayBefore(dest, n + 1) : undefined;
+      if (delay === undefined) {
+        await record(d, n, r, { ...o, kind: 'dead' }, null);
+        await deadLetter(deadDelivery(d, n, r.status ?? null, o.kind === 'retry' ? `attempts exhausted; last: ${r.error ?? o.reason}` : o.reason));
+        log.warn({ destination: dest.name, eventId: d.eventId, attempts: n, status: r.status }, 'delivery dead-lettered');
+        return null;
+      }
+      signal.throwIfAborted();
+      const notBefore = Date.now() + Math.max(delay, o.minDelayMs);
+      await record(d, n, r, o, notBefore);
+      retriesScheduled.inc({ destination: dest.name });
+      return notBefore;
     } finally {
-      await store.release(d.destination, d.eventId).catch(() => {});
+      if (!delivered) await store.release(d.destination, d.eventId).catch(() => {});
     }
   }
 
-  async function attemptAndFollowUp(dest: DestinationConfig, d: Delivery): Promise<void> {
-    const n = d.attempt + 1;
-    // In-flight requests are not aborted on shutdown: close() lets them finish.
-    const r = await sender.send(dest, d);
-    const o = classify(r);
-    latency.observe({ destination: dest.name }, r.latencyMs / 1000);
-    attempts.inc({ destination: dest.name, outcome: r.ok ? 'success' : r.status ? `http_${Math.floor(r.status / 100)}xx` : 'network' });
-    if (o.kind === 'success') {
-      await store.markDelivered(d.destination, d.eventId).catch((err: Error) => log.warn({ err: err.message }, 'could not record delivery in dedup store'));
-      await record(d, n, r, o, null);
-      return;
+  /** Unordered: attempt in a slot; a retry goes to a tier topic and the record is finished. */
+  const unorderedTask = (dest: DestinationConfig, d: Delivery): Task => async (ctx) => {
+    const retryAt = await ctx.slot(() => attempt(dest, d, ctx.signal));
+    if (retryAt !== null) await park({ ...d, attempt: d.attempt + 1 }, retryAt);
+  };
+
+  /** Per-key: the record (and so its key) waits for its own retries; the wait holds no slot. */
+  const perKeyTask = (dest: DestinationConfig, first: Delivery): Task => async (ctx) => {
+    let d = first;
+    let notBefore = 0;
+    const hint = await store.retryState(dest.name, d.eventId).catch(() => null);
+    if (hint && hint.attempt > d.attempt) {
+      d = { ...d, attempt: hint.attempt };
+      notBefore = hint.notBefore;
     }
-    if (o.pauseDestination) {
-      // Pausing is the destination-protection issue's job; until then it is counted and logged.
-      gone.inc({ destination: dest.name });
-      log.warn({ destination: dest.name }, 'destination answered 410 Gone');
+    const hintTtl = opts.dedupWindowSeconds * 1000;
+    for (;;) {
+      if (notBefore > 0) {
+        const wait = notBefore - Date.now();
+        if (wait > 0) await sleep(wait, undefined, { signal: ctx.signal });
+        retriesDue.inc({ destination: dest.name });
+      }
+      const retryAt = await ctx.slot(() => attempt(dest, d, ctx.signal));
+      if (retryAt === null) {
+        if (d.attempt > first.attempt) await store.saveRetryState(dest.name, d.eventId, null, hintTtl).catch(() => {});
+        return;
+      }
+      d = { ...d, attempt: d.attempt + 1 };
+      notBefore = retryAt;
+      await store.saveRetryState(dest.name, d.eventId, { attempt: d.attempt, notBefore }, hintTtl).catch(storeDown);
     }
-    const delay = o.kind === 'retry' ? delayBefore(dest, n + 1) : undefined;
-    if (delay === undefined) {
-      await record(d, n, r, { ...o, kind: 'dead' }, null);
-      await deadLetter(d, n, r.status ?? null, o.kind === 'retry' ? `attempts exhausted; last: ${r.error ?? o.reason}` : o.reason);
-      log.warn({ destination: dest.name, eventId: d.eventId, attempts: n, status: r.status }, 'delivery dead-lettered');
-      return;
+  };
+
+  function workerFor(kind: 'main' | 'retry', c: Consumer, topic: string, partition: number, ordered: boolean): PartitionWorker {
+    const map = workers[kind];
+    const id = `${topic}:${partition}`;
+    let w = map.get(id);
+    if (!w) {
+      w = new PartitionWorker({
+        concurrency: opts.concurrencyPerPartition,
+        maxPending: opts.maxPendingPerPartition,
+        ordered,
+        signal: stopping.signal,
+        commit: (next) => c.commitOffsets([{ topic, partition, offset: String(next) }]),
+        onTaskError: (err, offset) => log.warn({ topic, partition, offset, err: (err as Error).message }, 'delivery step failed; retrying'),
+      });
+      map.set(id, w);
     }
-    const notBefore = Date.now() + Math.max(delay, o.minDelayMs);
-    await record(d, n, r, o, notBefore);
-    await park({ ...d, attempt: n }, notBefore);
-    retriesScheduled.inc({ destination: dest.name });
+    return w;
+  }
+
+  /** A rebalance: whatever the old assignment held is handed back uncommitted. */
+  function revokeAll(kind: 'main' | 'retry'): void {
+    for (const w of workers[kind].values()) w.revoke();
+    workers[kind].clear();
+  }
+
+  async function drain(): Promise<void> {
+    stopping.abort();
+    for (const [c, list] of [[consumer, [...byTopic.keys()]], [retryConsumer, [...tierTopics.keys()]]] as const) {
+      try {
+        c.pause(list.map((topic) => ({ topic })));
+      } catch { /* not running */ }
+    }
+    const all = [...workers.main.values(), ...workers.retry.values()];
+    await Promise.all(all.map((w) => w.drain(opts.shutdownTimeoutMs)));
+    // Past the deadline: abort what is still in flight; those attempts fail, release their
+    // leases and stay uncommitted, so the next owner sends them again.
+    await sender.destroy();
+    const results = await Promise.all(all.map((w) => w.drain(2000)));
+    const unfinished = results.reduce((n, r) => n + r.unfinished, 0);
+    log.info({ unfinished }, unfinished ? 'deliverer drained; unfinished records handed back uncommitted' : 'deliverer drained');
   }
 
   return {
@@ -164,52 +282,80 @@ export function buildDeliverer({ config, env, log, dedup }: DelivererDeps): Serv
       await consumer.connect();
       await retryConsumer.connect();
       closer.add('consumers', () => Promise.all([consumer.disconnect(), retryConsumer.disconnect()]));
-      closer.add('stop-waits', () => stopping.abort());
+      // Runs first on close: stop intake, let in-flight attempts finish, commit.
+      closer.add('drain', drain);
       if (byTopic.size === 0) {
         log.warn('no destinations configured; deliverer idle');
         return opsAddress;
       }
+      consumer.on(consumer.events.GROUP_JOIN, () => { rebalances.inc({ consumer: 'main' }); revokeAll('main'); });
+      retryConsumer.on(retryConsumer.events.GROUP_JOIN, () => { rebalances.inc({ consumer: 'retry' }); revokeAll('retry'); });
       await consumer.subscribe({ topics: [...byTopic.keys()], fromBeginning: true });
       await consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
         partitionsConsumedConcurrently: 8,
-        // The offset is committed only after the attempt's consequence (2xx recorded, retry
-        // parked, or dead letter) was acked by Kafka: a crash repeats an attempt, never skips one.
-        eachMessage: async ({ topic, message }) => {
-          const dest = byTopic.get(topic);
-          if (!dest || !message.value) return;
-          await attemptOnce(dest, await codec.decode<Delivery>(message.value));
+        // Records are handed to the partition's worker and resolved (fetching goes on);
+        // the worker commits what finished. Waiting for room heartbeats, so a slow
+        // destination never gets this member evicted.
+        eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+          const dest = byTopic.get(batch.topic);
+          if (!dest) return;
+          const w = workerFor('main', consumer, batch.topic, batch.partition, dest.ordering === 'per-key');
+          for (const m of batch.messages) {
+            while (!w.hasRoom() && !stopping.signal.aborted && !w.signal.aborted) {
+              await w.waitForRoom(1000);
+              await heartbeat();
+            }
+            if (!isRunning() || isStale() || w.signal.aborted) return;
+            const offset = Number(m.offset);
+            w.push(offset, m.key?.toString() ?? '', async (ctx) => {
+              if (!m.value) return;
+              const d = await decode(batch.topic, batch.partition, m);
+              if (!d) return;
+              await (dest.ordering === 'per-key' ? perKeyTask(dest, d) : unorderedTask(dest, d))(ctx);
+            });
+            resolveOffset(m.offset);
+          }
+          await heartbeat();
         },
       });
       await retryConsumer.subscribe({ topics: [...tierTopics.keys()], fromBeginning: true });
       await retryConsumer.run({
-        autoCommit: true,
+        autoCommit: false,
         eachBatchAutoResolve: false,
         // Tier partitions mostly sleep; give each its own slot so none waits behind another.
         partitionsConsumedConcurrently: tierTopics.size * config.kafka.partitions,
-        eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale, commitOffsetsIfNecessary }) => {
+        eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
           const tier = tierTopics.get(batch.topic)!;
-          for (const message of batch.messages) {
-            // Every record of a tier waits the tier's time from when it was written.
-            const due = Number(message.timestamp) + tier;
-            while (Date.now() < due) {
-              if (!isRunning() || isStale() || stopping.signal.aborted) return; // unresolved: the next owner resumes here
-              await sleep(Math.min(1000, due - Date.now()), undefined, { signal: stopping.signal }).catch(() => {});
+          const w = workerFor('retry', retryConsumer, batch.topic, batch.partition, false);
+          for (const m of batch.messages) {
+            // Every record of a tier waits the tier's time from when it was written, so
+            // due times follow offsets.
+            const due = Number(m.timestamp) + tier;
+            while ((Date.now() < due || !w.hasRoom()) && !stopping.signal.aborted && !w.signal.aborted) {
+              if (!w.hasRoom()) await w.waitForRoom(1000);
+              else await sleep(Math.min(1000, due - Date.now()), undefined, { signal: w.signal }).catch(() => {});
               await heartbeat();
             }
-            if (!isRunning() || isStale()) return;
-            const d = await codec.decode<Delivery>(message.value!);
-            const dest = byName.get(d.destination);
-            if (dest) {
-              const notBefore = Number(message.headers?.[NOT_BEFORE]?.toString() ?? 0);
-              if (notBefore > Date.now() + 50) await park(d, notBefore); // not yet: next hop down
-              else await attemptOnce(dest, d);
-            } else {
-              await deadLetter(d, d.attempt, null, `destination "${d.destination}" is no longer configured`);
-            }
-            resolveOffset(message.offset);
-            await commitOffsetsIfNecessary();
-            await heartbeat();
+            if (!isRunning() || isStale() || w.signal.aborted) return; // unresolved: the next owner resumes here
+            w.push(Number(m.offset), '', async (ctx) => {
+              if (!m.value) return;
+              const d = await decode(batch.topic, batch.partition, m);
+              if (!d) return;
+              const dest = byName.get(d.destination);
+              if (!dest) {
+                await deadLetter(deadDelivery(d, d.attempt, null, `destination "${d.destination}" is no longer configured`));
+                return;
+              }
+              const notBefore = Number(m.headers?.[NOT_BEFORE]?.toString() ?? 0);
+              if (notBefore > Date.now() + 50) return park(d, notBefore); // not yet: next hop down
+              retriesDue.inc({ destination: dest.name });
+              await unorderedTask(dest, d)(ctx);
+            });
+            resolveOffset(m.offset);
           }
+          await heartbeat();
         },
       });
       log.info({ group, destinations: config.destinations.length }, 'deliverer consuming');

@@ -68,7 +68,18 @@ export class HttpSender {
     }
   }
 
+  private ended = false;
+
   close(): Promise<void> {
+    if (this.ended) return Promise.resolve();
+    this.ended = true;
     return this.agent.close();
+  }
+
+  /** Aborts requests still in flight (shutdown past its deadline). */
+  destroy(): Promise<void> {
+    if (this.ended) return Promise.resolve();
+    this.ended = true;
+    return this.agent.destroy();
   }
 }

@@ -8,7 +8,7 @@
 // same id, which aborts the dead owner's open transaction and fences it.
 import type { Producer } from 'kafkajs';
 import {
-  Closer, Counter, EnvelopeCodec, kafkaReadyCheck, lagGauge, opsServer, Histogram, createKafka, createMetricsRegistry, ensureTopics, groupId, topicNames,
+  Closer, Counter, EnvelopeCodec, kafkaReadyCheck, lagGauge, opsServer, Histogram, createKafka, createMetricsRegistry, ensureTopics, groupId, isPoisonRecord, topicNames,
   type Config, type DeadLetter, type Logger, type RawEvent, type RuntimeEnv, type Service,
 } from '@hookyard/core';
 import { route, routeTable } from './routes.ts';
@@ -91,6 +91,8 @@ export function buildRouter({ config, env, log }: RouterDeps): Service & { metri
               try {
                 event = await codec.decode<RawEvent>(message.value!);
               } catch (err) {
+                // The registry being down is not the record's fault: fail the batch, retry later.
+                if (!isPoisonRecord(err)) throw err;
                 // A poison record must not stop the partition: park it and move on.
                 undecodable.inc();
                 const dl: DeadLetter = {

@@ -13,12 +13,20 @@ test('delivered marks and send leases', async () => {
     await store.markDelivered('d', 'e1');
     assert.equal(await store.isDelivered('d', 'e1'), true);
     assert.equal(await store.isDelivered('other', 'e1'), false, 'per destination');
-    assert.equal(await store.claim('d', 'e2', 10_000), true);
-    assert.equal(await store.claim('d', 'e2', 10_000), false, 'a second replica waits');
+    assert.equal(await store.claim('d', 'e1', 10_000), 'delivered', 'a claim sees the delivered mark');
+    assert.equal(await store.claim('d', 'e2', 10_000), 'claimed');
+    assert.equal(await store.claim('d', 'e2', 10_000), 'busy', 'a second replica waits');
     await store.release('d', 'e2');
-    assert.equal(await store.claim('d', 'e2', 100), true);
+    assert.equal(await store.claim('d', 'e2', 100), 'claimed');
     await new Promise((r) => setTimeout(r, 250));
-    assert.equal(await store.claim('d', 'e2', 100), true, 'a lease expires when its holder died');
+    assert.equal(await store.claim('d', 'e2', 100), 'claimed', 'a lease expires when its holder died');
+    await store.markDelivered('d', 'e2');
+    assert.equal(await store.claim('d', 'e2', 10_000), 'delivered', 'marking delivered drops the lease');
+    assert.equal(await store.retryState('d', 'e3'), null);
+    await store.saveRetryState('d', 'e3', { attempt: 2, notBefore: 12345 }, 60_000);
+    assert.deepEqual(await store.retryState('d', 'e3'), { attempt: 2, notBefore: 12345 });
+    await store.markDelivered('d', 'e3');
+    assert.equal(await store.retryState('d', 'e3'), null, 'a delivery clears its retry hint');
   } finally {
     await store.close();
   }

@@ -20,13 +20,18 @@ after(async () => { for (const c of cleanup.reverse()) await c(); });
 
 before(async () => {
   addr = await infra();
-  for (const name of ['flaky', 'bad', 'exhaust', 'ra', 'slow']) sinks[name] = await startSink();
+  for (const name of ['flaky', 'bad', 'exhaust', 'ra', 'slow', 'ordered']) sinks[name] = await startSink();
   cleanup.push(...Object.values(sinks).map((s) => () => s.close()));
   sinks.flaky!.respond = (n) => (n < 2 ? 503 : 200);
   sinks.bad!.respond = 400;
   sinks.exhaust!.respond = 500;
   sinks.ra!.respond = (n) => (n === 0 ? { status: 429, headers: { 'retry-after': '2' } } : 200);
   sinks.slow!.respond = (_n, r) => (JSON.parse(r.body.toString()).n === 0 && sinks.slow!.requests.length === 0 ? 503 : 200);
+  // Key a's first event fails twice; everything else succeeds.
+  sinks.ordered!.respond = (_n, r) => {
+    const { n } = JSON.parse(r.body.toString()) as { n: number };
+    return n === 1 && sinks.ordered!.requests.filter((q) => JSON.parse(q.body.toString()).n === 1).length < 2 ? 503 : 200;
+  };
   config = testConfig({
     kafka: { topicPrefix: uniquePrefix('retry'), partitions: 1 },
     sources: [{ name: 's' }],
@@ -36,6 +41,7 @@ before(async () => {
       { name: 'exhaust', url: sinks.exhaust!.url, retry: { schedule: [0, 50, 50] } },
       { name: 'ra', url: sinks.ra!.url, retry: { schedule: [0, 10] } },
       { name: 'slow', url: sinks.slow!.url, retry: { schedule: [0, 3000] } },
+      { name: 'ordered', url: sinks.ordered!.url, ordering: 'per-key', retry: { schedule: [0, 1000, 1000] } },
     ],
   });
   const kafka = new Kafka({ brokers: addr.KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING });
@@ -106,4 +112,31 @@ test('a waiting retry does not hold up the rest of its partition', async () => {
   const failedAt = sinks.slow!.requests[0]!.at;
   assert.ok(got[2]!.at - failedAt < 2500, 'others delivered while event 0 waited');
   assert.ok(got[3]!.at - failedAt >= 2700, 'the retry waited its ~3 s');
+});
+
+test('per-key: a key waiting for its retry holds back only its own later events', async () => {
+  // One partition: a1 a2 b1 a3 b2, in that order. a1 fails twice (1 s apart).
+  for (const [n, key] of [[1, 'a'], [2, 'a'], [3, 'b'], [4, 'a'], [5, 'b']] as const) await send('ordered', n, key);
+  const got = await sinks.ordered!.waitFor(5, 30_000);
+  const order = got.map((r) => JSON.parse(r.body.toString()).n as number);
+  assert.deepEqual(order.filter((n) => n !== 3 && n !== 5), [1, 2, 4], 'key a in order');
+  assert.ok(order.indexOf(3) < order.indexOf(1) && order.indexOf(5) < order.indexOf(1), `key b passed the stuck key (${order.join(',')})`);
+  const reqs = sinks.ordered!.requests;
+  assert.deepEqual(reqs.filter((r) => JSON.parse(r.body.toString()).n === 1).map((r) => r.status), [503, 503, 200]);
+  const a1ok = got.find((r) => JSON.parse(r.body.toString()).n === 1)!.at;
+  assert.ok(reqs.filter((r) => [2, 4].includes(JSON.parse(r.body.toString()).n)).every((r) => r.at >= a1ok), 'a2 and a3 not even tried before a1 succeeded');
+  assert.ok(a1ok - reqs[0]!.at >= 1800, 'a1 waited its schedule');
+});
+
+test('a poison record goes to dead-letters and its partition keeps flowing', async () => {
+  const topic = topicNames(config.kafka.topicPrefix).delivery('flaky');
+  await producer.send({ topic, messages: [{ key: 'k', value: Buffer.from('not an envelope') }] });
+  const before = sinks.flaky!.received.length;
+  await send('flaky', 99);
+  await sinks.flaky!.waitFor(before + 1, 30_000);
+  const dead = await readTopic<DeadLetter>(addr.KAFKA_BROKERS, addr.SCHEMA_REGISTRY_URL, topicNames(config.kafka.topicPrefix).deadLetters, 3, 30_000);
+  const poison = dead.find((d) => d.stage === 'decode');
+  assert.ok(poison, 'dead letter for the poison record');
+  assert.equal(poison.destination, 'flaky');
+  assert.equal(Buffer.from(poison.body).toString(), 'not an envelope');
 });

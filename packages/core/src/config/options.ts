@@ -94,6 +94,17 @@ export const routerSchema = z.strictObject({
   transformMaxResultBytes: z.number().int().positive().max(10 * 1024 * 1024).default(1024 * 1024),
 });
 
+export const delivererSchema = z.strictObject({
+  /** HTTP attempts running at once per partition (an unordered destination's records run side by side). */
+  concurrencyPerPartition: z.number().int().min(1).max(1000).default(16),
+  /** Records taken from a partition and not yet finished (running, queued behind their key, or waiting for a per-key retry). */
+  maxPendingPerPartition: z.number().int().min(1).max(1_000_000).default(10_000),
+  /** SIGTERM: how long in-flight attempts may take to finish before they are handed back uncommitted. */
+  shutdownTimeoutMs: z.number().int().min(0).max(600_000).default(25_000),
+  /** How long a delivered mark suppresses a second delivery of (destination, event id). */
+  dedupWindowSeconds: z.number().int().positive().default(7 * 24 * 3600),
+});
+
 export const kafkaSchema = z.strictObject({
   topicPrefix: z.string().regex(/^[A-Za-z0-9._-]*$/, 'may hold only letters, digits, ".", "_" and "-"').default(''),
   partitions: z.number().int().min(1).max(1000).default(6),
@@ -114,6 +125,7 @@ export const configSchema = z.strictObject({
   kafka: kafkaSchema.default(kafkaSchema.parse({})),
   ingress: ingressSchema.default(ingressSchema.parse({})),
   router: routerSchema.default(routerSchema.parse({})),
+  deliverer: delivererSchema.default(delivererSchema.parse({})),
   sources: z.array(sourceSchema).min(1, 'must list at least one source'),
   destinations: z.array(destinationSchema).default([]),
   connections: z.array(connectionSchema).default([]),

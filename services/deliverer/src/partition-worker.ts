@@ -1,0 +1,192 @@
+// Runs one partition's records concurrently and commits only the contiguous prefix of
+// finished ones, so a crash repeats work and never skips it. With `ordered`, records of
+// one key run one after another (a key waiting for a retry holds back only that key);
+// other keys, and every record of an unordered destination, run side by side up to
+// `concurrency` attempts at a time. `maxPending` bounds what is held in memory: when it
+// is reached the caller stops feeding the partition (backpressure) until records finish.
+
+export interface TaskContext {
+  /** Aborted when the partition is revoked or the process shuts down. */
+  signal: AbortSignal;
+  /** Runs fn in one of the partition's attempt slots (a waiting retry holds none). */
+  slot<T>(fn: () => Promise<T>): Promise<T>;
+}
+
+export type Task = (ctx: TaskContext) => Promise<void>;
+
+export interface PartitionWorkerOptions {
+  concurrency: number;
+  maxPending: number;
+  ordered: boolean;
+  /** Commits `nextOffset` (the first unfinished offset) for the partition. */
+  commit(nextOffset: number): Promise<void>;
+  /** A task threw (infrastructure down): it is run again after `retryDelayMs`. */
+  onTaskError(err: unknown, offset: number): void;
+  retryDelayMs?: number;
+  signal: AbortSignal;
+}
+
+export class PartitionWorker {
+  private readonly opts: PartitionWorkerOptions;
+  private readonly abort = new AbortController();
+  readonly signal: AbortSignal;
+  /** Offsets taken and not yet committed past, ascending. */
+  private readonly queue: number[] = [];
+  private head = 0;
+  private readonly finished = new Set<number>();
+  private readonly tails = new Map<string, Promise<void>>();
+  private running = 0;
+  private readonly slotWaiters: (() => void)[] = [];
+  private roomWaiters: (() => void)[] = [];
+  private readonly inFlight = new Set<Promise<void>>();
+  private committed = -1;
+  private committing: Promise<void> | null = null;
+  private commitError: unknown = null;
+
+  constructor(opts: PartitionWorkerOptions) {
+    this.opts = opts;
+    this.signal = AbortSignal.any([opts.signal, this.abort.signal]);
+    this.signal.addEventListener('abort', () => {
+      this.wakeRoom();
+      for (const w of this.slotWaiters.splice(0)) w();
+    }, { once: true });
+  }
+
+  get pending(): number {
+    return this.queue.length - this.head;
+  }
+
+  hasRoom(): boolean {
+    return this.pending < this.opts.maxPending;
+  }
+
+  /** Resolves when there is room, the worker is aborted, or after `ms`. */
+  waitForRoom(ms: number): Promise<void> {
+    if (this.hasRoom() || this.signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const t = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(t);
+        resolve();
+      }
+      this.roomWaiters.push(done);
+    });
+  }
+
+  push(offset: number, key: string, task: Task): void {
+    this.queue.push(offset);
+    const prev = this.opts.ordered ? this.tails.get(key) : undefined;
+    const run = (prev ?? Promise.resolve()).then(() => this.runUntilDone(offset, task));
+    if (this.opts.ordered) {
+      this.tails.set(key, run);
+      void run.then(() => { if (this.tails.get(key) === run) this.tails.delete(key); });
+    }
+    this.inFlight.add(run);
+    void run.then(() => this.inFlight.delete(run));
+  }
+
+  private async runUntilDone(offset: number, task: Task): Promise<void> {
+    const ctx: TaskContext = { signal: this.signal, slot: (fn) => this.inSlot(fn) };
+    for (;;) {
+      if (this.signal.aborted) return; // handed back: not finished, never committed
+      try {
+        await task(ctx);
+        this.finish(offset);
+        return;
+      } catch (err) {
+        if (this.signal.aborted) return;
+        this.opts.onTaskError(err, offset);
+        await new Promise<void>((r) => {
+          const t = setTimeout(r, this.opts.retryDelayMs ?? 1000);
+          this.signal.addEventListener('abort', () => { clearTimeout(t); r(); }, { once: true });
+        });
+      }
+    }
+  }
+
+  private async inSlot<T>(fn: () => Promise<T>): Promise<T> {
+    while (this.running >= this.opts.concurrency && !this.signal.aborted) await new Promise<void>((r) => this.slotWaiters.push(r));
+    // Stopping: what has not started is handed back, not begun.
+    this.signal.throwIfAborted();
+    this.running++;
+    try {
+      return await fn();
+    } finally {
+      this.running--;
+      this.slotWaiters.shift()?.();
+    }
+  }
+
+  private finish(offset: number): void {
+    this.finished.add(offset);
+    let moved = false;
+    while (this.head < this.queue.length && this.finished.has(this.queue[this.head]!)) {
+      this.finished.delete(this.queue[this.head]!);
+      this.head++;
+      moved = true;
+    }
+    if (this.head > 4096 && this.head * 2 > this.queue.length) {
+      this.queue.splice(0, this.head);
+      this.head = 0;
+    }
+    if (moved) {
+      this.wakeRoom();
+      void this.flushCommits().catch(() => {});
+    }
+  }
+
+  private wakeRoom(): void {
+    const w = this.roomWaiters;
+    this.roomWaiters = [];
+    for (const f of w) f();
+  }
+
+  /** The first offset not yet finished (what a commit may say). */
+  private nextOffset(): number | null {
+    if (this.head < this.queue.length) return this.queue[this.head]!;
+    const last = this.queue[this.queue.length - 1];
+    return last === undefined ? null : last + 1;
+  }
+
+  /** Commits the finished prefix; single-flight, and a no-op once the partition is revoked. */
+  flushCommits(): Promise<void> {
+    if (this.committing) return this.committing;
+    this.committing = (async () => {
+      try {
+        for (;;) {
+          const next = this.nextOffset();
+          if (next === null || next <= this.committed || this.abort.signal.aborted) return;
+          await this.opts.commit(next);
+          this.committed = next;
+        }
+      } catch (err) {
+        this.commitError = err;
+        throw err;
+      } finally {
+        this.committing = null;
+      }
+    })();
+    return this.committing;
+  }
+
+  get lastCommitError(): unknown {
+    return this.commitError;
+  }
+
+  /** Waits for in-flight records up to `deadlineMs`, then commits what finished. */
+  async drain(deadlineMs: number): Promise<{ unfinished: number }> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.inFlight]),
+      new Promise<void>((r) => { timer = setTimeout(r, deadlineMs); }),
+    ]);
+    clearTimeout(timer);
+    await this.flushCommits().catch(() => {});
+    return { unfinished: this.pending };
+  }
+
+  /** The partition is no longer ours: stop waiting work and never commit again. */
+  revoke(): void {
+    this.abort.abort();
+  }
+}
