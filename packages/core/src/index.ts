@@ -14,5 +14,7 @@ export * from './event-id.ts';
 export * from './service-main.ts';
 export * from './routing/filter.ts';
 export * from './routing/transform.ts';
+export * from './routing/routes.ts';
+export * from './dedup-store.ts';
 export * from './ops-server.ts';
 export * from './body.ts';

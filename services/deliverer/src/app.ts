@@ -15,14 +15,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Consumer, KafkaMessage, Producer } from 'kafkajs';
 import {
-  BatchingProducer, Closer, Counter, EnvelopeCodec, Gauge, Histogram, createKafka, createMetricsRegistry, ensureTopics, groupId, isPoisonRecord,
+  BatchingProducer, Closer, Counter, EnvelopeCodec, Gauge, Histogram, createKafka, createMetricsRegistry, ensureTopics, groupId, isPoisonRecord, RedisDedupStore, type DedupStore,
   kafkaReadyCheck, lagGauge, opsServer, topicNames, type Config, type DeadLetter, type Delivery, type DestinationConfig, type Logger,
   type RuntimeEnv, type Service,
 } from '@hookyard/core';
-import { RedisDedupStore, type DedupStore } from './dedup-store.ts';
 import { HttpSender, type AttemptResult } from './http-sender.ts';
 import { classify, type Outcome } from './outcome.ts';
-import { PartitionWorker, type Task } from './partition-worker.ts';
+import { PartitionWorker, type Task, type TaskContext } from './partition-worker.ts';
 import { TIERS_MS, delayBefore, tierFor } from './retry-schedule.ts';
 
 export interface DelivererDeps {
@@ -146,7 +145,8 @@ export function buildDeliverer({ config, env, log, dedup }: DelivererDeps): Serv
    * the partition was revoked or shutdown began is handed back (thrown): the next owner
    * re-reads the uncommitted record.
    */
-  async function attempt(dest: DestinationConfig, d: Delivery, signal: AbortSignal): Promise<number | null> {
+  async function attempt(dest: DestinationConfig, d: Delivery, ctx: TaskContext): Promise<number | null> {
+    const { signal } = ctx;
     if (!(await claim(dest, d, signal))) {
       attempts.inc({ destination: dest.name, outcome: 'duplicate_skipped' });
       return null;
@@ -154,9 +154,12 @@ export function buildDeliverer({ config, env, log, dedup }: DelivererDeps): Serv
     let delivered = false;
     try {
       const n = d.attempt + 1;
-      inFlight.inc({ destination: dest.name });
+      // Only the request holds a slot: waiting for Kafka to ack the consequences does not.
       // In-flight requests are not aborted on shutdown: close() gives them a deadline.
-      const r = await sender.send(dest, d).finally(() => inFlight.dec({ destination: dest.name }));
+      const r = await ctx.slot(() => {
+        inFlight.inc({ destination: dest.name });
+        return sender.send(dest, d).finally(() => inFlight.dec({ destination: dest.name }));
+      });
       const o = classify(r);
       latency.observe({ destination: dest.name }, r.latencyMs / 1000);
       attempts.inc({ destination: dest.name, outcome: r.ok ? 'success' : r.status ? `http_${Math.floor(r.status / 100)}xx` : 'network' });
@@ -189,7 +192,7 @@ export function buildDeliverer({ config, env, log, dedup }: DelivererDeps): Serv
 
   /** Unordered: attempt in a slot; a retry goes to a tier topic and the record is finished. */
   const unorderedTask = (dest: DestinationConfig, d: Delivery): Task => async (ctx) => {
-    const retryAt = await ctx.slot(() => attempt(dest, d, ctx.signal));
+    const retryAt = await attempt(dest, d, ctx);
     if (retryAt !== null) await park({ ...d, attempt: d.attempt + 1 }, retryAt);
   };
 
@@ -209,7 +212,7 @@ export function buildDeliverer({ config, env, log, dedup }: DelivererDeps): Serv
         if (wait > 0) await sleep(wait, undefined, { signal: ctx.signal });
         retriesDue.inc({ destination: dest.name });
       }
-      const retryAt = await ctx.slot(() => attempt(dest, d, ctx.signal));
+      const retryAt = await attempt(dest, d, ctx);
       if (retryAt === null) {
         if (d.attempt > first.attempt) await store.saveRetryState(dest.name, d.eventId, null, hintTtl).catch(() => {});
         return;

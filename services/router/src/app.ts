@@ -8,10 +8,9 @@
 // same id, which aborts the dead owner's open transaction and fences it.
 import type { Producer } from 'kafkajs';
 import {
-  Closer, Counter, EnvelopeCodec, kafkaReadyCheck, lagGauge, opsServer, Histogram, createKafka, createMetricsRegistry, ensureTopics, groupId, isPoisonRecord, topicNames,
+  Closer, Counter, EnvelopeCodec, kafkaReadyCheck, lagGauge, opsServer, Histogram, createKafka, createMetricsRegistry, ensureTopics, groupId, isPoisonRecord, route, routeTable, topicNames,
   type Config, type DeadLetter, type Logger, type RawEvent, type RuntimeEnv, type Service,
 } from '@hookyard/core';
-import { route, routeTable } from './routes.ts';
 
 export interface RouterDeps {
   config: Config;

@@ -1,7 +1,7 @@
 // The Redis dedup store: delivered marks and the send lease, against real Redis.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RedisDedupStore } from '../../../services/deliverer/src/dedup-store.ts';
+import { RedisDedupStore } from '../../../packages/core/src/dedup-store.ts';
 import { infra, uniquePrefix } from '../../support/infra.ts';
 
 test('delivered marks and send leases', async () => {

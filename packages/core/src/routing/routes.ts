@@ -1,10 +1,11 @@
 // The routing decision for one raw event: which destinations get it (filters), with what
 // body and headers (transforms), and which connections fail (to dead-letters). Pure apart
 // from the transforms' own evaluation; the Kafka plumbing stays in app.ts.
-import {
-  compileTransform, matchesFilter, parseStructuredBody, TransformError, type CompiledTransform, type Config, type DeadLetter, type Delivery,
-  type FilterView, type RawEvent,
-} from '@hookyard/core';
+import type { Config } from '../config/options.ts';
+import { parseStructuredBody } from '../body.ts';
+import type { DeadLetter, Delivery, RawEvent } from '../envelope.ts';
+import { matchesFilter, type FilterView } from './filter.ts';
+import { compileTransform, TransformError, type CompiledTransform } from './transform.ts';
 
 export interface CompiledConnection {
   source: string;

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { RawEvent } from '@hookyard/core';
-import { bodyForMatching, route, routeTable } from '../../../services/router/src/routes.ts';
-import { testConfig } from '../../support/stack.ts';
+import { bodyForMatching, route, routeTable } from '../../../../packages/core/src/routing/routes.ts';
+import { testConfig } from '../../../support/stack.ts';
 
 const ev = (body: string, ct: string, extra: Partial<RawEvent> = {}): RawEvent => ({
   id: 'e1', source: 's', receivedAt: 0, method: 'POST', path: '/webhooks/s', query: 'mode=live', headers: { 'content-type': ct }, body: Buffer.from(body), orderingKey: 'k', replayId: null, ...extra,
