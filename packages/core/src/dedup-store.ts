@@ -19,6 +19,8 @@ export interface DedupStore {
   markDelivered(destination: string, eventId: string): Promise<void>;
   release(destination: string, eventId: string): Promise<void>;
   isDelivered(destination: string, eventId: string): Promise<boolean>;
+  /** Drops the delivered mark (a forced replay), so the next delivery of the pair is sent. */
+  forget(destination: string, eventId: string): Promise<void>;
   retryState(destination: string, eventId: string): Promise<RetryState | null>;
   saveRetryState(destination: string, eventId: string, state: RetryState | null, ttlMs: number): Promise<void>;
   close(): Promise<void>;
@@ -64,6 +66,10 @@ export class RedisDedupStore implements DedupStore {
 
   async isDelivered(destination: string, eventId: string): Promise<boolean> {
     return (await this.redis.exists(this.key(destination, eventId))) === 1;
+  }
+
+  async forget(destination: string, eventId: string): Promise<void> {
+    await this.redis.del(this.key(destination, eventId));
   }
 
   async retryState(destination: string, eventId: string): Promise<RetryState | null> {

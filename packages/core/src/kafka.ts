@@ -1,5 +1,5 @@
 // kafkajs set-up shared by every service: client, log bridge to pino, topic names.
-import { Kafka, logLevel, type Admin, type ITopicConfig, type logCreator } from 'kafkajs';
+import { Kafka, logLevel, type Admin, type ConsumerConfig, type ITopicConfig, type logCreator } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { KafkaConfig } from './config/options.ts';
 
@@ -44,6 +44,18 @@ export function topicNames(prefix: string): TopicNames {
     rejections: `${prefix}ingress-rejections`,
     delivery: (destination) => `${prefix}deliveries.${destination}`,
     retryTier: (tierMs) => `${prefix}retry.${tierMs}ms`,
+  };
+}
+
+/**
+ * Consumer settings every service shares. A short fetch wait keeps shutdown quick: leaving
+ * the group waits for the fetch in flight, and an idle 5 s long-poll (the default) made
+ * every close take seconds.
+ */
+export function consumerOptions(cfg: KafkaConfig, groupId: string): ConsumerConfig {
+  return {
+    groupId, allowAutoTopicCreation: false, maxWaitTimeInMs: 500,
+    sessionTimeout: cfg.sessionTimeoutMs, heartbeatInterval: Math.floor(cfg.sessionTimeoutMs / 10),
   };
 }
 

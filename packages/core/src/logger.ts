@@ -7,8 +7,9 @@ export const REDACT_PATHS = [
   'headers["stripe-signature"]', 'headers["x-hub-signature-256"]', 'headers["webhook-signature"]',
 ];
 
-export function createLogger(service: string, level = process.env.LOG_LEVEL ?? 'info'): Logger {
-  return pino({ name: service, level, redact: { paths: REDACT_PATHS, censor: '[redacted]' } });
+/** `fd` 2 sends logs to stderr (the CLI, whose stdout is its output). */
+export function createLogger(service: string, level = process.env.LOG_LEVEL ?? 'info', fd: 1 | 2 = 1): Logger {
+  return pino({ name: service, level, redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, pino.destination(fd));
 }
 
 export type { Logger };

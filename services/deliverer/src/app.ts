@@ -15,7 +15,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Consumer, KafkaMessage, Producer } from 'kafkajs';
 import {
-  BatchingProducer, Closer, Counter, EnvelopeCodec, Gauge, Histogram, createKafka, createMetricsRegistry, ensureTopics, groupId, isPoisonRecord, RedisDedupStore, type DedupStore,
+  BatchingProducer, Closer, consumerOptions, Counter, EnvelopeCodec, Gauge, Histogram, createKafka, createMetricsRegistry, ensureTopics, groupId, isPoisonRecord, RedisDedupStore, type DedupStore,
   kafkaReadyCheck, lagGauge, opsServer, topicNames, type Config, type DeadLetter, type Delivery, type DestinationConfig, type Logger,
   type RuntimeEnv, type Service,
 } from '@hookyard/core';
@@ -42,9 +42,8 @@ export function buildDeliverer({ config, env, log, dedup }: DelivererDeps): Serv
   const group = groupId(config.kafka, 'deliverer');
   const kafka = createKafka(env.brokers, `${config.kafka.clientId}-deliverer`, log);
   const codec = new EnvelopeCodec(env.registryUrl);
-  const session = { sessionTimeout: config.kafka.sessionTimeoutMs, heartbeatInterval: Math.floor(config.kafka.sessionTimeoutMs / 10) };
-  const consumer = kafka.consumer({ groupId: group, allowAutoTopicCreation: false, ...session });
-  const retryConsumer = kafka.consumer({ groupId: `${group}-retry`, allowAutoTopicCreation: false, ...session });
+  const consumer = kafka.consumer(consumerOptions(config.kafka, group));
+  const retryConsumer = kafka.consumer(consumerOptions(config.kafka, `${group}-retry`));
   const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
   // Attempt records, retries and dead letters from all partitions share produce requests.
   const out = new BatchingProducer(producer, { maxBatch: 1000, timeoutMs: 30_000 });

@@ -8,7 +8,7 @@
 // same id, which aborts the dead owner's open transaction and fences it.
 import type { Producer } from 'kafkajs';
 import {
-  Closer, Counter, EnvelopeCodec, kafkaReadyCheck, lagGauge, opsServer, Histogram, createKafka, createMetricsRegistry, ensureTopics, groupId, isPoisonRecord, route, routeTable, topicNames,
+  Closer, consumerOptions, Counter, EnvelopeCodec, kafkaReadyCheck, lagGauge, opsServer, Histogram, createKafka, createMetricsRegistry, ensureTopics, groupId, isPoisonRecord, route, routeTable, topicNames,
   type Config, type DeadLetter, type Logger, type RawEvent, type RuntimeEnv, type Service,
 } from '@hookyard/core';
 
@@ -26,7 +26,7 @@ export function buildRouter({ config, env, log }: RouterDeps): Service & { metri
   const group = groupId(config.kafka, 'router');
   const kafka = createKafka(env.brokers, `${config.kafka.clientId}-router`, log);
   const codec = new EnvelopeCodec(env.registryUrl);
-  const consumer = kafka.consumer({ groupId: group, allowAutoTopicCreation: false, sessionTimeout: config.kafka.sessionTimeoutMs, heartbeatInterval: Math.floor(config.kafka.sessionTimeoutMs / 10) });
+  const consumer = kafka.consumer(consumerOptions(config.kafka, group));
   const admin = kafka.admin();
   const producers = new Map<string, Promise<Producer>>();
   const closer = new Closer();

@@ -60,6 +60,14 @@ export interface RouteResult {
   filtered: string[];
 }
 
+/** A delivery of the raw event as it arrived, without filters or transforms (replay --no-route). */
+export function directDelivery(event: RawEvent, destination: string): Delivery {
+  return {
+    eventId: event.id, source: event.source, destination, receivedAt: event.receivedAt,
+    orderingKey: event.orderingKey, headers: forwardedHeaders(event), body: event.body, attempt: 0, replayId: event.replayId,
+  };
+}
+
 export async function route(table: RouteTable, event: RawEvent, now: () => number = Date.now): Promise<RouteResult> {
   const result: RouteResult = { deliveries: [], deadLetters: [], filtered: [] };
   const connections = table.get(event.source) ?? [];

@@ -1,0 +1,136 @@
+// The hookyard command: parses argv, checks the input against the config before touching
+// anything, runs one command, and maps the outcome to an exit code (0 done, 2 wrong input
+// with nothing changed, 1 failed while working, with what was done so far).
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig, runtimeEnv, type Config } from '@hookyard/core';
+import { createContext, stdio, type CliContext, type Output } from './context.ts';
+import { CommandFailed, UsageError } from './errors.ts';
+import { DLQ_HELP, DLQ_OPTIONS, dlq, dlqOptions, formatDlq } from './commands/dlq.ts';
+import { EVENTS_HELP, EVENTS_OPTIONS, eventsOptions, formatShown, listEvents, showEvent, shownJson } from './commands/events.ts';
+import { REPLAY_HELP, REPLAY_OPTIONS, formatReplay, replay, replayOptions } from './commands/replay.ts';
+import { REWIND_HELP, REWIND_OPTIONS, formatMoves, rewind, rewindOptions } from './commands/rewind.ts';
+
+export const HELP = `Usage: hookyard <command> [options]     (hookyard <command> --help for each)
+
+Commands:
+  replay   --from <time> [--to <time>] [--source S] [--destination D] [--event-id ID…]
+           [--no-route] [--force] [--rate N/s] [--dry-run] [--json]
+           send the events received in a window back through the pipeline
+  rewind   --group G --to <time> [--topic T] [--dry-run]
+           move a stopped consumer group's offsets to a time
+  dlq      list | redrive [--destination D] [--from/--to] [--event-id ID…] [--dry-run]
+           read the dead letters, or send them back to their destination
+  events   list --from/--to [--source S] [--rejected] | show <event id>
+           what arrived (or was refused), and every delivery attempt of one event
+
+Times: ISO 8601 (2026-11-24T10:00:00Z) or relative to now (90m, 2h, 3d) or now.
+Exit codes: 0 done; 2 wrong input, nothing changed; 1 failed while working (what was
+done so far is printed).
+
+Environment: HOOKYARD_CONFIG (./hookyard.yaml), KAFKA_BROKERS, SCHEMA_REGISTRY_URL,
+REDIS_URL, LOG_LEVEL (error).`;
+
+export interface CliDeps {
+  out?: Output;
+  /** Tests pass the config and context; the command loads both from the environment. */
+  config?: Config;
+  context?: (config: Config) => CliContext;
+}
+
+export async function runCli(argv: string[], deps: CliDeps = {}): Promise<number> {
+  const out = deps.out ?? stdio;
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    out.line(HELP);
+    return command === undefined ? 2 : 0;
+  }
+  const spec = {
+    replay: { help: REPLAY_HELP, options: REPLAY_OPTIONS },
+    rewind: { help: REWIND_HELP, options: REWIND_OPTIONS },
+    dlq: { help: DLQ_HELP, options: DLQ_OPTIONS },
+    events: { help: EVENTS_HELP, options: EVENTS_OPTIONS },
+  }[command];
+  if (!spec) {
+    out.note(`hookyard: unknown command "${command}" (replay, rewind, dlq, events; hookyard --help)`);
+    return 2;
+  }
+  let ctx: CliContext | undefined;
+  try {
+    let parsed: { values: Record<string, unknown>; positionals: string[] };
+    try {
+      parsed = parseArgs({ args: rest, options: spec.options, allowPositionals: true, strict: true }) as typeof parsed;
+    } catch (err) {
+      throw new UsageError((err as Error).message.split(/\. To specify|\n/)[0]!);
+    }
+    const { values: v, positionals } = parsed;
+    if (v.help) {
+      out.line(spec.help);
+      return 0;
+    }
+    if (command !== 'dlq' && command !== 'events' && positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+    const config = deps.config ?? loadCliConfig();
+    const context = () => (ctx ??= (deps.context ?? ((c) => createContext(c, runtimeEnv(), out)))(config));
+    switch (command) {
+      case 'replay': {
+        const o = replayOptions(v, { config });
+        const s = await replay(context(), o);
+        out.line(o.json ? JSON.stringify(s) : formatReplay(s));
+        return 0;
+      }
+      case 'rewind': {
+        const o = rewindOptions(v, { config });
+        const moves = await rewind(context(), o);
+        if (o.json) out.line(JSON.stringify({ group: o.group, to: new Date(o.to).toISOString(), dryRun: o.dryRun, moves }));
+        else for (const l of formatMoves(o, moves)) out.line(l);
+        return 0;
+      }
+      case 'dlq': {
+        const o = dlqOptions(positionals[0], v, { config });
+        if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}"`);
+        const s = await dlq(context(), o);
+        if (o.action === 'list') out.note(formatDlq(o, s));
+        else out.line(o.json ? JSON.stringify(s) : formatDlq(o, s));
+        return 0;
+      }
+      case 'events': {
+        const o = eventsOptions(positionals, v, { config });
+        if (o.action === 'list') {
+          const s = await listEvents(context(), o);
+          out.note(`${s.matched} ${o.rejected ? 'refusal' : 'event'}(s) of ${s.scanned} scanned`);
+          return 0;
+        }
+        const shown = await showEvent(context(), o);
+        if (!shown.event) {
+          out.note(`event ${o.id} not found in raw-events around ${new Date(o.at).toISOString()}`);
+          return 1;
+        }
+        if (o.json) out.line(shownJson(shown));
+        else for (const l of formatShown(shown)) out.line(l);
+        return 0;
+      }
+    }
+    return 2;
+  } catch (err) {
+    if (err instanceof UsageError) {
+      out.note(`hookyard ${command}: ${err.message}`);
+      return 2;
+    }
+    if (err instanceof ConfigError) {
+      out.note(`hookyard ${command}: ${err.message}`);
+      return 2;
+    }
+    if (err instanceof CommandFailed) {
+      out.note(`hookyard ${command}: failed: ${err.message}`);
+      out.note(`done before the failure: ${err.doneSoFar}`);
+      return 1;
+    }
+    out.note(`hookyard ${command}: failed: ${(err as Error).message}`);
+    return 1;
+  } finally {
+    await ctx?.close();
+  }
+}
+
+function loadCliConfig(): Config {
+  return loadConfig();
+}
