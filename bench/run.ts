@@ -21,7 +21,7 @@ to 2 destinations each, timed until the router's committed offsets cover them al
 
 const root = resolve(import.meta.dirname, '..');
 const quick = process.argv.includes('--quick');
-const ALL_STAGES = ['ingress', 'router', 'deliverer'] as const;
+const ALL_STAGES = ['ingress', 'router', 'deliverer', 'replay'] as const;
 const stagesArg = process.argv.find((a) => a.startsWith('--stages='))?.slice('--stages='.length);
 const stages = new Set(stagesArg ? stagesArg.split(',') : ALL_STAGES);
 for (const st of stages) if (!(ALL_STAGES as readonly string[]).includes(st)) { console.error(`unknown stage "${st}" (stages: ${ALL_STAGES.join(', ')})`); process.exit(2); }
@@ -226,6 +226,71 @@ async function delivererStage(): Promise<{ events: number; eventsPerSecond: numb
 }
 const delivererResult = stages.has('deliverer') ? await delivererStage() : null;
 
+// Replay stage: N raw events of 1 KiB in raw-events; `hookyard replay` of the whole window
+// as a user runs it (its own process), routed to one destination: events/s and peak RSS.
+async function replayStage(): Promise<{ events: number; seconds: number; eventsPerSecond: number; peakRssMiB: number }> {
+  const { readFileSync } = await import('node:fs');
+  const { Kafka, logLevel } = await import('kafkajs');
+  const { EnvelopeCodec, ensureTopics, eventId, topicNames, parseConfig } = await import('../packages/core/src/index.ts');
+  const N = quick ? 20_000 : 100_000;
+  const raw = {
+    kafka: { topicPrefix: `bench-replay-${Date.now()}.`, partitions: 6 },
+    sources: [{ name: 'bench' }],
+    destinations: [{ name: 'sink', url: 'http://127.0.0.1:9/hook' }],
+    connections: [{ source: 'bench', destination: 'sink' }],
+  };
+  const config = parseConfig(stringify(raw), {});
+  const topic = topicNames(config.kafka.topicPrefix).rawEvents;
+  const kafka = new Kafka({ brokers: addrs.KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  await ensureTopics(admin, config.kafka, [topic]);
+  await admin.disconnect();
+  const codec = new EnvelopeCodec(addrs.SCHEMA_REGISTRY_URL);
+  const producer = kafka.producer();
+  await producer.connect();
+  const T0 = Date.now() - 3_600_000;
+  const pad = 'x'.repeat(960);
+  for (let i = 0; i < N; i += 1000) {
+    const messages = [];
+    for (let n = i; n < Math.min(N, i + 1000); n++) {
+      const at = T0 + Math.floor((n * 3_000_000) / N);
+      const id = eventId(at);
+      messages.push({ key: id, timestamp: String(at), value: await codec.encode(topic, 'raw-event', {
+        id, source: 'bench', receivedAt: at, method: 'POST', path: '/webhooks/bench', query: '', headers: { 'content-type': 'application/json' },
+        body: Buffer.from(`{"n":${n},"pad":"${pad}"}`), orderingKey: id, replayId: null,
+      }) });
+    }
+    await producer.send({ topic, acks: -1, messages });
+  }
+  await producer.disconnect();
+  const file = join(tmpdir(), `hookyard-bench-replay-${randomBytes(3).toString('hex')}.yaml`);
+  writeFileSync(file, stringify(raw));
+  const t0 = performance.now();
+  const child = spawn(process.execPath, [join(root, 'services/replayer/src/main.ts'), 'replay', '--from', new Date(T0).toISOString(), '--to', new Date(T0 + 3_600_000).toISOString(), '--json'],
+    { env: { ...process.env, ...addrs, HOOKYARD_CONFIG: file }, stdio: ['ignore', 'pipe', 'inherit'] });
+  children.add(child);
+  let peakKiB = 0;
+  const poll = setInterval(() => {
+    try {
+      const m = /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+      if (m) peakKiB = Math.max(peakKiB, Number(m[1]));
+    } catch { /* exited */ }
+  }, 50);
+  let outText = '';
+  child.stdout!.on('data', (b: Buffer) => { outText += b.toString(); });
+  const code = await new Promise<number | null>((r) => child.once('exit', r));
+  clearInterval(poll);
+  children.delete(child);
+  const seconds = (performance.now() - t0) / 1000;
+  const summary = JSON.parse(outText) as { replayed: number };
+  if (code !== 0 || summary.replayed !== N) throw new Error(`replay exited ${code} having replayed ${summary.replayed} of ${N}`);
+  const r = { events: N, seconds: +seconds.toFixed(2), eventsPerSecond: Math.round(N / seconds), peakRssMiB: Math.round(peakKiB / 1024) };
+  console.error(`replay: ${r.eventsPerSecond} events/s over ${N} events (process start included), peak RSS ${r.peakRssMiB} MiB`);
+  return r;
+}
+const replayResult = stages.has('replay') ? await replayStage() : null;
+
 const result = {
   date: new Date().toISOString(),
   command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
@@ -237,6 +302,7 @@ const result = {
   ingress: ingressResult,
   router: routerResult,
   deliverer: delivererResult,
+  replay: replayResult,
   ratio: { ingressToBareFastify: ingressResult && bareResult ? +(ingressResult.max.rps / bareResult.max.rps).toFixed(3) : null },
 };
 mkdirSync(join(root, 'bench/results'), { recursive: true });
@@ -249,5 +315,6 @@ if (bareResult && ingressResult) {
 }
 if (routerResult) lines.push(`router (exactly-once, 1 KiB, 2 destinations each): ${routerResult.eventsPerSecond} events/s, ${routerResult.deliveriesPerSecond} deliveries/s over ${routerResult.events} events`);
 if (delivererResult) lines.push(`deliverer (1 KiB, local sink): ${delivererResult.eventsPerSecond} deliveries/s; at ${delivererResult.paced.rate}/s Kafka→sink p50 ${delivererResult.paced.p50} ms, p99 ${delivererResult.paced.p99} ms`);
+if (replayResult) lines.push(`replay (1 KiB, routed, one process): ${replayResult.eventsPerSecond} events/s over ${replayResult.events} events, peak RSS ${replayResult.peakRssMiB} MiB`);
 lines.push(`results: ${file}`);
 console.log(lines.join('\n'));

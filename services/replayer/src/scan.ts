@@ -45,7 +45,7 @@ export async function scan(
 ): Promise<void> {
   const todo = new Map(ranges.filter((r) => r.end > r.start).map((r) => [r.partition, r]));
   if (todo.size === 0) return;
-  const consumer = kafka.consumer({ groupId: `hookyard-cli-${randomUUID()}`, allowAutoTopicCreation: false, maxBytesPerPartition: 1024 * 1024, maxWaitTimeInMs: 500 });
+  const consumer = kafka.consumer({ groupId: `hookyard-cli-${randomUUID()}`, allowAutoTopicCreation: false, maxBytesPerPartition: 1024 * 1024, maxBytes: 4 * 1024 * 1024, maxWaitTimeInMs: 500 });
   let settle!: (err?: unknown) => void;
   const done = new Promise<void>((resolve, reject) => { settle = (err) => (err ? reject(err) : resolve()); });
   const finish = (partition: number): void => {

@@ -1,7 +1,7 @@
 // hookyard dlq list | redrive: what is in dead-letters, and sending it back. A redriven
 // delivery goes to its destination's topic with a fresh attempt count and a replay id.
 import { randomUUID } from 'node:crypto';
-import { eventIdTime, isPoisonRecord, type DeadLetter, type Delivery } from '@hookyard/core';
+import { ensureTopics, eventIdTime, isPoisonRecord, type DeadLetter, type Delivery } from '@hookyard/core';
 import type { CliContext } from '../context.ts';
 import { CommandFailed, UsageError } from '../errors.ts';
 import { progress } from '../progress.ts';
@@ -79,6 +79,7 @@ export async function dlq(ctx: CliContext, o: DlqOptions): Promise<DlqSummary> {
   const throttle = new Throttle(o.rate);
   const admin = await ctx.admin();
   const ranges = await planScan(admin, ctx.topics.deadLetters, o.from, o.to, SLACK_MS);
+  if (o.action === 'redrive' && !o.dryRun) await ensureTopics(admin, ctx.config.kafka, ctx.config.destinations.map((d) => ctx.topics.delivery(d.name)));
   const producer = o.action === 'redrive' && !o.dryRun ? await ctx.producer() : undefined;
   const configured = new Set(ctx.config.destinations.map((d) => d.name));
   const bar = progress(`dlq ${o.action}`, !o.json);

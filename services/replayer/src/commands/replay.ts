@@ -4,7 +4,7 @@
 // arrived. Replayed deliveries keep their event id (so their webhook-id), carry a replay id,
 // and are skipped when already delivered unless --force.
 import { randomUUID } from 'node:crypto';
-import { directDelivery, eventIdTime, isPoisonRecord, route, routeTable, type Delivery, type RawEvent } from '@hookyard/core';
+import { directDelivery, ensureTopics, eventIdTime, isPoisonRecord, route, routeTable, type Delivery, type RawEvent } from '@hookyard/core';
 import type { CliContext } from '../context.ts';
 import { progress } from '../progress.ts';
 import { planScan, rangeSize, scan } from '../scan.ts';
@@ -111,12 +111,19 @@ export async function replay(ctx: CliContext, o: ReplayOptions): Promise<ReplayS
   const throttle = new Throttle(o.rate);
   const admin = await ctx.admin();
   const ranges = await planScan(admin, ctx.topics.rawEvents, o.from, o.to, SLACK_MS);
+  if (!o.dryRun) {
+    // The router creates these at start; a replay may come first (or to a new destination).
+    const dests = o.destination !== undefined ? [o.destination] : ctx.config.destinations.map((d) => d.name);
+    await ensureTopics(admin, ctx.config.kafka, dests.map((d) => ctx.topics.delivery(d)));
+  }
   const producer = o.dryRun ? undefined : await ctx.producer();
   const bar = progress(o.dryRun ? 'replay (dry run)' : 'replay', !o.json);
   bar.start(rangeSize(ranges));
   try {
     await scan(ctx.kafka, ctx.topics.rawEvents, ranges, async (_partition, messages) => {
-      const out = new Map<string, { key: string; value: Buffer }[]>();
+      // One scan batch at a time: select and route, check dedup for the whole batch in one
+      // pipelined round of Redis calls, then produce.
+      const selected: Delivery[] = [];
       for (const m of messages) {
         summary.scanned++;
         let event: RawEvent;
@@ -131,50 +138,55 @@ export async function replay(ctx: CliContext, o: ReplayOptions): Promise<ReplayS
         if (ids.size > 0 && !ids.has(event.id)) continue;
         summary.matched++;
         const replayed: RawEvent = { ...event, replayId };
-        let deliveries: Delivery[];
         if (o.route) {
           const r = await route(table, replayed);
-          deliveries = r.deliveries.filter((d) => o.destination === undefined || d.destination === o.destination);
+          selected.push(...r.deliveries.filter((d) => o.destination === undefined || d.destination === o.destination));
           summary.filtered += r.filtered.filter((d) => o.destination === undefined || d === o.destination).length;
           for (const dl of r.deadLetters.filter((d) => o.destination === undefined || d.destination === o.destination)) {
             summary.failed++;
             ctx.out.note(`event ${dl.eventId} → ${dl.destination}: transform failed (${dl.lastError}); not replayed`);
           }
         } else {
-          deliveries = [directDelivery(replayed, o.destination!)];
-        }
-        for (const d of deliveries) {
-          summary.deliveries++;
-          if (!dedupDown) {
-            try {
-              if (o.force) {
-                if (!o.dryRun) await dedup.forget(d.destination, d.eventId);
-              } else if (await dedup.isDelivered(d.destination, d.eventId)) {
-                summary.skipped++;
-                continue;
-              }
-            } catch (err) {
-              dedupDown = true;
-              ctx.out.note(`dedup store unavailable (${(err as Error).message}); replaying without the delivered check`);
-            }
-          }
-          summary.replayed++;
-          if (o.dryRun) continue;
-          await throttle.take();
-          const topic = ctx.topics.delivery(d.destination);
-          const list = out.get(topic) ?? [];
-          list.push({ key: d.orderingKey, value: await ctx.codec.encode(topic, 'delivery', d) });
-          out.set(topic, list);
-          if (o.rate !== undefined) await flush(); // paced: each delivery leaves when its turn comes
+          selected.push(directDelivery(replayed, o.destination!));
         }
       }
-      await flush();
-      async function flush(): Promise<void> {
+      summary.deliveries += selected.length;
+      let delivered: boolean[] = selected.map(() => false);
+      if (!dedupDown && selected.length > 0) {
+        try {
+          if (o.force) {
+            if (!o.dryRun) await Promise.all(selected.map((d) => dedup.forget(d.destination, d.eventId)));
+          } else {
+            delivered = await Promise.all(selected.map((d) => dedup.isDelivered(d.destination, d.eventId)));
+          }
+        } catch (err) {
+          dedupDown = true;
+          delivered = selected.map(() => false);
+          ctx.out.note(`dedup store unavailable (${(err as Error).message}); replaying without the delivered check`);
+        }
+      }
+      const out = new Map<string, { key: string; value: Buffer }[]>();
+      const flush = async (): Promise<void> => {
         if (!producer || out.size === 0) return;
         const topicMessages = [...out].map(([topic, msgs]) => ({ topic, messages: msgs }));
         out.clear();
         await producer.sendBatch({ acks: -1, topicMessages });
+      };
+      for (const [i, d] of selected.entries()) {
+        if (delivered[i]) {
+          summary.skipped++;
+          continue;
+        }
+        summary.replayed++;
+        if (o.dryRun) continue;
+        await throttle.take();
+        const topic = ctx.topics.delivery(d.destination);
+        const list = out.get(topic) ?? [];
+        list.push({ key: d.orderingKey, value: await ctx.codec.encode(topic, 'delivery', d) });
+        out.set(topic, list);
+        if (o.rate !== undefined) await flush(); // paced: each delivery leaves when its turn comes
       }
+      await flush();
     }, (n) => bar.increment(n));
   } catch (err) {
     throw new CommandFailed(err, formatReplay(summary));
