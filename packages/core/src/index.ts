@@ -16,5 +16,7 @@ export * from './routing/filter.ts';
 export * from './routing/transform.ts';
 export * from './routing/routes.ts';
 export * from './dedup-store.ts';
+export * from './protection-store.ts';
+export * from './destination-state.ts';
 export * from './ops-server.ts';
 export * from './body.ts';

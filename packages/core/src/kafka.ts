@@ -32,6 +32,7 @@ export interface TopicNames {
   deadLetters: string;
   attempts: string;
   rejections: string;
+  destinationState: string;
   delivery(destination: string): string;
   retryTier(tierMs: number): string;
 }
@@ -42,6 +43,7 @@ export function topicNames(prefix: string): TopicNames {
     deadLetters: `${prefix}dead-letters`,
     attempts: `${prefix}delivery-attempts`,
     rejections: `${prefix}ingress-rejections`,
+    destinationState: `${prefix}destination-state`,
     delivery: (destination) => `${prefix}deliveries.${destination}`,
     retryTier: (tierMs) => `${prefix}retry.${tierMs}ms`,
   };

@@ -15,12 +15,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Consumer, KafkaMessage, Producer } from 'kafkajs';
 import {
-  BatchingProducer, Closer, consumerOptions, Counter, EnvelopeCodec, Gauge, Histogram, createKafka, createMetricsRegistry, ensureTopics, groupId, isPoisonRecord, RedisDedupStore, type DedupStore,
+  BatchingProducer, Closer, consumerOptions, Counter, EnvelopeCodec, Gauge, Histogram, createKafka, createMetricsRegistry, ensureTopics, groupId, isPoisonRecord, DestinationStateStore, RedisDedupStore, RedisProtectionStore, type DedupStore,
   kafkaReadyCheck, lagGauge, opsServer, topicNames, type Config, type DeadLetter, type Delivery, type DestinationConfig, type Logger,
   type RuntimeEnv, type Service,
 } from '@hookyard/core';
 import { HttpSender, type AttemptResult } from './http-sender.ts';
 import { classify, type Outcome } from './outcome.ts';
+import { DestinationGuard, type Held } from './destination-guard.ts';
 import { PartitionWorker, type Task, type TaskContext } from './partition-worker.ts';
 import { TIERS_MS, delayBefore, tierFor } from './retry-schedule.ts';
 
@@ -50,6 +51,9 @@ export function buildDeliverer({ config, env, log, dedup }: DelivererDeps): Serv
   const admin = kafka.admin();
   const store = dedup ?? new RedisDedupStore(env.redisUrl, config.kafka.topicPrefix, opts.dedupWindowSeconds);
   const sender = new HttpSender();
+  const protection = new RedisProtectionStore(env.redisUrl, config.kafka.topicPrefix);
+  const states = new DestinationStateStore(kafka, config.kafka, topics.destinationState);
+  const guard = new DestinationGuard(protection, states, log, (destination, event) => breakerEvents.inc({ destination, event }));
   const stopping = new AbortController();
   const closer = new Closer();
   const workers = { main: new Map<string, PartitionWorker>(), retry: new Map<string, PartitionWorker>() };
@@ -60,6 +64,36 @@ export function buildDeliverer({ config, env, log, dedup }: DelivererDeps): Serv
   const retriesDue = new Counter({ name: 'hookyard_deliverer_retries_due_total', help: 'Scheduled retries whose time came', labelNames: ['destination'], registers: [metrics] });
   const deadLetters = new Counter({ name: 'hookyard_deliverer_dead_letters_total', help: 'Deliveries sent to dead-letters', labelNames: ['destination'], registers: [metrics] });
   const gone = new Counter({ name: 'hookyard_deliverer_gone_total', help: '410 answers (the destination asks to be paused)', labelNames: ['destination'], registers: [metrics] });
+  const breakerEvents = new Counter({ name: 'hookyard_deliverer_breaker_transitions_total', help: 'Circuit breaker openings and closings', labelNames: ['destination', 'event'], registers: [metrics] });
+  new Gauge({
+    name: 'hookyard_deliverer_breaker_state', help: 'Circuit breaker per destination: 0 closed, 1 half-open, 2 open', labelNames: ['destination'], registers: [metrics],
+    async collect() {
+      this.reset();
+      for (const d of config.destinations) {
+        const b = await protection.breaker(d.name, d.breaker.cooldownMs).catch(() => null);
+        if (b) this.set({ destination: d.name }, b.state === 'open' ? 2 : b.state === 'half-open' ? 1 : 0);
+      }
+    },
+  });
+  new Gauge({
+    name: 'hookyard_deliverer_paused', help: '1 while a destination is paused (config or hookyard destination pause)', labelNames: ['destination'], registers: [metrics],
+    collect() {
+      for (const d of config.destinations) this.set({ destination: d.name }, guard.isPaused(d) ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'hookyard_deliverer_oldest_pending_seconds', help: 'Age of the oldest record taken from a destination topic and not yet finished', labelNames: ['destination'], registers: [metrics],
+    collect() {
+      this.reset();
+      const oldest = new Map<string, number>();
+      for (const [tp, w] of workers.main) {
+        const dest = byTopic.get(tp.slice(0, tp.lastIndexOf(':')));
+        const t = w.oldestTimestamp();
+        if (dest && t !== null) oldest.set(dest.name, Math.min(oldest.get(dest.name) ?? t, t));
+      }
+      for (const [destination, t] of oldest) this.set({ destination }, (Date.now() - t) / 1000);
+    },
+  });
   const rebalances = new Counter({ name: 'hookyard_deliverer_rebalances_total', help: 'Consumer group joins (1 per consumer at start; more mean rebalances)', labelNames: ['consumer'], registers: [metrics] });
   const inFlight = new Gauge({ name: 'hookyard_deliverer_in_flight', help: 'HTTP attempts under way', labelNames: ['destination'], registers: [metrics] });
   new Gauge({
@@ -144,9 +178,14 @@ export function buildDeliverer({ config, env, log, dedup }: DelivererDeps): Serv
    * the partition was revoked or shutdown began is handed back (thrown): the next owner
    * re-reads the uncommitted record.
    */
-  async function attempt(dest: DestinationConfig, d: Delivery, ctx: TaskContext): Promise<number | null> {
+  async function attempt(dest: DestinationConfig, d: Delivery, ctx: TaskContext, waitAtGate: boolean): Promise<number | null | Held> {
     const { signal } = ctx;
-    if (!(await claim(dest, d, signal))) {
+    // Paused, breaker open, rate or concurrency limit: wait here (or, for a retry from a
+    // tier topic, say how long so it is parked again — no attempt is spent).
+    const ticket = await guard.admit(dest, signal, waitAtGate);
+    if ('held' in ticket) return ticket;
+    if (!(await claim(dest, d, signal).catch(async (err: unknown) => { await ticket.release(); throw err; }))) {
+      await ticket.release();
       attempts.inc({ destination: dest.name, outcome: 'duplicate_skipped' });
       return null;
     }
@@ -158,8 +197,9 @@ export function buildDeliverer({ config, env, log, dedup }: DelivererDeps): Serv
       const r = await ctx.slot(() => {
         inFlight.inc({ destination: dest.name });
         return sender.send(dest, d).finally(() => inFlight.dec({ destination: dest.name }));
-      });
+      }).finally(() => ticket.release());
       const o = classify(r);
+      await guard.report(dest, o.kind === 'success' ? 'success' : o.kind === 'retry' ? 'failure' : 'neutral', ticket.probe);
       latency.observe({ destination: dest.name }, r.latencyMs / 1000);
       attempts.inc({ destination: dest.name, outcome: r.ok ? 'success' : r.status ? `http_${Math.floor(r.status / 100)}xx` : 'network' });
       if (o.kind === 'success') {
@@ -168,9 +208,10 @@ export function buildDeliverer({ config, env, log, dedup }: DelivererDeps): Serv
         return null;
       }
       if (o.pauseDestination) {
-        // Pausing is the destination-protection issue's job; until then it is counted and logged.
         gone.inc({ destination: dest.name });
-        log.warn({ destination: dest.name }, 'destination answered 410 Gone');
+        log.warn({ destination: dest.name }, 'destination answered 410 Gone; pausing it');
+        await states.set(dest.name, { paused: true, reason: `410 Gone from ${dest.url}`, at: Date.now(), by: 'deliverer' })
+          .catch((err: unknown) => log.error({ err: (err as Error).message, destination: dest.name }, 'could not pause the destination'));
       }
       const delay = o.kind === 'retry' ? delayBefore(dest, n + 1) : undefined;
       if (delay === undefined) {
@@ -190,9 +231,11 @@ export function buildDeliverer({ config, env, log, dedup }: DelivererDeps): Serv
   }
 
   /** Unordered: attempt in a slot; a retry goes to a tier topic and the record is finished. */
-  const unorderedTask = (dest: DestinationConfig, d: Delivery): Task => async (ctx) => {
-    const retryAt = await attempt(dest, d, ctx);
-    if (retryAt !== null) await park({ ...d, attempt: d.attempt + 1 }, retryAt);
+  const unorderedTask = (dest: DestinationConfig, d: Delivery, fromTier = false): Task => async (ctx) => {
+    const r = await attempt(dest, d, ctx, !fromTier);
+    if (r === null) return;
+    if (typeof r === 'number') await park({ ...d, attempt: d.attempt + 1 }, r);
+    else await park(d, r.untilMs); // held (paused or breaker open): same attempt count, later
   };
 
   /** Per-key: the record (and so its key) waits for its own retries; the wait holds no slot. */
@@ -211,7 +254,7 @@ export function buildDeliverer({ config, env, log, dedup }: DelivererDeps): Serv
         if (wait > 0) await sleep(wait, undefined, { signal: ctx.signal });
         retriesDue.inc({ destination: dest.name });
       }
-      const retryAt = await attempt(dest, d, ctx);
+      const retryAt = await attempt(dest, d, ctx, true) as number | null; // waits at the gate: never Held
       if (retryAt === null) {
         if (d.attempt > first.attempt) await store.saveRetryState(dest.name, d.eventId, null, hintTtl).catch(() => {});
         return;
@@ -267,11 +310,14 @@ export function buildDeliverer({ config, env, log, dedup }: DelivererDeps): Serv
     metrics,
     async start() {
       closer.add('dedup', () => store.close());
+      closer.add('protection', () => protection.close());
       closer.add('http', () => sender.close());
       await admin.connect();
       closer.add('admin', () => admin.disconnect());
       lagGauge(metrics, admin, group, () => [...byTopic.keys()], 'hookyard_deliverer_consumer_lag');
       await ensureTopics(admin, config.kafka, [...byTopic.keys(), ...tierTopics.keys(), topics.deadLetters, topics.attempts]);
+      await states.start(admin);
+      closer.add('destination-state', () => states.close());
       let opsAddress: string | undefined;
       const firstTopic = [...byTopic.keys()][0];
       if (env.metricsPort !== undefined && firstTopic) {
@@ -298,25 +344,28 @@ export function buildDeliverer({ config, env, log, dedup }: DelivererDeps): Serv
         eachBatchAutoResolve: false,
         partitionsConsumedConcurrently: 8,
         // Records are handed to the partition's worker and resolved (fetching goes on);
-        // the worker commits what finished. Waiting for room heartbeats, so a slow
-        // destination never gets this member evicted.
-        eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+        // the worker commits what finished. A partition whose worker is full (a slow,
+        // paused, throttled or broken destination) is paused until it has room again, so it
+        // never holds one of the consumer's slots and never slows another destination; the
+        // consumer loop, and so the heartbeats, go on.
+        eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale, pause }) => {
           const dest = byTopic.get(batch.topic);
           if (!dest) return;
           const w = workerFor('main', consumer, batch.topic, batch.partition, dest.ordering === 'per-key');
           for (const m of batch.messages) {
-            while (!w.hasRoom() && !stopping.signal.aborted && !w.signal.aborted) {
-              await w.waitForRoom(1000);
-              await heartbeat();
+            if (!isRunning() || isStale() || w.signal.aborted || stopping.signal.aborted) return;
+            if (!w.hasRoom()) {
+              const resume = pause();
+              w.onRoom(() => { if (!stopping.signal.aborted) resume(); });
+              return; // unresolved records are fetched again after the resume
             }
-            if (!isRunning() || isStale() || w.signal.aborted) return;
             const offset = Number(m.offset);
             w.push(offset, m.key?.toString() ?? '', async (ctx) => {
               if (!m.value) return;
               const d = await decode(batch.topic, batch.partition, m);
               if (!d) return;
               await (dest.ordering === 'per-key' ? perKeyTask(dest, d) : unorderedTask(dest, d))(ctx);
-            });
+            }, Number(m.timestamp));
             resolveOffset(m.offset);
           }
           await heartbeat();
@@ -353,7 +402,7 @@ export function buildDeliverer({ config, env, log, dedup }: DelivererDeps): Serv
               const notBefore = Number(m.headers?.[NOT_BEFORE]?.toString() ?? 0);
               if (notBefore > Date.now() + 50) return park(d, notBefore); // not yet: next hop down
               retriesDue.inc({ destination: dest.name });
-              await unorderedTask(dest, d)(ctx);
+              await unorderedTask(dest, d, true)(ctx);
             });
             resolveOffset(m.offset);
           }

@@ -32,6 +32,8 @@ export class PartitionWorker {
   readonly signal: AbortSignal;
   /** Offsets taken and not yet committed past, ascending. */
   private readonly queue: number[] = [];
+  /** Record timestamps, parallel to `queue`. */
+  private readonly times: number[] = [];
   private head = 0;
   private readonly finished = new Set<number>();
   private readonly tails = new Map<string, Promise<void>>();
@@ -73,8 +75,20 @@ export class PartitionWorker {
     });
   }
 
-  push(offset: number, key: string, task: Task): void {
+  /** Calls fn once when there is room again (or the worker is aborted). */
+  onRoom(fn: () => void): void {
+    if (this.hasRoom() || this.signal.aborted) fn();
+    else this.roomWaiters.push(fn);
+  }
+
+  /** Timestamp of the oldest unfinished record, if any. */
+  oldestTimestamp(): number | null {
+    return this.head < this.queue.length ? this.times[this.head]! : null;
+  }
+
+  push(offset: number, key: string, task: Task, timestamp = Date.now()): void {
     this.queue.push(offset);
+    this.times.push(timestamp);
     const prev = this.opts.ordered ? this.tails.get(key) : undefined;
     const run = (prev ?? Promise.resolve()).then(() => this.runUntilDone(offset, task));
     if (this.opts.ordered) {
@@ -127,6 +141,7 @@ export class PartitionWorker {
     }
     if (this.head > 4096 && this.head * 2 > this.queue.length) {
       this.queue.splice(0, this.head);
+      this.times.splice(0, this.head);
       this.head = 0;
     }
     if (moved) {

@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, runtimeEnv, type Config } from '@hookyard/core';
 import { createContext, stdio, type CliContext, type Output } from './context.ts';
 import { CommandFailed, UsageError } from './errors.ts';
+import { DESTINATION_HELP, DESTINATION_OPTIONS, destination, destinationOptions, formatStatus } from './commands/destination.ts';
 import { DLQ_HELP, DLQ_OPTIONS, dlq, dlqOptions, formatDlq } from './commands/dlq.ts';
 import { EVENTS_HELP, EVENTS_OPTIONS, eventsOptions, formatShown, listEvents, showEvent, shownJson } from './commands/events.ts';
 import { REPLAY_HELP, REPLAY_OPTIONS, formatReplay, replay, replayOptions } from './commands/replay.ts';
@@ -22,6 +23,8 @@ Commands:
            read the dead letters, or send them back to their destination
   events   list --from/--to [--source S] [--rejected] | show <event id>
            what arrived (or was refused), and every delivery attempt of one event
+  destination pause|resume|reset-breaker <name> | status [<name>] [--json]
+           stop and restart delivery to a destination; breaker, backlog and pause state
 
 Times: ISO 8601 (2026-11-24T10:00:00Z) or relative to now (90m, 2h, 3d) or now.
 Exit codes: 0 done; 2 wrong input, nothing changed; 1 failed while working (what was
@@ -49,9 +52,10 @@ export async function runCli(argv: string[], deps: CliDeps = {}): Promise<number
     rewind: { help: REWIND_HELP, options: REWIND_OPTIONS },
     dlq: { help: DLQ_HELP, options: DLQ_OPTIONS },
     events: { help: EVENTS_HELP, options: EVENTS_OPTIONS },
+    destination: { help: DESTINATION_HELP, options: DESTINATION_OPTIONS },
   }[command];
   if (!spec) {
-    out.note(`hookyard: unknown command "${command}" (replay, rewind, dlq, events; hookyard --help)`);
+    out.note(`hookyard: unknown command "${command}" (replay, rewind, dlq, events, destination; hookyard --help)`);
     return 2;
   }
   let ctx: CliContext | undefined;
@@ -67,7 +71,7 @@ export async function runCli(argv: string[], deps: CliDeps = {}): Promise<number
       out.line(spec.help);
       return 0;
     }
-    if (command !== 'dlq' && command !== 'events' && positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+    if (command !== 'dlq' && command !== 'events' && command !== 'destination' && positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
     const config = deps.config ?? loadCliConfig();
     const context = () => (ctx ??= (deps.context ?? ((c) => createContext(c, runtimeEnv(), out)))(config));
     switch (command) {
@@ -90,6 +94,13 @@ export async function runCli(argv: string[], deps: CliDeps = {}): Promise<number
         const s = await dlq(context(), o);
         if (o.action === 'list') out.note(formatDlq(o, s));
         else out.line(o.json ? JSON.stringify(s) : formatDlq(o, s));
+        return 0;
+      }
+      case 'destination': {
+        const o = destinationOptions(positionals, v, { config });
+        const list = await destination(context(), o);
+        if (o.json) out.line(JSON.stringify(list));
+        else for (const l of formatStatus(list)) out.line(l);
         return 0;
       }
       case 'events': {

@@ -3,7 +3,7 @@
 // opened on first use, so `--help` and input errors never touch the network.
 import type { Admin, Kafka, Producer } from 'kafkajs';
 import {
-  createKafka, createLogger, EnvelopeCodec, RedisDedupStore, topicNames, type Config, type DedupStore, type Logger, type RuntimeEnv, type TopicNames,
+  createKafka, createLogger, EnvelopeCodec, RedisDedupStore, RedisProtectionStore, topicNames, type Config, type DedupStore, type Logger, type RuntimeEnv, type TopicNames,
 } from '@hookyard/core';
 
 export interface Output {
@@ -23,6 +23,7 @@ export interface CliContext {
   admin(): Promise<Admin>;
   producer(): Promise<Producer>;
   dedup(): DedupStore;
+  protection(): RedisProtectionStore;
   close(): Promise<void>;
 }
 
@@ -37,6 +38,7 @@ export function createContext(config: Config, env: RuntimeEnv, out: Output = std
   let admin: Promise<Admin> | undefined;
   let producer: Promise<Producer> | undefined;
   let dedup: DedupStore | undefined;
+  let protection: RedisProtectionStore | undefined;
   return {
     config, kafka, log, out,
     topics: topicNames(config.kafka.topicPrefix),
@@ -48,11 +50,13 @@ export function createContext(config: Config, env: RuntimeEnv, out: Output = std
       return p;
     })()),
     dedup: () => (dedup ??= new RedisDedupStore(env.redisUrl, config.kafka.topicPrefix, config.deliverer.dedupWindowSeconds)),
+    protection: () => (protection ??= new RedisProtectionStore(env.redisUrl, config.kafka.topicPrefix)),
     async close() {
       await Promise.allSettled([
         admin?.then((a) => a.disconnect()),
         producer?.then((p) => p.disconnect()),
         dedup?.close(),
+        protection?.close(),
       ]);
     },
   };

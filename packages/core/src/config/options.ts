@@ -62,6 +62,17 @@ const httpUrl = z.string().refine((s) => {
 
 export const DEFAULT_SCHEDULE_MS = [0, 5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000];
 
+/** Opens after `consecutiveFailures` in a row, or `failureRate` of at least `minRequests` attempts in a `windowMs`. */
+export const breakerSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  consecutiveFailures: z.number().int().min(1).default(5),
+  failureRate: z.number().gt(0).max(1).default(0.5),
+  minRequests: z.number().int().min(1).default(20),
+  windowMs: z.number().int().min(1000).default(30_000),
+  /** Open this long before a half-open probe. */
+  cooldownMs: z.number().int().min(100).default(30_000),
+});
+
 export const destinationSchema = z.strictObject({
   name,
   url: httpUrl,
@@ -80,6 +91,9 @@ export const destinationSchema = z.strictObject({
   }).default({ schedule: 'standard', initialDelayMs: 5_000, maxDelayMs: 36_000_000 }),
   rateLimit: z.strictObject({ perSecond: z.number().positive().optional(), perMinute: z.number().positive().optional(), maxConcurrency: z.number().int().positive().optional() }).optional(),
   ordering: z.enum(['unordered', 'per-key']).default('unordered'),
+  /** Paused from config: nothing is delivered until this is removed (the CLI's pause is separate state). */
+  paused: z.boolean().default(false),
+  breaker: breakerSchema.default(breakerSchema.parse({})),
 });
 
 export const connectionSchema = z.strictObject({
@@ -98,7 +112,7 @@ export const delivererSchema = z.strictObject({
   /** HTTP attempts running at once per partition (an unordered destination's records run side by side). */
   concurrencyPerPartition: z.number().int().min(1).max(1000).default(16),
   /** Records taken from a partition and not yet finished (running, queued behind their key, or waiting for a per-key retry). */
-  maxPendingPerPartition: z.number().int().min(1).max(1_000_000).default(10_000),
+  maxPendingPerPartition: z.number().int().min(1).max(1_000_000).default(2_000),
   /** SIGTERM: how long in-flight attempts may take to finish before they are handed back uncommitted. */
   shutdownTimeoutMs: z.number().int().min(0).max(600_000).default(25_000),
   /** How long a delivered mark suppresses a second delivery of (destination, event id). */

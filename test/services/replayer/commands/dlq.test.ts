@@ -26,7 +26,7 @@ test('dlq: list the dead letters, redrive them after the destination recovers', 
   const config = testConfig({
     kafka: { topicPrefix: uniquePrefix('dlq'), partitions: 1 },
     sources: [{ name: 's' }],
-    destinations: [{ name: 'down', url: down.url, retry: { schedule: [0, 50] } }, { name: 'fine', url: fine.url, retry: { schedule: [0] } }],
+    destinations: [{ name: 'down', url: down.url, retry: { schedule: [0, 50] }, breaker: { cooldownMs: 300 } }, { name: 'fine', url: fine.url, retry: { schedule: [0] } }],
   });
   const feeder = await deliveryFeeder(a, config);
   cleanup.push(() => feeder.close());
