@@ -21,7 +21,7 @@ to 2 destinations each, timed until the router's committed offsets cover them al
 
 const root = resolve(import.meta.dirname, '..');
 const quick = process.argv.includes('--quick');
-const ALL_STAGES = ['ingress', 'router', 'deliverer', 'replay'] as const;
+const ALL_STAGES = ['ingress', 'router', 'deliverer', 'replay', 'isolation'] as const;
 const stagesArg = process.argv.find((a) => a.startsWith('--stages='))?.slice('--stages='.length);
 const stages = new Set(stagesArg ? stagesArg.split(',') : ALL_STAGES);
 for (const st of stages) if (!(ALL_STAGES as readonly string[]).includes(st)) { console.error(`unknown stage "${st}" (stages: ${ALL_STAGES.join(', ')})`); process.exit(2); }
@@ -291,6 +291,136 @@ async function replayStage(): Promise<{ events: number; seconds: number; eventsP
 }
 const replayResult = stages.has('replay') ? await replayStage() : null;
 
+// Isolation stage (destination protection): a healthy destination fed at a fixed rate,
+// first alone, then beside a destination that fails every request (503) for OUTAGE
+// seconds before recovering, fed at the same rate. The healthy one's throughput and p99
+// (Kafka write → sink) in both runs, the failing one's breaker transitions, and whether
+// every held event was delivered exactly once after recovery.
+interface IsolationRun { delivered: number; perSecond: number; p50: number; p99: number }
+async function isolationStage(): Promise<{ rate: number; seconds: number; alone: IsolationRun; besideFailing: IsolationRun; ratio: { throughput: number; p99: number }; failing: { events: number; deliveredUnique: number; duplicates: number; requestsDuringOutage: number; breakerOpened: number; breakerClosed: number } }> {
+  const { createServer } = await import('node:http');
+  const { Kafka, logLevel } = await import('kafkajs');
+  const { EnvelopeCodec, ensureTopics, topicNames, parseConfig } = await import('../packages/core/src/index.ts');
+  const RATE = 300;
+  const SECONDS = quick ? 20 : 120;
+  const sinkFor = (answer: () => number) => {
+    const seen: { id: string; t: number; at: number }[] = [];
+    const requests = { n: 0 };
+    const server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        requests.n++;
+        const status = answer();
+        if (status < 300) {
+          const text = Buffer.concat(chunks).toString();
+          seen.push({ id: String(req.headers['x-hookyard-event-id']), t: Number(/"t":(\d+)/.exec(text)?.[1] ?? 0), at: Date.now() });
+        }
+        res.writeHead(status).end();
+      });
+    });
+    return { server, seen, requests };
+  };
+  let failingDown = true;
+  const healthy = sinkFor(() => 204);
+  const failing = sinkFor(() => (failingDown ? 503 : 204));
+  for (const s of [healthy.server, failing.server]) await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s: typeof healthy.server) => (s.address() as { port: number }).port;
+  const raw = {
+    kafka: { topicPrefix: `bench-isolation-${Date.now()}.`, partitions: 6 },
+    sources: [{ name: 'bench' }],
+    destinations: [
+      { name: 'healthy', url: `http://127.0.0.1:${port(healthy.server)}/hook` },
+      // Retries every 2 s, for longer than the outage: held events must not run out of attempts.
+      { name: 'failing', url: `http://127.0.0.1:${port(failing.server)}/hook`, retry: { schedule: 'exponential', initialDelayMs: 2000, maxDelayMs: 10_000, maxAttempts: 100 }, breaker: { cooldownMs: 5000 } },
+    ],
+  };
+  const config = parseConfig(stringify(raw), {});
+  const topics = topicNames(config.kafka.topicPrefix);
+  const kafka = new Kafka({ brokers: addrs.KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  await ensureTopics(admin, config.kafka, [topics.delivery('healthy'), topics.delivery('failing')]);
+  await admin.disconnect();
+  const codec = new EnvelopeCodec(addrs.SCHEMA_REGISTRY_URL);
+  const producer = kafka.producer();
+  await producer.connect();
+  const file = join(tmpdir(), `hookyard-bench-isolation-${randomBytes(3).toString('hex')}.yaml`);
+  writeFileSync(file, stringify(raw));
+  const metricsPort = String(19500 + Math.floor(Math.random() * 400));
+  const d = await startProcess(join(root, 'services/deliverer/src/main.ts'), { ...addrs, HOOKYARD_CONFIG: file, LOG_LEVEL: 'info', METRICS_PORT: metricsPort }, /(deliverer consuming)/);
+  const pad = 'x'.repeat(960);
+  let seq = 0;
+  const enc = async (dest: string, t: number) => {
+    const n = seq++;
+    const topic = topics.delivery(dest);
+    return { topic, key: `k${n % 500}`, value: await codec.encode(topic, 'delivery', { eventId: `${dest}-${n}`, source: 'bench', destination: dest, receivedAt: t, orderingKey: `k${n % 500}`, headers: { 'content-type': 'application/json' }, body: Buffer.from(`{"t":${t},"n":${n},"pad":"${pad}"}`), attempt: 0, replayId: null }) };
+  };
+  // Open loop: RATE per second per destination, in 20 ms slices, whatever the answers.
+  const feed = async (dests: string[], seconds: number) => {
+    const start = Date.now();
+    for (let slice = 0; slice < seconds * 50; slice++) {
+      const due = start + slice * 20;
+      const wait = due - Date.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      const now = Date.now();
+      const byTopic = new Map<string, { key: string; value: Buffer }[]>();
+      for (const dest of dests) {
+        for (let k = 0; k < RATE / 50; k++) {
+          const m = await enc(dest, now);
+          byTopic.set(m.topic, [...(byTopic.get(m.topic) ?? []), { key: m.key, value: m.value }]);
+        }
+      }
+      await producer.sendBatch({ topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
+    }
+  };
+  const summarize = (from: number, to: number): IsolationRun => {
+    const got = healthy.seen.filter((x) => x.t >= from && x.t < to);
+    const lat = got.map((x) => x.at - x.t).sort((a, b) => a - b);
+    const pct = (p: number) => lat[Math.min(lat.length - 1, Math.floor((p / 100) * lat.length))] ?? NaN;
+    return { delivered: got.length, perSecond: Math.round(got.length / ((to - from) / 1000)), p50: pct(50), p99: pct(99) };
+  };
+  const settle = async (count: () => number, target: number) => {
+    const deadline = Date.now() + 120_000;
+    while (count() < target && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+  };
+  await feed(['healthy'], 3); // warm-up
+  await settle(() => healthy.seen.length, seq);
+  const aloneFrom = Date.now();
+  await feed(['healthy'], SECONDS);
+  const aloneTo = Date.now();
+  await settle(() => healthy.seen.length, seq);
+  const healthyBefore = healthy.seen.length;
+  const failingFrom = seq;
+  const besideFrom = Date.now();
+  const outage = feed(['healthy', 'failing'], SECONDS);
+  await outage;
+  const besideTo = Date.now();
+  const requestsDuringOutage = failing.requests.n;
+  failingDown = false;
+  const failingEvents = (seq - failingFrom) / 2;
+  await settle(() => new Set(failing.seen.map((x) => x.id)).size, failingEvents);
+  await new Promise((r) => setTimeout(r, 2000));
+  const metrics = await fetch(`http://127.0.0.1:${metricsPort}/metrics`).then((r) => r.text());
+  const transitions = (event: string) => Number(new RegExp(`hookyard_deliverer_breaker_transitions_total\\{destination="failing",event="${event}"\\} (\\d+)`).exec(metrics)?.[1] ?? 0);
+  await stop(d.child);
+  await producer.disconnect();
+  healthy.server.close();
+  failing.server.close();
+  const alone = summarize(aloneFrom, aloneTo);
+  const besideFailing = summarize(besideFrom, besideTo);
+  void healthyBefore;
+  const unique = new Set(failing.seen.map((x) => x.id)).size;
+  const r = {
+    rate: RATE, seconds: SECONDS, alone, besideFailing,
+    ratio: { throughput: +(besideFailing.perSecond / alone.perSecond).toFixed(3), p99: +(besideFailing.p99 / alone.p99).toFixed(3) },
+    failing: { events: failingEvents, deliveredUnique: unique, duplicates: failing.seen.length - unique, requestsDuringOutage, breakerOpened: transitions('opened'), breakerClosed: transitions('closed') },
+  };
+  console.error(`isolation: healthy alone ${alone.perSecond}/s p99 ${alone.p99} ms; beside a failing destination ${besideFailing.perSecond}/s p99 ${besideFailing.p99} ms; failing: ${unique}/${failingEvents} delivered after recovery, ${r.failing.duplicates} duplicates, ${requestsDuringOutage} requests during the ${SECONDS} s outage, breaker opened ${r.failing.breakerOpened}× closed ${r.failing.breakerClosed}×`);
+  return r;
+}
+const isolationResult = stages.has('isolation') ? await isolationStage() : null;
+
 const result = {
   date: new Date().toISOString(),
   command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
@@ -303,6 +433,7 @@ const result = {
   router: routerResult,
   deliverer: delivererResult,
   replay: replayResult,
+  isolation: isolationResult,
   ratio: { ingressToBareFastify: ingressResult && bareResult ? +(ingressResult.max.rps / bareResult.max.rps).toFixed(3) : null },
 };
 mkdirSync(join(root, 'bench/results'), { recursive: true });
@@ -316,5 +447,9 @@ if (bareResult && ingressResult) {
 if (routerResult) lines.push(`router (exactly-once, 1 KiB, 2 destinations each): ${routerResult.eventsPerSecond} events/s, ${routerResult.deliveriesPerSecond} deliveries/s over ${routerResult.events} events`);
 if (delivererResult) lines.push(`deliverer (1 KiB, local sink): ${delivererResult.eventsPerSecond} deliveries/s; at ${delivererResult.paced.rate}/s Kafka→sink p50 ${delivererResult.paced.p50} ms, p99 ${delivererResult.paced.p99} ms`);
 if (replayResult) lines.push(`replay (1 KiB, routed, one process): ${replayResult.eventsPerSecond} events/s over ${replayResult.events} events, peak RSS ${replayResult.peakRssMiB} MiB`);
+if (isolationResult) {
+  const i = isolationResult;
+  lines.push(`isolation (${i.rate}/s each, ${i.seconds} s outage): healthy alone ${i.alone.perSecond}/s p99 ${i.alone.p99} ms; beside a failing destination ${i.besideFailing.perSecond}/s p99 ${i.besideFailing.p99} ms (throughput ×${i.ratio.throughput}, p99 ×${i.ratio.p99}); failing: ${i.failing.deliveredUnique}/${i.failing.events} delivered after recovery, ${i.failing.duplicates} duplicates, breaker opened ${i.failing.breakerOpened}× closed ${i.failing.breakerClosed}×`);
+}
 lines.push(`results: ${file}`);
 console.log(lines.join('\n'));

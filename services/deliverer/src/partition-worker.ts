@@ -26,6 +26,8 @@ export interface PartitionWorkerOptions {
   signal: AbortSignal;
 }
 
+const SPAN_FACTOR = 50;
+
 export class PartitionWorker {
   private readonly opts: PartitionWorkerOptions;
   private readonly abort = new AbortController();
@@ -54,12 +56,19 @@ export class PartitionWorker {
     }, { once: true });
   }
 
+  /** Records taken and not finished (what holds payloads in memory). */
   get pending(): number {
-    return this.queue.length - this.head;
+    return this.queue.length - this.head - this.finished.size;
   }
 
+  /**
+   * Room for more: fewer than maxPending unfinished records, and a bounded span of
+   * offsets behind the oldest unfinished one — finished records behind a long-waiting one
+   * cost only their offset, so the span may be much longer (a per-key retry waiting for
+   * minutes must not stop every other key of its partition).
+   */
   hasRoom(): boolean {
-    return this.pending < this.opts.maxPending;
+    return this.pending < this.opts.maxPending && this.queue.length - this.head < this.opts.maxPending * SPAN_FACTOR;
   }
 
   /** Resolves when there is room, the worker is aborted, or after `ms`. */
@@ -144,10 +153,9 @@ export class PartitionWorker {
       this.times.splice(0, this.head);
       this.head = 0;
     }
-    if (moved) {
-      this.wakeRoom();
-      void this.flushCommits().catch(() => {});
-    }
+    // Any finished record frees room (unfinished count), not only one at the head.
+    if (this.roomWaiters.length > 0 && this.hasRoom()) this.wakeRoom();
+    if (moved) void this.flushCommits().catch(() => {});
   }
 
   private wakeRoom(): void {

@@ -127,3 +127,19 @@ test('drain: in-flight work finishes and is committed; queued work is handed bac
   assert.ok(Date.now() - t0 < 1000, 'drain returns at its deadline');
   assert.equal(r2.unfinished, 1);
 });
+
+test('finished records behind a waiting one do not use up the room; the offset span is bounded', async () => {
+  const { w } = worker({ maxPending: 2, ordered: true });
+  const g = gate();
+  w.push(0, 'stuck', () => g.wait);
+  for (let i = 1; i <= 50; i++) w.push(i, `k${i}`, async () => {});
+  await sleep(10);
+  assert.equal(w.pending, 1, 'one unfinished record');
+  assert.equal(w.hasRoom(), true);
+  for (let i = 51; i < 100; i++) w.push(i, `k${i}`, async () => {});
+  await sleep(10);
+  assert.equal(w.hasRoom(), false, '100 offsets behind the waiting one: 50 × maxPending');
+  g.open();
+  await sleep(10);
+  assert.equal(w.hasRoom(), true);
+});

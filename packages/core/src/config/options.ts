@@ -65,7 +65,7 @@ export const DEFAULT_SCHEDULE_MS = [0, 5_000, 300_000, 1_800_000, 7_200_000, 18_
 /** Opens after `consecutiveFailures` in a row, or `failureRate` of at least `minRequests` attempts in a `windowMs`. */
 export const breakerSchema = z.strictObject({
   enabled: z.boolean().default(true),
-  consecutiveFailures: z.number().int().min(1).default(5),
+  consecutiveFailures: z.number().int().min(1).default(20),
   failureRate: z.number().gt(0).max(1).default(0.5),
   minRequests: z.number().int().min(1).default(20),
   windowMs: z.number().int().min(1000).default(30_000),
