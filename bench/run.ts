@@ -292,8 +292,9 @@ async function replayStage(): Promise<{ events: number; seconds: number; eventsP
 const replayResult = stages.has('replay') ? await replayStage() : null;
 
 // Isolation stage (destination protection): a healthy destination fed at a fixed rate,
-// first alone, then beside a destination that fails every request (503) for OUTAGE
-// seconds before recovering, fed at the same rate. The healthy one's throughput and p99
+// first beside a second healthy destination, then beside a destination that fails every
+// request (503) for the whole run before recovering — same traffic, only the failure
+// differs. The healthy one's throughput and p99
 // (Kafka write → sink) in both runs, the failing one's breaker transitions, and whether
 // every held event was delivered exactly once after recovery.
 interface IsolationRun { delivered: number; perSecond: number; p50: number; p99: number }
@@ -323,14 +324,16 @@ async function isolationStage(): Promise<{ rate: number; seconds: number; alone:
   };
   let failingDown = true;
   const healthy = sinkFor(() => 204);
+  const other = sinkFor(() => 204);
   const failing = sinkFor(() => (failingDown ? 503 : 204));
-  for (const s of [healthy.server, failing.server]) await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  for (const s of [healthy.server, other.server, failing.server]) await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
   const port = (s: typeof healthy.server) => (s.address() as { port: number }).port;
   const raw = {
     kafka: { topicPrefix: `bench-isolation-${Date.now()}.`, partitions: 6 },
     sources: [{ name: 'bench' }],
     destinations: [
       { name: 'healthy', url: `http://127.0.0.1:${port(healthy.server)}/hook` },
+      { name: 'other', url: `http://127.0.0.1:${port(other.server)}/hook` },
       // Retries every 2 s, for longer than the outage: held events must not run out of attempts.
       { name: 'failing', url: `http://127.0.0.1:${port(failing.server)}/hook`, retry: { schedule: 'exponential', initialDelayMs: 2000, maxDelayMs: 10_000, maxAttempts: 100 }, breaker: { cooldownMs: 5000 } },
     ],
@@ -340,7 +343,7 @@ async function isolationStage(): Promise<{ rate: number; seconds: number; alone:
   const kafka = new Kafka({ brokers: addrs.KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   await admin.connect();
-  await ensureTopics(admin, config.kafka, [topics.delivery('healthy'), topics.delivery('failing')]);
+  await ensureTopics(admin, config.kafka, [topics.delivery('healthy'), topics.delivery('other'), topics.delivery('failing')]);
   await admin.disconnect();
   const codec = new EnvelopeCodec(addrs.SCHEMA_REGISTRY_URL);
   const producer = kafka.producer();
@@ -384,12 +387,11 @@ async function isolationStage(): Promise<{ rate: number; seconds: number; alone:
     const deadline = Date.now() + 120_000;
     while (count() < target && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
   };
-  await feed(['healthy'], 3); // warm-up
-  await settle(() => healthy.seen.length, seq);
+  await feed(['healthy', 'other'], 3); // warm-up
   const aloneFrom = Date.now();
-  await feed(['healthy'], SECONDS);
+  await feed(['healthy', 'other'], SECONDS);
   const aloneTo = Date.now();
-  await settle(() => healthy.seen.length, seq);
+  await settle(() => healthy.seen.length + other.seen.length, seq);
   const healthyBefore = healthy.seen.length;
   const failingFrom = seq;
   const besideFrom = Date.now();
@@ -402,11 +404,10 @@ async function isolationStage(): Promise<{ rate: number; seconds: number; alone:
   await settle(() => new Set(failing.seen.map((x) => x.id)).size, failingEvents);
   await new Promise((r) => setTimeout(r, 2000));
   const metrics = await fetch(`http://127.0.0.1:${metricsPort}/metrics`).then((r) => r.text());
-  const transitions = (event: string) => Number(new RegExp(`hookyard_deliverer_breaker_transitions_total\\{destination="failing",event="${event}"\\} (\\d+)`).exec(metrics)?.[1] ?? 0);
+  const transitions = (event: string) => Number(new RegExp(`hookyard_deliverer_breaker_transitions_total\\{destination="failing",event="${event}"[^}]*\\} (\\d+)`).exec(metrics)?.[1] ?? 0);
   await stop(d.child);
   await producer.disconnect();
-  healthy.server.close();
-  failing.server.close();
+  for (const s of [healthy.server, other.server, failing.server]) s.close();
   const alone = summarize(aloneFrom, aloneTo);
   const besideFailing = summarize(besideFrom, besideTo);
   void healthyBefore;
@@ -416,7 +417,7 @@ async function isolationStage(): Promise<{ rate: number; seconds: number; alone:
     ratio: { throughput: +(besideFailing.perSecond / alone.perSecond).toFixed(3), p99: +(besideFailing.p99 / alone.p99).toFixed(3) },
     failing: { events: failingEvents, deliveredUnique: unique, duplicates: failing.seen.length - unique, requestsDuringOutage, breakerOpened: transitions('opened'), breakerClosed: transitions('closed') },
   };
-  console.error(`isolation: healthy alone ${alone.perSecond}/s p99 ${alone.p99} ms; beside a failing destination ${besideFailing.perSecond}/s p99 ${besideFailing.p99} ms; failing: ${unique}/${failingEvents} delivered after recovery, ${r.failing.duplicates} duplicates, ${requestsDuringOutage} requests during the ${SECONDS} s outage, breaker opened ${r.failing.breakerOpened}× closed ${r.failing.breakerClosed}×`);
+  console.error(`isolation: healthy beside a healthy one ${alone.perSecond}/s p99 ${alone.p99} ms; beside a failing destination ${besideFailing.perSecond}/s p99 ${besideFailing.p99} ms; failing: ${unique}/${failingEvents} delivered after recovery, ${r.failing.duplicates} duplicates, ${requestsDuringOutage} requests during the ${SECONDS} s outage, breaker opened ${r.failing.breakerOpened}× closed ${r.failing.breakerClosed}×`);
   return r;
 }
 const isolationResult = stages.has('isolation') ? await isolationStage() : null;
@@ -449,7 +450,7 @@ if (delivererResult) lines.push(`deliverer (1 KiB, local sink): ${delivererResul
 if (replayResult) lines.push(`replay (1 KiB, routed, one process): ${replayResult.eventsPerSecond} events/s over ${replayResult.events} events, peak RSS ${replayResult.peakRssMiB} MiB`);
 if (isolationResult) {
   const i = isolationResult;
-  lines.push(`isolation (${i.rate}/s each, ${i.seconds} s outage): healthy alone ${i.alone.perSecond}/s p99 ${i.alone.p99} ms; beside a failing destination ${i.besideFailing.perSecond}/s p99 ${i.besideFailing.p99} ms (throughput ×${i.ratio.throughput}, p99 ×${i.ratio.p99}); failing: ${i.failing.deliveredUnique}/${i.failing.events} delivered after recovery, ${i.failing.duplicates} duplicates, breaker opened ${i.failing.breakerOpened}× closed ${i.failing.breakerClosed}×`);
+  lines.push(`isolation (${i.rate}/s each, ${i.seconds} s outage): healthy beside a healthy destination ${i.alone.perSecond}/s p99 ${i.alone.p99} ms; beside a failing destination ${i.besideFailing.perSecond}/s p99 ${i.besideFailing.p99} ms (throughput ×${i.ratio.throughput}, p99 ×${i.ratio.p99}); failing: ${i.failing.deliveredUnique}/${i.failing.events} delivered after recovery, ${i.failing.duplicates} duplicates, breaker opened ${i.failing.breakerOpened}× closed ${i.failing.breakerClosed}×`);
 }
 lines.push(`results: ${file}`);
 console.log(lines.join('\n'));

@@ -197,9 +197,10 @@ export function buildDeliverer({ config, env, log, dedup }: DelivererDeps): Serv
       const r = await ctx.slot(() => {
         inFlight.inc({ destination: dest.name });
         return sender.send(dest, d).finally(() => inFlight.dec({ destination: dest.name }));
-      }).finally(() => ticket.release());
+      }).catch(async (err: unknown) => { await ticket.release(); throw err; }); // not sent (shutting down)
       const o = classify(r);
-      await guard.report(dest, o.kind === 'success' ? 'success' : o.kind === 'retry' ? 'failure' : 'neutral', ticket.probe);
+      await guard.report(dest, o.kind === 'success' ? 'success' : o.kind === 'retry' ? 'failure' : 'neutral', ticket);
+      await ticket.release();
       latency.observe({ destination: dest.name }, r.latencyMs / 1000);
       attempts.inc({ destination: dest.name, outcome: r.ok ? 'success' : r.status ? `http_${Math.floor(r.status / 100)}xx` : 'network' });
       if (o.kind === 'success') {
