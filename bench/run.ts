@@ -2,26 +2,34 @@
 // machine, same run) with 1 KiB bodies at acks=all, and writes bench/results/<date>.json.
 // Load comes from autocannon in its own process; services run as their own processes.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { tmpdir } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { stackOptions, up } from '../scripts/infra/local-stack.ts';
+import { runKafkaTool, stackOptions, up } from '../scripts/infra/local-stack.ts';
 
 if (process.argv.includes('--help')) {
-  console.log(`Usage: npm run bench [-- --quick]
+  console.log(`Usage: npm run bench [-- --quick] [-- --stages=ceiling,ingress,…]
 
-Starts the local stack (infra:up), then for bare fastify and for hookyard ingress:
-a closed-loop run at 64 connections for the maximum rate, then an open-loop run at half
-of that rate for latency. Then the router stage: raw events waiting in Kafka, fanned out
-to 2 destinations each, timed until the router's committed offsets cover them all. Writes bench/results/<date>.json and prints a table.`);
+Starts the local stack (infra:up) and runs, in this order (--stages=a,b to choose):
+  ceiling    Kafka's ProducerPerformance tool, 1 KiB, acks=all (the broker ceiling)
+  ingress    bare fastify (the HTTP ceiling) and hookyard ingress: max rate at 64
+             connections, then half that rate for latency
+  router     raw events waiting in Kafka, fanned out to 2 destinations, exactly-once
+  deliverer  deliveries waiting in Kafka to a fast local sink; then 1,000/s for latency
+  replay     hookyard replay of a 100,000-event window (events/s, peak RSS)
+  e2e        ingress → router → deliverer → sink: max events/s, latency at 25/50/90 %,
+             CPU s per 1,000 events and peak RSS per service
+  scale      deliverer replicas 1 → 2 → 4 against a destination answering in 50 ms
+  isolation  a healthy destination beside a healthy one, then beside one failing hard
+--quick shortens every stage. Writes bench/results/<date>.json and prints a summary.`);
   process.exit(0);
 }
 
 const root = resolve(import.meta.dirname, '..');
 const quick = process.argv.includes('--quick');
-const ALL_STAGES = ['ingress', 'router', 'deliverer', 'replay', 'isolation'] as const;
+const ALL_STAGES = ['ceiling', 'ingress', 'router', 'deliverer', 'replay', 'e2e', 'scale', 'isolation'] as const;
 const stagesArg = process.argv.find((a) => a.startsWith('--stages='))?.slice('--stages='.length);
 const stages = new Set(stagesArg ? stagesArg.split(',') : ALL_STAGES);
 for (const st of stages) if (!(ALL_STAGES as readonly string[]).includes(st)) { console.error(`unknown stage "${st}" (stages: ${ALL_STAGES.join(', ')})`); process.exit(2); }
@@ -83,6 +91,40 @@ process.on('exit', () => { for (const c of children) c.kill('SIGKILL'); });
 const stop = (c: ChildProcess) => new Promise((r) => { c.once('exit', r); c.kill('SIGTERM'); });
 
 const addrs = await up(stackOptions(), (m) => console.error(m));
+/** CPU seconds (user + system) and peak RSS of a live process, from /proc. */
+function procStats(pid: number): { cpuSeconds: number; peakRssMiB: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime (after pid and comm)
+  const hwm = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+  return { cpuSeconds: ticks / 100, peakRssMiB: Math.round(hwm / 1024) };
+}
+
+// Broker ceiling: Kafka's own producer performance tool, 1 KiB records, acks=all,
+// idempotent, as fast as it can, on the same machine in the same run.
+async function ceilingStage(): Promise<{ records: number; recordsPerSecond: number; p50: number; p99: number }> {
+  const { Kafka, logLevel } = await import('kafkajs');
+  const { ensureTopics, parseConfig } = await import('../packages/core/src/index.ts');
+  const topic = `bench-ceiling-${Date.now()}`;
+  const kafka = new Kafka({ brokers: addrs.KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  await ensureTopics(admin, parseConfig(stringify({ kafka: { partitions: 6 }, sources: [{ name: 'x' }] }), {}).kafka, [topic]);
+  await admin.disconnect();
+  const N = quick ? 100_000 : 300_000;
+  const out = await runKafkaTool(stackOptions(), 'org.apache.kafka.tools.ProducerPerformance', [
+    '--topic', topic, '--num-records', String(N), '--record-size', '1024', '--throughput', '-1',
+    '--producer-props', `bootstrap.servers=${addrs.KAFKA_BROKERS}`, 'acks=all', 'enable.idempotence=true', 'linger.ms=5',
+  ]);
+  const last = out.trim().split('\n').at(-1) ?? '';
+  const m = /([\d.]+) records\/sec.*?(\d+) ms 50th.*?(\d+) ms 99th/.exec(last);
+  if (!m) throw new Error(`ProducerPerformance output not understood: ${last}`);
+  const r = { records: N, recordsPerSecond: Math.round(Number(m[1])), p50: Number(m[2]), p99: Number(m[3]) };
+  console.error(`broker ceiling (ProducerPerformance, 1 KiB, acks=all): ${r.recordsPerSecond} records/s, p50 ${r.p50} ms, p99 ${r.p99} ms`);
+  return r;
+}
+const ceilingResult = stages.has('ceiling') ? await ceilingStage() : null;
+
 async function ingressStage(): Promise<{ bare: Awaited<ReturnType<typeof measure>>; ingress: Awaited<ReturnType<typeof measure>> }> {
 const bare = await startProcess(join(root, 'bench/bare-fastify.ts'), {}, /listening (http:\/\/\S+)/);
 const bareResult = await measure('bare fastify', bare.url);
@@ -229,7 +271,6 @@ const delivererResult = stages.has('deliverer') ? await delivererStage() : null;
 // Replay stage: N raw events of 1 KiB in raw-events; `hookyard replay` of the whole window
 // as a user runs it (its own process), routed to one destination: events/s and peak RSS.
 async function replayStage(): Promise<{ events: number; seconds: number; eventsPerSecond: number; peakRssMiB: number }> {
-  const { readFileSync } = await import('node:fs');
   const { Kafka, logLevel } = await import('kafkajs');
   const { EnvelopeCodec, ensureTopics, eventId, topicNames, parseConfig } = await import('../packages/core/src/index.ts');
   const N = quick ? 20_000 : 100_000;
@@ -290,6 +331,141 @@ async function replayStage(): Promise<{ events: number; seconds: number; eventsP
   return r;
 }
 const replayResult = stages.has('replay') ? await replayStage() : null;
+
+// End to end: ingress → raw-events → router → deliveries → deliverer → a local sink, every
+// service its own process. The maximum is measured by driving ingress as fast as it
+// answers and timing the first request to the sink's last 2xx; latency comes from
+// open-loop runs (fixed arrival rate, autocannon -R) at 25 %, 50 % and 90 % of it, from
+// the event id's embedded receive time (first byte at ingress) to the sink's 2xx.
+interface E2eLevel { targetRate: number; sent: number; delivered: number; p50: number; p99: number; p999: number }
+async function e2eStage(): Promise<{ maxEventsPerSecond: number; levels: E2eLevel[]; resources: Record<string, { cpuSecondsPer1000: number; peakRssMiB: number }> }> {
+  const { createServer } = await import('node:http');
+  const { eventIdTime } = await import('../packages/core/src/index.ts');
+  const latencies: number[] = [];
+  let received = 0;
+  let lastAt = 0;
+  const sink = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      received++;
+      lastAt = performance.now();
+      const t = eventIdTime(String(req.headers['x-hookyard-event-id']));
+      if (t !== undefined) latencies.push(Date.now() - t);
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((r) => sink.listen(0, '127.0.0.1', r));
+  const raw = {
+    kafka: { topicPrefix: `bench-e2e-${Date.now()}.`, partitions: 6 },
+    sources: [{ name: 'bench', orderingKey: 'body.data.object.customer' }],
+    destinations: [{ name: 'sink', url: `http://127.0.0.1:${(sink.address() as { port: number }).port}/hook` }],
+    connections: [{ source: 'bench', destination: 'sink' }],
+  };
+  const file = join(tmpdir(), `hookyard-bench-e2e-${randomBytes(3).toString('hex')}.yaml`);
+  writeFileSync(file, stringify(raw));
+  const port = String(18000 + Math.floor(Math.random() * 1000));
+  const env = { ...addrs, HOOKYARD_CONFIG: file, LOG_LEVEL: 'info' };
+  const ing = await startProcess(join(root, 'services/ingress/src/main.ts'), { ...env, PORT: port }, /"address":"(http:\/\/[^"]+)"/);
+  const rtr = await startProcess(join(root, 'services/router/src/main.ts'), env, /(router consuming)/);
+  const dlv = await startProcess(join(root, 'services/deliverer/src/main.ts'), env, /(deliverer consuming)/);
+  const url = `http://127.0.0.1:${port}/webhooks/bench`;
+  for (let i = 0; i < 60 && !(await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false)); i++) await new Promise((r) => setTimeout(r, 500));
+  const drain = async (target: number) => {
+    const deadline = Date.now() + 180_000;
+    while (received < target && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  };
+  // Warm-up, then the maximum.
+  let accepted = 0;
+  const w = await autocannon(url, [], 3);
+  accepted += Math.round(w.rps * 3);
+  await drain(accepted * 0.99);
+  const before = Object.fromEntries(([['ingress', ing.child], ['router', rtr.child], ['deliverer', dlv.child]] as const).map(([n, c]) => [n, procStats(c.pid!)]));
+  const receivedBefore = received;
+  const t0 = performance.now();
+  const max = await autocannon(url, [], DURATION);
+  const sent = Math.round(max.rps * DURATION);
+  await drain(receivedBefore + sent * 0.999);
+  const maxEventsPerSecond = Math.round((received - receivedBefore) / ((lastAt - t0) / 1000));
+  const after = Object.fromEntries(([['ingress', ing.child], ['router', rtr.child], ['deliverer', dlv.child]] as const).map(([n, c]) => [n, procStats(c.pid!)]));
+  const events = received - receivedBefore;
+  const resources = Object.fromEntries(Object.keys(after).map((n) => [n, {
+    cpuSecondsPer1000: +(((after[n]!.cpuSeconds - before[n]!.cpuSeconds) / events) * 1000).toFixed(3), peakRssMiB: after[n]!.peakRssMiB,
+  }]));
+  console.error(`e2e: max ${maxEventsPerSecond} events/s ingress → sink (${events} events); resources ${JSON.stringify(resources)}`);
+  const levels: E2eLevel[] = [];
+  for (const share of [0.25, 0.5, 0.9]) {
+    const rate = Math.max(1, Math.round(maxEventsPerSecond * share));
+    latencies.length = 0;
+    const start = received;
+    const load = await autocannon(url, ['-R', String(rate)], DURATION);
+    const n = Math.round(load.rps * DURATION);
+    await drain(start + n * 0.999);
+    const lat = [...latencies].sort((a, b) => a - b);
+    const pct = (p: number) => lat[Math.min(lat.length - 1, Math.floor((p / 100) * lat.length))] ?? NaN;
+    levels.push({ targetRate: rate, sent: n, delivered: received - start, p50: pct(50), p99: pct(99), p999: pct(99.9) });
+    console.error(`e2e at ${Math.round(share * 100)} % (${rate}/s): p50 ${pct(50)} ms, p99 ${pct(99)} ms, p99.9 ${pct(99.9)} ms`);
+  }
+  for (const c of [ing.child, rtr.child, dlv.child]) await stop(c);
+  sink.close();
+  return { maxEventsPerSecond, levels, resources };
+}
+const e2eResult = stages.has('e2e') ? await e2eStage() : null;
+
+// Scale: deliverer replicas 1 → 2 → 4 against a destination answering in 50 ms; each run
+// delivers N waiting deliveries and counts events/s from first to last.
+async function scaleStage(): Promise<{ latencyMs: number; events: number; byReplicas: { replicas: number; eventsPerSecond: number }[] }> {
+  const { createServer } = await import('node:http');
+  const { Kafka, logLevel } = await import('kafkajs');
+  const { EnvelopeCodec, ensureTopics, topicNames, parseConfig } = await import('../packages/core/src/index.ts');
+  const N = quick ? 5_000 : 20_000;
+  const out: { replicas: number; eventsPerSecond: number }[] = [];
+  for (const replicas of [1, 2, 4]) {
+    let received = 0;
+    let first = 0;
+    let last = 0;
+    const sink = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        if (received++ === 0) first = performance.now();
+        last = performance.now();
+        setTimeout(() => res.writeHead(204).end(), 50);
+      });
+    });
+    await new Promise<void>((r) => sink.listen(0, '127.0.0.1', r));
+    const raw = {
+      kafka: { topicPrefix: `bench-scale-${replicas}-${Date.now()}.`, partitions: 12 },
+      sources: [{ name: 'bench' }],
+      destinations: [{ name: 'slow', url: `http://127.0.0.1:${(sink.address() as { port: number }).port}/hook`, timeoutMs: 5000 }],
+    };
+    const config = parseConfig(stringify(raw), {});
+    const topic = topicNames(config.kafka.topicPrefix).delivery('slow');
+    const kafka = new Kafka({ brokers: addrs.KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING });
+    const admin = kafka.admin();
+    await admin.connect();
+    await ensureTopics(admin, config.kafka, [topic]);
+    await admin.disconnect();
+    const codec = new EnvelopeCodec(addrs.SCHEMA_REGISTRY_URL);
+    const producer = kafka.producer();
+    await producer.connect();
+    for (let i = 0; i < N; i += 1000) {
+      const messages = [];
+      for (let n = i; n < Math.min(N, i + 1000); n++) messages.push({ key: `k${n}`, value: await codec.encode(topic, 'delivery', { eventId: `e${n}`, source: 'bench', destination: 'slow', receivedAt: Date.now(), orderingKey: `k${n}`, headers: { 'content-type': 'application/json' }, body: Buffer.from(`{"n":${n}}`), attempt: 0, replayId: null }) });
+      await producer.send({ topic, messages });
+    }
+    await producer.disconnect();
+    const file = join(tmpdir(), `hookyard-bench-scale-${randomBytes(3).toString('hex')}.yaml`);
+    writeFileSync(file, stringify(raw));
+    const procs = await Promise.all(Array.from({ length: replicas }, () => startProcess(join(root, 'services/deliverer/src/main.ts'), { ...addrs, HOOKYARD_CONFIG: file, LOG_LEVEL: 'info' }, /(deliverer consuming)/)));
+    const deadline = Date.now() + 300_000;
+    while (received < N && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    out.push({ replicas, eventsPerSecond: Math.round(received / ((last - first) / 1000)) });
+    console.error(`scale: ${replicas} deliverer replica(s), 50 ms destination: ${out.at(-1)!.eventsPerSecond} events/s`);
+    for (const p of procs) await stop(p.child);
+    sink.close();
+  }
+  return { latencyMs: 50, events: N, byReplicas: out };
+}
+const scaleResult = stages.has('scale') ? await scaleStage() : null;
 
 // Isolation stage (destination protection): a healthy destination fed at a fixed rate,
 // first beside a second healthy destination, then beside a destination that fails every
@@ -434,8 +610,21 @@ const result = {
   router: routerResult,
   deliverer: delivererResult,
   replay: replayResult,
+  brokerCeiling: ceilingResult,
+  e2e: e2eResult,
+  scale: scaleResult,
   isolation: isolationResult,
-  ratio: { ingressToBareFastify: ingressResult && bareResult ? +(ingressResult.max.rps / bareResult.max.rps).toFixed(3) : null },
+  ratio: {
+    ingressToBareFastify: ingressResult && bareResult ? +(ingressResult.max.rps / bareResult.max.rps).toFixed(3) : null,
+    // Each stage that writes to Kafka, against what the broker takes from its own producer.
+    toBrokerCeiling: ceilingResult ? {
+      ingress: ingressResult ? +(ingressResult.max.rps / ceilingResult.recordsPerSecond).toFixed(3) : null,
+      router: routerResult ? +(routerResult.eventsPerSecond / ceilingResult.recordsPerSecond).toFixed(3) : null,
+      deliverer: delivererResult ? +(delivererResult.eventsPerSecond / ceilingResult.recordsPerSecond).toFixed(3) : null,
+      replay: replayResult ? +(replayResult.eventsPerSecond / ceilingResult.recordsPerSecond).toFixed(3) : null,
+      e2e: e2eResult ? +(e2eResult.maxEventsPerSecond / ceilingResult.recordsPerSecond).toFixed(3) : null,
+    } : null,
+  },
 };
 mkdirSync(join(root, 'bench/results'), { recursive: true });
 const file = join(root, 'bench/results', `${result.date.slice(0, 19).replace(/:/g, '-')}.json`);
@@ -448,6 +637,13 @@ if (bareResult && ingressResult) {
 if (routerResult) lines.push(`router (exactly-once, 1 KiB, 2 destinations each): ${routerResult.eventsPerSecond} events/s, ${routerResult.deliveriesPerSecond} deliveries/s over ${routerResult.events} events`);
 if (delivererResult) lines.push(`deliverer (1 KiB, local sink): ${delivererResult.eventsPerSecond} deliveries/s; at ${delivererResult.paced.rate}/s Kafka→sink p50 ${delivererResult.paced.p50} ms, p99 ${delivererResult.paced.p99} ms`);
 if (replayResult) lines.push(`replay (1 KiB, routed, one process): ${replayResult.eventsPerSecond} events/s over ${replayResult.events} events, peak RSS ${replayResult.peakRssMiB} MiB`);
+if (ceilingResult) lines.push(`broker ceiling (Kafka ProducerPerformance, 1 KiB, acks=all): ${ceilingResult.recordsPerSecond} records/s; hookyard stages as a share of it: ${JSON.stringify(result.ratio.toBrokerCeiling)}`);
+if (e2eResult) {
+  lines.push(`end to end (ingress → router → deliverer → sink, 1 KiB): max ${e2eResult.maxEventsPerSecond} events/s`);
+  for (const l of e2eResult.levels) lines.push(`  at ${l.targetRate}/s: p50 ${l.p50} ms, p99 ${l.p99} ms, p99.9 ${l.p999} ms (${l.delivered}/${l.sent} delivered)`);
+  for (const [n, r] of Object.entries(e2eResult.resources)) lines.push(`  ${n}: ${r.cpuSecondsPer1000} CPU s per 1,000 events, peak RSS ${r.peakRssMiB} MiB`);
+}
+if (scaleResult) lines.push(`scale (50 ms destination): ${scaleResult.byReplicas.map((r) => `${r.replicas} replica(s) ${r.eventsPerSecond}/s`).join(', ')}`);
 if (isolationResult) {
   const i = isolationResult;
   lines.push(`isolation (${i.rate}/s each, ${i.seconds} s outage): healthy beside a healthy destination ${i.alone.perSecond}/s p99 ${i.alone.p99} ms; beside a failing destination ${i.besideFailing.perSecond}/s p99 ${i.besideFailing.p99} ms (throughput ×${i.ratio.throughput}, p99 ×${i.ratio.p99}); failing: ${i.failing.deliveredUnique}/${i.failing.events} delivered after recovery, ${i.failing.duplicates} duplicates, breaker opened ${i.failing.breakerOpened}× closed ${i.failing.breakerClosed}×`);

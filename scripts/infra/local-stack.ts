@@ -337,6 +337,23 @@ async function withLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/**
+ * Runs one of Kafka's own tools (e.g. org.apache.kafka.tools.ProducerPerformance) from the
+ * jars the broker runs on, logging to the stack's log file; resolves with its stdout.
+ */
+export function runKafkaTool(o: StackOptions, mainClass: string, args: string[]): Promise<string> {
+  const libs = ensureKafka(o, () => {});
+  const java = javaFor(17);
+  return new Promise((resolvePromise, reject) => {
+    const p = spawn(java, [`-Dlog4j2.configurationFile=${join(o.stateDir, 'log4j2.properties')}`, '-Xmx512m', '-cp', join(libs, '*'), mainClass, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (b: Buffer) => { out += b.toString(); });
+    p.stderr.on('data', (b: Buffer) => { err += b.toString(); });
+    p.on('exit', (code) => (code === 0 ? resolvePromise(out) : reject(new Error(`${mainClass} exited ${code}: ${err.slice(-2000)}`))));
+  });
+}
+
 export async function up(o: StackOptions = stackOptions(), log: Log = (m) => console.error(m)): Promise<StackAddresses> {
   mkdirSync(o.stateDir, { recursive: true });
   // Registry and Redis start while Kafka boots; the JVMs dominate start-up time.
