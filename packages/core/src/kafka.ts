@@ -81,7 +81,25 @@ export async function ensureTopics(admin: Admin, cfg: KafkaConfig, topics: strin
       })),
     });
   } catch (err) {
-    // Another replica may have created them concurrently.
-    if ((err as { type?: string }).type !== 'TOPIC_ALREADY_EXISTS') throw err;
+    // Another replica may have created some or all of them at the same moment (replicas
+    // starting together): fine if they all exist now. kafkajs reports that as an
+    // aggregate, not always as TOPIC_ALREADY_EXISTS.
+    const now = new Set(await admin.listTopics());
+    if (missing.some((t) => !now.has(t))) throw err;
+  }
+  // Whoever created them, their partitions must have leaders before anyone uses them.
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      const md = await admin.fetchTopicMetadata({ topics: missing });
+      if (md.topics.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))) {
+        await Promise.all(missing.map((t) => admin.fetchTopicOffsets(t)));
+        return;
+      }
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+    }
+    if (Date.now() > deadline) throw new Error(`topics ${missing.join(', ')} have no leaders after 30 s`);
+    await new Promise((r) => setTimeout(r, 100));
   }
 }
