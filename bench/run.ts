@@ -1,13 +1,13 @@
 // npm run bench [-- --quick]: measures ingress against its ceiling (bare fastify on the same
 // machine, same run) with 1 KiB bodies at acks=all, and writes bench/results/<date>.json.
 // Load comes from autocannon in its own process; services run as their own processes.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { tmpdir } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { runKafkaTool, stackOptions, up } from '../scripts/infra/local-stack.ts';
+import { down, runKafkaTool, stackOptions, up } from '../scripts/infra/local-stack.ts';
 
 if (process.argv.includes('--help')) {
   console.log(`Usage: npm run bench [-- --quick] [-- --stages=ceiling,ingress,…]
@@ -23,7 +23,9 @@ Starts the local stack (infra:up) and runs, in this order (--stages=a,b to choos
              CPU s per 1,000 events and peak RSS per service
   scale      deliverer replicas 1 → 2 → 4 against a destination answering in 50 ms
   isolation  a healthy destination beside a healthy one, then beside one failing hard
---quick shortens every stage. Writes bench/results/<date>.json and prints a summary.`);
+--quick shortens every stage. The stack is a fresh one of its own on ports 39092 (Kafka),
+36379 (Redis) and 38081 (registry), wiped at the end; --reuse-stack uses the one the
+HOOKYARD_* variables point at instead. Writes bench/results/<date>.json and prints a summary.`);
   process.exit(0);
 }
 
@@ -90,7 +92,36 @@ const children = new Set<ChildProcess>();
 process.on('exit', () => { for (const c of children) c.kill('SIGKILL'); });
 const stop = (c: ChildProcess) => new Promise((r) => { c.once('exit', r); c.kill('SIGTERM'); });
 
+// A stack of its own, fresh, on ports a developer's stack does not use: a long-lived stack
+// with thousands of leftover test partitions is measurably slower. --reuse-stack measures
+// against the stack the environment points at instead.
+if (!process.argv.includes('--reuse-stack')) {
+  process.env.HOOKYARD_KAFKA_PORT ??= '39092';
+  process.env.HOOKYARD_REDIS_PORT ??= '36379';
+  process.env.HOOKYARD_REGISTRY_PORT ??= '38081';
+  process.env.HOOKYARD_STACK_DIR ??= join(tmpdir(), `hookyard-bench-stack-${process.pid}`);
+}
+const ownStack = !process.argv.includes('--reuse-stack');
+let stackDown = false;
+// A failed run must not leave its stack behind either.
+process.on('exit', () => {
+  if (ownStack && !stackDown) spawnSync(process.execPath, [join(root, 'scripts/infra/cli.ts'), 'down', '--wipe'], { stdio: 'ignore', env: process.env });
+});
 const addrs = await up(stackOptions(), (m) => console.error(m));
+/** Creates a stage's topics and returns a connected producer and the envelope codec. */
+async function benchKafka(cfg: import('../packages/core/src/index.ts').KafkaConfig, topics: string[]) {
+  const { Kafka, logLevel } = await import('kafkajs');
+  const { EnvelopeCodec, ensureTopics } = await import('../packages/core/src/index.ts');
+  const kafka = new Kafka({ brokers: addrs.KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  await ensureTopics(admin, cfg, topics);
+  await admin.disconnect();
+  const producer = kafka.producer();
+  await producer.connect();
+  return { producer, codec: new EnvelopeCodec(addrs.SCHEMA_REGISTRY_URL) };
+}
+
 /** CPU seconds (user + system) and peak RSS of a live process, from /proc. */
 function procStats(pid: number): { cpuSeconds: number; peakRssMiB: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -282,14 +313,7 @@ async function replayStage(): Promise<{ events: number; seconds: number; eventsP
   };
   const config = parseConfig(stringify(raw), {});
   const topic = topicNames(config.kafka.topicPrefix).rawEvents;
-  const kafka = new Kafka({ brokers: addrs.KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING });
-  const admin = kafka.admin();
-  await admin.connect();
-  await ensureTopics(admin, config.kafka, [topic]);
-  await admin.disconnect();
-  const codec = new EnvelopeCodec(addrs.SCHEMA_REGISTRY_URL);
-  const producer = kafka.producer();
-  await producer.connect();
+  const { codec, producer } = await benchKafka(config.kafka, [topic]);
   const T0 = Date.now() - 3_600_000;
   const pad = 'x'.repeat(960);
   for (let i = 0; i < N; i += 1000) {
@@ -439,14 +463,7 @@ async function scaleStage(): Promise<{ latencyMs: number; events: number; byRepl
     };
     const config = parseConfig(stringify(raw), {});
     const topic = topicNames(config.kafka.topicPrefix).delivery('slow');
-    const kafka = new Kafka({ brokers: addrs.KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING });
-    const admin = kafka.admin();
-    await admin.connect();
-    await ensureTopics(admin, config.kafka, [topic]);
-    await admin.disconnect();
-    const codec = new EnvelopeCodec(addrs.SCHEMA_REGISTRY_URL);
-    const producer = kafka.producer();
-    await producer.connect();
+    const { codec, producer } = await benchKafka(config.kafka, [topic]);
     for (let i = 0; i < N; i += 1000) {
       const messages = [];
       for (let n = i; n < Math.min(N, i + 1000); n++) messages.push({ key: `k${n}`, value: await codec.encode(topic, 'delivery', { eventId: `e${n}`, source: 'bench', destination: 'slow', receivedAt: Date.now(), orderingKey: `k${n}`, headers: { 'content-type': 'application/json' }, body: Buffer.from(`{"n":${n}}`), attempt: 0, replayId: null }) });
@@ -516,14 +533,7 @@ async function isolationStage(): Promise<{ rate: number; seconds: number; alone:
   };
   const config = parseConfig(stringify(raw), {});
   const topics = topicNames(config.kafka.topicPrefix);
-  const kafka = new Kafka({ brokers: addrs.KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING });
-  const admin = kafka.admin();
-  await admin.connect();
-  await ensureTopics(admin, config.kafka, [topics.delivery('healthy'), topics.delivery('other'), topics.delivery('failing')]);
-  await admin.disconnect();
-  const codec = new EnvelopeCodec(addrs.SCHEMA_REGISTRY_URL);
-  const producer = kafka.producer();
-  await producer.connect();
+  const { codec, producer } = await benchKafka(config.kafka, [topics.delivery('healthy'), topics.delivery('other'), topics.delivery('failing')]);
   const file = join(tmpdir(), `hookyard-bench-isolation-${randomBytes(3).toString('hex')}.yaml`);
   writeFileSync(file, stringify(raw));
   const metricsPort = String(19500 + Math.floor(Math.random() * 400));
@@ -650,3 +660,7 @@ if (isolationResult) {
 }
 lines.push(`results: ${file}`);
 console.log(lines.join('\n'));
+if (ownStack) {
+  await down(stackOptions(), { wipe: true });
+  stackDown = true;
+}

@@ -8,7 +8,7 @@ import { buildRouter } from '../../services/router/src/app.ts';
 import { buildDeliverer } from '../../services/deliverer/src/app.ts';
 import { infra, uniquePrefix } from '../support/infra.ts';
 import { startSink, type Sink } from '../support/sink.ts';
-import { quietLog, runtimeFor, testConfig } from '../support/stack.ts';
+import { quietLog, runtimeFor, testConfig, whenReady } from '../support/stack.ts';
 
 const secret = 'whsec_' + Buffer.from('a-32-byte-secret-for-the-e2e-tst').toString('base64');
 let sink: Sink;
@@ -28,7 +28,7 @@ before(async () => {
   const ingress = buildIngress({ config, env, log: quietLog });
   const router = buildRouter({ config, env, log: quietLog });
   const deliverer = buildDeliverer({ config, env, log: quietLog });
-  baseUrl = await ingress.start({ port: 0, host: '127.0.0.1' });
+  baseUrl = await whenReady(await ingress.start({ port: 0, host: '127.0.0.1' }));
   await router.start();
   await deliverer.start();
   closers.push(() => ingress.close(), () => router.close(), () => deliverer.close(), () => sink.close());

@@ -48,3 +48,23 @@ export function spawnService(service: string, configFile: string, a: StackAddres
     child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`${service} exited ${code}:\n${out}`)); });
   });
 }
+
+/**
+ * Waits until a service's /readyz answers 200 (a real Kafka call behind it), as a load
+ * balancer would before sending traffic. Returns the base URL for chaining.
+ */
+export async function whenReady(baseUrl: string, timeoutMs = 30_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(`${baseUrl}/readyz`);
+      last = `${res.status} ${await res.text()}`;
+      if (res.ok) return baseUrl;
+    } catch (err) {
+      last = (err as Error).message;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${baseUrl} not ready after ${timeoutMs} ms: ${last}`);
+}

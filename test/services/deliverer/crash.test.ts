@@ -6,7 +6,7 @@ import { buildIngress } from '../../../services/ingress/src/app.ts';
 import { buildRouter } from '../../../services/router/src/app.ts';
 import { infra, uniquePrefix } from '../../support/infra.ts';
 import { startSink } from '../../support/sink.ts';
-import { quietLog, runtimeFor, spawnService, testConfig, writeConfigFile } from '../../support/stack.ts';
+import { quietLog, runtimeFor, spawnService, testConfig, whenReady, writeConfigFile } from '../../support/stack.ts';
 
 const cleanup: (() => Promise<unknown> | unknown)[] = [];
 after(async () => { for (const c of cleanup.reverse()) await c(); });
@@ -28,7 +28,7 @@ test('kill -9 of the deliverer before a 2xx: the event still arrives after resta
   const env = runtimeFor(a);
   const ingress = buildIngress({ config, env, log: quietLog });
   const router = buildRouter({ config, env, log: quietLog });
-  const url = await ingress.start({ port: 0, host: '127.0.0.1' });
+  const url = await whenReady(await ingress.start({ port: 0, host: '127.0.0.1' }));
   await router.start();
   cleanup.push(() => ingress.close(), () => router.close());
 

@@ -150,3 +150,29 @@ test('a 410 Gone pauses its destination', { timeout: 60_000 }, async () => {
   await sleep(2000);
   assert.equal(sink.requests.length, 1, 'nothing more is sent to a destination that said 410');
 });
+
+test('maxConcurrency 1 across two replicas: requests to the destination never overlap', { timeout: 60_000 }, async () => {
+  const a = await infra();
+  const sink = await startSink();
+  cleanup.push(() => sink.close());
+  let inFlight = 0;
+  let peak = 0;
+  sink.respond = () => {
+    peak = Math.max(peak, ++inFlight);
+    setTimeout(() => { inFlight--; }, 30);
+    return { status: 200, delayMs: 30 };
+  };
+  const config = testConfig({
+    kafka: { topicPrefix: uniquePrefix('serial'), partitions: 4 },
+    sources: [{ name: 's' }],
+    destinations: [{ name: 'serial', url: sink.url, rateLimit: { maxConcurrency: 1 } }],
+  });
+  const feeder = await deliveryFeeder(a, config);
+  cleanup.push(() => feeder.close());
+  await deliverers(a, config, 2);
+  await feeder.send(Array.from({ length: 40 }, (_, i) => delivery('serial', i)));
+  await sink.waitFor(40, 30_000);
+  assert.equal(peak, 1, `at most one request at a time (saw ${peak})`);
+  const at = sink.received.map((r) => r.at).sort((x, y) => x - y);
+  assert.ok(at.at(-1)! - at[0]! >= 39 * 30 * 0.9, 'serial: 40 × 30 ms');
+});

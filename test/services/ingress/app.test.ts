@@ -6,7 +6,7 @@ import { topicNames, type RawEvent } from '@hookyard/core';
 import { readTopic } from '../../support/topics.ts';
 import { buildIngress, type Ingress } from '../../../services/ingress/src/app.ts';
 import { infra, uniquePrefix } from '../../support/infra.ts';
-import { quietLog, runtimeFor, testConfig } from '../../support/stack.ts';
+import { quietLog, runtimeFor, testConfig, whenReady } from '../../support/stack.ts';
 
 describe('ingress with Kafka up', () => {
   let ingress: Ingress;
@@ -25,7 +25,7 @@ describe('ingress with Kafka up', () => {
       ],
     });
     ingress = buildIngress({ config, env: runtimeFor(addr), log: quietLog });
-    url = await ingress.start({ port: 0, host: '127.0.0.1' });
+    url = await whenReady(await ingress.start({ port: 0, host: '127.0.0.1' }));
   });
   after(() => ingress.close());
 

@@ -9,7 +9,7 @@ import { topicNames, type IngressRejection, type RawEvent } from '@hookyard/core
 import { readTopic } from '../../support/topics.ts';
 import { buildIngress, type Ingress } from '../../../services/ingress/src/app.ts';
 import { infra, uniquePrefix } from '../../support/infra.ts';
-import { quietLog, runtimeFor, testConfig } from '../../support/stack.ts';
+import { quietLog, runtimeFor, testConfig, whenReady } from '../../support/stack.ts';
 
 const stripe = new Stripe('sk_test_unused');
 const SECRET = 'whsec_ingress_test';
@@ -42,7 +42,7 @@ describe('ingress verification, dedup and refusals', () => {
       ],
     });
     ingress = buildIngress({ config, env: runtimeFor(a), log: quietLog });
-    url = await ingress.start({ port: 0, host: '127.0.0.1' });
+    url = await whenReady(await ingress.start({ port: 0, host: '127.0.0.1' }));
     kafka = new Kafka({ brokers: a.KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING });
     admin = kafka.admin();
     await admin.connect();
@@ -119,7 +119,7 @@ test('a mixed run of 10,000 requests yields exactly the expected answers and rec
     sources: [{ name: 'stripe', verify: { type: 'stripe', secret: SECRET }, dedupKey: 'body.id', orderingKey: 'body.data.object.customer', maxBodyBytes: 2048 }],
   });
   const ingress = buildIngress({ config, env: runtimeFor(a), log: quietLog });
-  const url = await ingress.start({ port: 0, host: '127.0.0.1' });
+  const url = await whenReady(await ingress.start({ port: 0, host: '127.0.0.1' }));
   const kafka = new Kafka({ brokers: a.KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   await admin.connect();
