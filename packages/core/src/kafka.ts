@@ -65,41 +65,61 @@ export function groupId(cfg: KafkaConfig, service: string): string {
   return `${cfg.topicPrefix}hookyard-${service}`;
 }
 
-/** Creates missing topics and waits for their leaders (KRaft auto-creation races; kafkajs #1618). */
-export async function ensureTopics(admin: Admin, cfg: KafkaConfig, topics: string[], extra: ITopicConfig['configEntries'] = []): Promise<void> {
+/**
+ * Creates missing topics and waits until every partition has a leader. Replicas starting
+ * together race on creation, and a topic one of them just created may not be in another
+ * broker's metadata yet (UNKNOWN_TOPIC_OR_PARTITION, kafkajs #1618): those are retried
+ * until a deadline; a refusal that cannot heal (a replication factor the cluster cannot
+ * give, a bad config entry) is thrown at once.
+ */
+export async function ensureTopics(admin: Admin, cfg: KafkaConfig, topics: string[], extra: ITopicConfig['configEntries'] = [], timeoutMs = 30_000): Promise<void> {
+  const wanted = [...new Set(topics)];
   const existing = new Set(await admin.listTopics());
-  const missing = [...new Set(topics)].filter((t) => !existing.has(t));
-  if (missing.length === 0) return;
-  try {
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: missing.map((topic) => ({
-        topic,
-        numPartitions: cfg.partitions,
-        replicationFactor: cfg.replicationFactor,
-        configEntries: [{ name: 'max.message.bytes', value: String(11 * 1024 * 1024) }, ...(extra ?? [])],
-      })),
-    });
-  } catch (err) {
-    // Another replica may have created some or all of them at the same moment (replicas
-    // starting together): fine if they all exist now. kafkajs reports that as an
-    // aggregate, not always as TOPIC_ALREADY_EXISTS.
-    const now = new Set(await admin.listTopics());
-    if (missing.some((t) => !now.has(t))) throw err;
-  }
-  // Whoever created them, their partitions must have leaders before anyone uses them.
-  const deadline = Date.now() + 30_000;
+  const created = wanted.filter((t) => !existing.has(t));
+  if (created.length === 0) return;
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
   for (;;) {
     try {
-      const md = await admin.fetchTopicMetadata({ topics: missing });
-      if (md.topics.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))) {
-        await Promise.all(missing.map((t) => admin.fetchTopicOffsets(t)));
+      const now = new Set(await admin.listTopics());
+      const missing = created.filter((t) => !now.has(t));
+      if (missing.length > 0) {
+        await admin.createTopics({
+          waitForLeaders: false,
+          topics: missing.map((topic) => ({
+            topic,
+            numPartitions: cfg.partitions,
+            replicationFactor: cfg.replicationFactor,
+            configEntries: [{ name: 'max.message.bytes', value: String(11 * 1024 * 1024) }, ...(extra ?? [])],
+          })),
+        }).catch((err: unknown) => {
+          if (!healsByItself(err)) throw Object.assign(new Error(`could not create topics: ${reasons(err)}`, { cause: err }), { permanent: true });
+          last = err;
+        });
+      }
+      const md = await admin.fetchTopicMetadata({ topics: created });
+      if (md.topics.length === created.length && md.topics.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))) {
+        await Promise.all(created.map((t) => admin.fetchTopicOffsets(t)));
         return;
       }
     } catch (err) {
-      if (Date.now() > deadline) throw err;
+      if ((err as { permanent?: boolean }).permanent) throw err;
+      last = err;
     }
-    if (Date.now() > deadline) throw new Error(`topics ${missing.join(', ')} have no leaders after 30 s`);
-    await new Promise((r) => setTimeout(r, 100));
+    if (Date.now() > deadline) throw new Error(`topics ${created.join(', ')} not ready after ${timeoutMs} ms: ${(last as Error | undefined)?.message ?? 'partitions without leaders'}`);
+    await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+function reasons(err: unknown): string {
+  const e = err as { topic?: string; message?: string; errors?: unknown[] };
+  if (Array.isArray(e.errors) && e.errors.length > 0) return e.errors.map(reasons).join('; ');
+  return e.topic ? `${e.topic}: ${e.message}` : String(e.message);
+}
+
+/** Whether a createTopics failure is a race or a transient state rather than a refusal. */
+function healsByItself(err: unknown): boolean {
+  const e = err as { type?: string; retriable?: boolean; errors?: unknown[] };
+  if (Array.isArray(e.errors) && e.errors.length > 0) return e.errors.every(healsByItself);
+  return e.type === 'TOPIC_ALREADY_EXISTS' || e.retriable === true || e.type === undefined;
 }
