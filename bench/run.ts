@@ -23,7 +23,9 @@ Starts the local stack (infra:up) and runs, in this order (--stages=a,b to choos
              CPU s per 1,000 events and peak RSS per service
   scale      deliverer replicas 1 → 2 → 4 against a destination answering in 50 ms
   isolation  a healthy destination beside a healthy one, then beside one failing hard
---quick shortens every stage. The stack is a fresh one of its own on ports 39092 (Kafka),
+--quick shortens every stage. --profile=<service> (ingress, router or deliverer) writes
+a V8 CPU profile of that service's processes to bench/profiles/ (node --cpu-prof; open it
+in Chrome DevTools, or summarise it with node bench/profile-summary.ts <file>). The stack is a fresh one of its own on ports 39092 (Kafka),
 36379 (Redis) and 38081 (registry), wiped at the end; --reuse-stack uses the one the
 HOOKYARD_* variables point at instead. Writes bench/results/<date>.json and prints a summary.`);
   process.exit(0);
@@ -31,6 +33,7 @@ HOOKYARD_* variables point at instead. Writes bench/results/<date>.json and prin
 
 const root = resolve(import.meta.dirname, '..');
 const quick = process.argv.includes('--quick');
+const profileService = process.argv.find((a) => a.startsWith('--profile='))?.slice('--profile='.length);
 const ALL_STAGES = ['ceiling', 'ingress', 'router', 'deliverer', 'replay', 'e2e', 'scale', 'isolation'] as const;
 const stagesArg = process.argv.find((a) => a.startsWith('--stages='))?.slice('--stages='.length);
 const stages = new Set(stagesArg ? stagesArg.split(',') : ALL_STAGES);
@@ -41,10 +44,16 @@ const body = JSON.stringify({ id: 'evt_bench', type: 'invoice.paid', data: { obj
 
 interface Load { rps: number; p50: number; p99: number; p999: number; non2xx: number; errors: number }
 
-function autocannon(url: string, extra: string[], seconds = DURATION): Promise<Load> {
+// End to end, events come from many customers (autocannon puts a fresh id in place of
+// [<id>] in every request), so they spread over the partitions as real traffic does; one
+// constant key would put the whole run on a single partition.
+const manyKeysBody = body.replace('"customer":"cus_bench"', '"customer":"cus_[<id>]"').replace('x'.repeat(30), '');
+const MANY_KEYS = ['-I'];
+
+function autocannon(url: string, extra: string[], seconds = DURATION, payload = body): Promise<Load> {
   return new Promise((resolvePromise, reject) => {
     const args = [join(root, 'node_modules/autocannon/autocannon.js'), '-c', String(CONNECTIONS), '-d', String(seconds), '-m', 'POST',
-      '-H', 'content-type=application/json', '-b', body, '--json', ...extra, url];
+      '-H', 'content-type=application/json', '-b', payload, '--json', ...extra, url];
     const p = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
     p.stderr.on('data', (b: Buffer) => { err += b.toString(); });
@@ -62,7 +71,9 @@ function autocannon(url: string, extra: string[], seconds = DURATION): Promise<L
 }
 
 function startProcess(script: string, env: Record<string, string>, ready: RegExp): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [script], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const profiled = profileService !== undefined && script.includes(`/services/${profileService}/`);
+  const flags = profiled ? ['--cpu-prof', `--cpu-prof-dir=${join(root, 'bench/profiles')}`] : [];
+  const child = spawn(process.execPath, [...flags, script], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   child.once('exit', () => children.delete(child));
   let out = '';
@@ -361,7 +372,7 @@ const replayResult = stages.has('replay') ? await replayStage() : null;
 // answers and timing the first request to the sink's last 2xx; latency comes from
 // open-loop runs (fixed arrival rate, autocannon -R) at 25 %, 50 % and 90 % of it, from
 // the event id's embedded receive time (first byte at ingress) to the sink's 2xx.
-interface E2eLevel { targetRate: number; sent: number; delivered: number; p50: number; p99: number; p999: number }
+interface E2eLevel { targetRate: number; sent: number; delivered: number; p50: number; p99: number; p999: number; hops: { routerFetchedP50: number; delivererFetchedP50: number; requestStartedP50: number; ingressAnswerP50: number } }
 async function e2eStage(): Promise<{ maxEventsPerSecond: number; levels: E2eLevel[]; resources: Record<string, { cpuSecondsPer1000: number; peakRssMiB: number }> }> {
   const { createServer } = await import('node:http');
   const { eventIdTime } = await import('../packages/core/src/index.ts');
@@ -393,8 +404,40 @@ async function e2eStage(): Promise<{ maxEventsPerSecond: number; levels: E2eLeve
   const port = String(18000 + Math.floor(Math.random() * 1000));
   const env = { ...addrs, HOOKYARD_CONFIG: file, LOG_LEVEL: 'info' };
   const ing = await startProcess(join(root, 'services/ingress/src/main.ts'), { ...env, PORT: port }, /"address":"(http:\/\/[^"]+)"/);
-  const rtr = await startProcess(join(root, 'services/router/src/main.ts'), env, /(router consuming)/);
-  const dlv = await startProcess(join(root, 'services/deliverer/src/main.ts'), env, /(deliverer consuming)/);
+  const rtrMetrics = 20000 + Math.floor(Math.random() * 400);
+  const dlvMetrics = rtrMetrics + 500;
+  const rtr = await startProcess(join(root, 'services/router/src/main.ts'), { ...env, METRICS_PORT: String(rtrMetrics) }, /(router consuming)/);
+  const dlv = await startProcess(join(root, 'services/deliverer/src/main.ts'), { ...env, METRICS_PORT: String(dlvMetrics) }, /(deliverer consuming)/);
+  // Where the time goes: the age of events (since ingress received them) when the router
+  // fetches them, when the deliverer fetches them, and when its request starts, from the
+  // services' own histograms, per level (the difference of two scrapes).
+  const scrapeAges = async () => {
+    const text = (await Promise.all([rtrMetrics, dlvMetrics].map((p) => fetch(`http://127.0.0.1:${p}/metrics`).then((r) => r.text())))).join('\n');
+    const series = (pattern: RegExp) => [...text.matchAll(pattern)].map((m) => ({ le: m[1] === '+Inf' ? Infinity : Number(m[1]), count: Number(m[2]) }));
+    return {
+      routerFetched: series(/^hookyard_router_event_age_seconds_bucket\{[^}]*le="([^"]+)"[^}]*\} (\d+)/gm),
+      delivererFetched: series(/^hookyard_deliverer_event_age_seconds_bucket\{(?=[^}]*stage="fetched")[^}]*le="([^"]+)"[^}]*\} (\d+)/gm),
+      requestStarted: series(/^hookyard_deliverer_event_age_seconds_bucket\{(?=[^}]*stage="sent")[^}]*le="([^"]+)"[^}]*\} (\d+)/gm),
+    };
+  };
+  /** p50 from the difference of two cumulative histograms, interpolated within its bucket (ms). */
+  const histP50 = (a: { le: number; count: number }[], b: { le: number; count: number }[]) => {
+    const d = b.map((x, i) => ({ le: x.le, count: x.count - (a[i]?.count ?? 0) }));
+    const total = d.at(-1)?.count ?? 0;
+    if (total === 0) return NaN;
+    let prevLe = 0;
+    let prevCount = 0;
+    for (const x of d) {
+      if (x.count >= total / 2) {
+        const upper = Number.isFinite(x.le) ? x.le : prevLe;
+        const within = x.count - prevCount;
+        return Math.round(1000 * (prevLe + (within > 0 ? ((total / 2 - prevCount) / within) * (upper - prevLe) : 0)));
+      }
+      prevLe = x.le;
+      prevCount = x.count;
+    }
+    return NaN;
+  };
   const url = `http://127.0.0.1:${port}/webhooks/bench`;
   for (let i = 0; i < 60 && !(await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false)); i++) await new Promise((r) => setTimeout(r, 500));
   const drain = async (target: number) => {
@@ -403,13 +446,13 @@ async function e2eStage(): Promise<{ maxEventsPerSecond: number; levels: E2eLeve
   };
   // Warm-up, then the maximum.
   let accepted = 0;
-  const w = await autocannon(url, [], 3);
+  const w = await autocannon(url, MANY_KEYS, 3, manyKeysBody);
   accepted += Math.round(w.rps * 3);
   await drain(accepted * 0.99);
   const before = Object.fromEntries(([['ingress', ing.child], ['router', rtr.child], ['deliverer', dlv.child]] as const).map(([n, c]) => [n, procStats(c.pid!)]));
   const receivedBefore = received;
   const t0 = performance.now();
-  const max = await autocannon(url, [], DURATION);
+  const max = await autocannon(url, MANY_KEYS, DURATION, manyKeysBody);
   const sent = Math.round(max.rps * DURATION);
   await drain(receivedBefore + sent * 0.999);
   const maxEventsPerSecond = Math.round((received - receivedBefore) / ((lastAt - t0) / 1000));
@@ -435,13 +478,21 @@ async function e2eStage(): Promise<{ maxEventsPerSecond: number; levels: E2eLeve
     latencies.length = 0;
     levelFrom = Date.now();
     const start = received;
-    const load = await autocannon(url, ['-R', String(rate)], DURATION);
+    const agesBefore = await scrapeAges();
+    const load = await autocannon(url, [...MANY_KEYS, '-R', String(rate)], DURATION, manyKeysBody);
     const n = Math.round(load.rps * DURATION);
     await drain(start + n * 0.999);
+    const agesAfter = await scrapeAges();
+    const hops = {
+      routerFetchedP50: histP50(agesBefore.routerFetched, agesAfter.routerFetched),
+      delivererFetchedP50: histP50(agesBefore.delivererFetched, agesAfter.delivererFetched),
+      requestStartedP50: histP50(agesBefore.requestStarted, agesAfter.requestStarted),
+      ingressAnswerP50: load.p50,
+    };
     const lat = [...latencies].sort((a, b) => a - b);
     const pct = (p: number) => lat[Math.min(lat.length - 1, Math.floor((p / 100) * lat.length))] ?? NaN;
-    levels.push({ targetRate: rate, sent: n, delivered: received - start, p50: pct(50), p99: pct(99), p999: pct(99.9) });
-    console.error(`e2e at ${Math.round(share * 100)} % (${rate}/s): p50 ${pct(50)} ms, p99 ${pct(99)} ms, p99.9 ${pct(99.9)} ms`);
+    levels.push({ targetRate: rate, sent: n, delivered: received - start, p50: pct(50), p99: pct(99), p999: pct(99.9), hops });
+    console.error(`e2e at ${Math.round(share * 100)} % (${rate}/s): p50 ${pct(50)} ms, p99 ${pct(99)} ms, p99.9 ${pct(99.9)} ms; p50 age at router fetch ${hops.routerFetchedP50} ms, deliverer fetch ${hops.delivererFetchedP50} ms, request start ${hops.requestStartedP50} ms`);
   }
   for (const c of [ing.child, rtr.child, dlv.child]) await stop(c);
   sink.close();
@@ -664,7 +715,7 @@ if (replayResult) lines.push(`replay (1 KiB, routed, one process): ${replayResul
 if (ceilingResult) lines.push(`broker ceiling (Kafka ProducerPerformance, 1 KiB, acks=all): ${ceilingResult.recordsPerSecond} records/s; hookyard stages as a share of it: ${JSON.stringify(result.ratio.toBrokerCeiling)}`);
 if (e2eResult) {
   lines.push(`end to end (ingress → router → deliverer → sink, 1 KiB): max ${e2eResult.maxEventsPerSecond} events/s`);
-  for (const l of e2eResult.levels) lines.push(`  at ${l.targetRate}/s: p50 ${l.p50} ms, p99 ${l.p99} ms, p99.9 ${l.p999} ms (${l.delivered}/${l.sent} delivered)`);
+  for (const l of e2eResult.levels) lines.push(`  at ${l.targetRate}/s: p50 ${l.p50} ms, p99 ${l.p99} ms, p99.9 ${l.p999} ms (${l.delivered}/${l.sent} delivered); p50 age at router fetch ${l.hops.routerFetchedP50} ms, at deliverer fetch ${l.hops.delivererFetchedP50} ms, at request start ${l.hops.requestStartedP50} ms`);
   for (const [n, r] of Object.entries(e2eResult.resources)) lines.push(`  ${n}: ${r.cpuSecondsPer1000} CPU s per 1,000 events, peak RSS ${r.peakRssMiB} MiB`);
 }
 if (scaleResult) lines.push(`scale (50 ms destination): ${scaleResult.byReplicas.map((r) => `${r.replicas} replica(s) ${r.eventsPerSecond}/s`).join(', ')}`);

@@ -83,6 +83,7 @@ export function schemaText(name: SchemaName): string {
 export class EnvelopeCodec {
   readonly registry: SchemaRegistry;
   private readonly ids = new Map<string, Promise<number>>();
+  private readonly schemas = new Map<number, Promise<unknown>>();
 
   constructor(registryUrl: string) {
     this.registry = new SchemaRegistry({ host: registryUrl });
@@ -106,11 +107,30 @@ export class EnvelopeCodec {
   async encode(topic: string, name: 'dead-letter', value: DeadLetter): Promise<Buffer>;
   async encode(topic: string, name: 'delivery-attempt', value: DeliveryAttempt): Promise<Buffer>;
   async encode(topic: string, name: SchemaName, value: RawEvent | Delivery | IngressRejection | DeadLetter | DeliveryAttempt): Promise<Buffer> {
-    return this.registry.encode(await this.schemaId(topic, name), value);
+    const id = await this.schemaId(topic, name);
+    await this.loaded(id);
+    return this.registry.encode(id, value);
   }
 
   async decode<T extends RawEvent | Delivery | IngressRejection | DeadLetter | DeliveryAttempt>(buf: Buffer): Promise<T> {
+    if (buf.length >= 5 && buf[0] === 0) await this.loaded(buf.readInt32BE(1));
     return (await this.registry.decode(buf)) as T;
+  }
+
+  /**
+   * Fetches and compiles a schema once per id. The registry client caches a schema only
+   * after its first fetch returns, so thousands of records decoded at once (a backlog
+   * after a restart) would each fetch and compile it: seconds of CPU and a registry
+   * hammered exactly when the service is busiest.
+   */
+  private loaded(id: number): Promise<unknown> {
+    let p = this.schemas.get(id);
+    if (!p) {
+      p = this.registry.getSchema(id);
+      p.catch(() => this.schemas.delete(id)); // a missing id (poison) or an outage: ask again next time
+      this.schemas.set(id, p);
+    }
+    return p;
   }
 }
 

@@ -15,7 +15,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Consumer, KafkaMessage, Producer } from 'kafkajs';
 import {
-  BatchingProducer, Closer, consumerOptions, Counter, EnvelopeCodec, Gauge, Histogram, createKafka, createMetricsRegistry, ensureTopics, groupId, isPoisonRecord, DestinationStateStore, RedisDedupStore, RedisProtectionStore, type DedupStore,
+  AGE_BUCKETS, BatchingProducer, Closer, consumerOptions, Counter, EnvelopeCodec, Gauge, Histogram, createKafka, createMetricsRegistry, ensureTopics, groupId, isPoisonRecord, DestinationStateStore, RedisDedupStore, RedisProtectionStore, type DedupStore,
   kafkaReadyCheck, lagGauge, opsServer, topicNames, type Config, type DeadLetter, type Delivery, type DestinationConfig, type Logger,
   type RuntimeEnv, type Service,
 } from '@hookyard/core';
@@ -59,6 +59,12 @@ export function buildDeliverer({ config, env, log, dedup }: DelivererDeps): Serv
   const workers = { main: new Map<string, PartitionWorker>(), retry: new Map<string, PartitionWorker>() };
   const metrics = createMetricsRegistry('deliverer');
   const attempts = new Counter({ name: 'hookyard_deliverer_attempts_total', help: 'Delivery attempts by destination and outcome', labelNames: ['destination', 'outcome'], registers: [metrics] });
+  // First attempts of live (not replayed) events only: a retry's or a replay's age says
+  // nothing about the pipeline's latency.
+  const eventAge = new Histogram({
+    name: 'hookyard_deliverer_event_age_seconds', help: 'Age of an event (since ingress received it) when its first attempt is fetched, and when its request starts',
+    labelNames: ['destination', 'stage'], buckets: AGE_BUCKETS, registers: [metrics],
+  });
   const latency = new Histogram({ name: 'hookyard_deliverer_attempt_seconds', help: 'Attempt latency', labelNames: ['destination'], registers: [metrics] });
   const retriesScheduled = new Counter({ name: 'hookyard_deliverer_retries_scheduled_total', help: 'Retries scheduled (a retry tier record, or a per-key wait)', labelNames: ['destination'], registers: [metrics] });
   const retriesDue = new Counter({ name: 'hookyard_deliverer_retries_due_total', help: 'Scheduled retries whose time came', labelNames: ['destination'], registers: [metrics] });
@@ -195,6 +201,7 @@ export function buildDeliverer({ config, env, log, dedup }: DelivererDeps): Serv
       // Only the request holds a slot: waiting for Kafka to ack the consequences does not.
       // In-flight requests are not aborted on shutdown: close() gives them a deadline.
       const r = await ctx.slot(() => {
+        if (d.attempt === 0 && d.replayId === null) eventAge.observe({ destination: dest.name, stage: 'sent' }, Math.max(0, Date.now() - d.receivedAt) / 1000);
         inFlight.inc({ destination: dest.name });
         return sender.send(dest, d).finally(() => inFlight.dec({ destination: dest.name }));
       }).catch(async (err: unknown) => { await ticket.release(); throw err; }); // not sent (shutting down)
@@ -353,6 +360,7 @@ export function buildDeliverer({ config, env, log, dedup }: DelivererDeps): Serv
           const dest = byTopic.get(batch.topic);
           if (!dest) return;
           const w = workerFor('main', consumer, batch.topic, batch.partition, dest.ordering === 'per-key');
+          const fetchedAt = Date.now();
           for (const m of batch.messages) {
             if (!isRunning() || isStale() || w.signal.aborted || stopping.signal.aborted) return;
             if (!w.hasRoom()) {
@@ -361,10 +369,13 @@ export function buildDeliverer({ config, env, log, dedup }: DelivererDeps): Serv
               return; // unresolved records are fetched again after the resume
             }
             const offset = Number(m.offset);
+            let observed = false; // a task run again after a failed step is not fetched again
             w.push(offset, m.key?.toString() ?? '', async (ctx) => {
               if (!m.value) return;
               const d = await decode(batch.topic, batch.partition, m);
               if (!d) return;
+              if (d.attempt === 0 && d.replayId === null && !observed) eventAge.observe({ destination: dest.name, stage: 'fetched' }, Math.max(0, fetchedAt - d.receivedAt) / 1000);
+              observed = true;
               await (dest.ordering === 'per-key' ? perKeyTask(dest, d) : unorderedTask(dest, d))(ctx);
             }, Number(m.timestamp));
             resolveOffset(m.offset);

@@ -8,7 +8,7 @@
 // same id, which aborts the dead owner's open transaction and fences it.
 import type { Producer } from 'kafkajs';
 import {
-  Closer, consumerOptions, Counter, EnvelopeCodec, kafkaReadyCheck, lagGauge, opsServer, Histogram, createKafka, createMetricsRegistry, ensureTopics, groupId, isPoisonRecord, route, routeTable, topicNames,
+  AGE_BUCKETS, Closer, consumerOptions, Counter, EnvelopeCodec, kafkaReadyCheck, lagGauge, opsServer, Histogram, createKafka, createMetricsRegistry, ensureTopics, groupId, isPoisonRecord, route, routeTable, topicNames,
   type Config, type DeadLetter, type Logger, type RawEvent, type RuntimeEnv, type Service,
 } from '@hookyard/core';
 
@@ -36,6 +36,8 @@ export function buildRouter({ config, env, log }: RouterDeps): Service & { metri
   const filtered = new Counter({ name: 'hookyard_router_filtered_total', help: 'Events a connection filter left out', labelNames: ['source', 'destination'], registers: [metrics] });
   const transformErrors = new Counter({ name: 'hookyard_router_transform_errors_total', help: 'Transforms that failed (sent to dead-letters)', labelNames: ['source', 'destination'], registers: [metrics] });
   const undecodable = new Counter({ name: 'hookyard_router_undecodable_total', help: 'raw-events records that could not be decoded (sent to dead-letters)', registers: [metrics] });
+  // Time from ingress's capture to the router's fetch: where end-to-end latency goes.
+  const eventAge = new Histogram({ name: 'hookyard_router_event_age_seconds', help: 'Age of a raw event (since ingress received it) when the router fetches it', buckets: AGE_BUCKETS, registers: [metrics] });
   const txSeconds = new Histogram({ name: 'hookyard_router_transaction_seconds', help: 'Fan-out transaction latency', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [metrics] });
 
   const txId = (partition: number) => `${group}-${topics.rawEvents}-${partition}`;
@@ -43,7 +45,14 @@ export function buildRouter({ config, env, log }: RouterDeps): Service & { metri
     const id = txId(partition);
     let p = producers.get(id);
     if (!p) {
-      const producer = kafka.producer({ transactionalId: id, idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+      // A transaction that starts right after the last one committed is often refused with
+      // CONCURRENT_TRANSACTIONS while the broker still writes the commit markers; the
+      // client's usual 100 ms first back-off would then sit in every event's latency (the
+      // Java producer retries this case after 20 ms for the same reason).
+      const producer = kafka.producer({
+        transactionalId: id, idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false,
+        retry: { initialRetryTime: 5, maxRetryTime: 2_000, retries: 12 },
+      });
       p = producer.connect().then(() => producer);
       p.catch(() => producers.delete(id));
       producers.set(id, p);
@@ -73,9 +82,14 @@ export function buildRouter({ config, env, log }: RouterDeps): Service & { metri
       await consumer.run({
         autoCommit: false,
         eachBatchAutoResolve: false,
-        partitionsConsumedConcurrently: 3,
+        // Every assigned partition at once: each has its own transactional producer, and
+        // kafkajs fetches again only when the whole previous fetch is processed, so fewer
+        // would queue one partition's transaction behind another's (end-to-end latency).
+        partitionsConsumedConcurrently: Math.max(1, config.kafka.partitions),
         eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
           const producer = await producerFor(batch.partition);
+          const fetchedAt = Date.now();
+          for (const m of batch.messages) eventAge.observe(Math.max(0, fetchedAt - Number(m.timestamp)) / 1000);
           for (let i = 0; i < batch.messages.length; i += CHUNK) {
             if (!isRunning() || isStale()) return;
             const chunk = batch.messages.slice(i, i + CHUNK);
