@@ -373,7 +373,7 @@ const replayResult = stages.has('replay') ? await replayStage() : null;
 // open-loop runs (fixed arrival rate, autocannon -R) at 25 %, 50 % and 90 % of it, from
 // the event id's embedded receive time (first byte at ingress) to the sink's 2xx.
 interface E2eLevel { targetRate: number; sent: number; delivered: number; p50: number; p99: number; p999: number; hops: { routerFetchedP50: number; delivererFetchedP50: number; requestStartedP50: number; ingressAnswerP50: number } }
-async function e2eStage(): Promise<{ maxEventsPerSecond: number; levels: E2eLevel[]; resources: Record<string, { cpuSecondsPer1000: number; peakRssMiB: number }> }> {
+async function e2eStage(): Promise<{ maxEventsPerSecond: number; levels: E2eLevel[]; resources: Record<string, { cpuSecondsPer1000: number; peakRssMiB: number; heapUsedMiB?: number; heapTotalMiB?: number; externalMiB?: number }> }> {
   const { createServer } = await import('node:http');
   const { eventIdTime } = await import('../packages/core/src/index.ts');
   const latencies: number[] = [];
@@ -458,8 +458,20 @@ async function e2eStage(): Promise<{ maxEventsPerSecond: number; levels: E2eLeve
   const maxEventsPerSecond = Math.round((received - receivedBefore) / ((lastAt - t0) / 1000));
   const after = Object.fromEntries(([['ingress', ing.child], ['router', rtr.child], ['deliverer', dlv.child]] as const).map(([n, c]) => [n, procStats(c.pid!)]));
   const events = received - receivedBefore;
+  // Where the memory goes, from each service's own metrics right after the maximum run:
+  // V8 heap in use and heap size, and external memory (Buffers: payloads, sockets).
+  const memoryOf = async (metricsUrl: string) => {
+    const text = await fetch(metricsUrl).then((r) => r.text(), () => '');
+    const v = (name: string) => Math.round(Number(new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+]+)`, 'm').exec(text)?.[1] ?? NaN) / 2 ** 20);
+    return { heapUsedMiB: v('hookyard_nodejs_heap_size_used_bytes'), heapTotalMiB: v('hookyard_nodejs_heap_size_total_bytes'), externalMiB: v('hookyard_nodejs_external_memory_bytes') };
+  };
+  const memory: Record<string, { heapUsedMiB: number; heapTotalMiB: number; externalMiB: number }> = {
+    ingress: await memoryOf(`http://127.0.0.1:${port}/metrics`),
+    router: await memoryOf(`http://127.0.0.1:${rtrMetrics}/metrics`),
+    deliverer: await memoryOf(`http://127.0.0.1:${dlvMetrics}/metrics`),
+  };
   const resources = Object.fromEntries(Object.keys(after).map((n) => [n, {
-    cpuSecondsPer1000: +(((after[n]!.cpuSeconds - before[n]!.cpuSeconds) / events) * 1000).toFixed(3), peakRssMiB: after[n]!.peakRssMiB,
+    cpuSecondsPer1000: +(((after[n]!.cpuSeconds - before[n]!.cpuSeconds) / events) * 1000).toFixed(3), peakRssMiB: after[n]!.peakRssMiB, ...memory[n],
   }]));
   console.error(`e2e: max ${maxEventsPerSecond} events/s ingress → sink (${events} events); resources ${JSON.stringify(resources)}`);
   const levels: E2eLevel[] = [];
@@ -716,7 +728,7 @@ if (ceilingResult) lines.push(`broker ceiling (Kafka ProducerPerformance, 1 KiB,
 if (e2eResult) {
   lines.push(`end to end (ingress → router → deliverer → sink, 1 KiB): max ${e2eResult.maxEventsPerSecond} events/s`);
   for (const l of e2eResult.levels) lines.push(`  at ${l.targetRate}/s: p50 ${l.p50} ms, p99 ${l.p99} ms, p99.9 ${l.p999} ms (${l.delivered}/${l.sent} delivered); p50 age at router fetch ${l.hops.routerFetchedP50} ms, at deliverer fetch ${l.hops.delivererFetchedP50} ms, at request start ${l.hops.requestStartedP50} ms`);
-  for (const [n, r] of Object.entries(e2eResult.resources)) lines.push(`  ${n}: ${r.cpuSecondsPer1000} CPU s per 1,000 events, peak RSS ${r.peakRssMiB} MiB`);
+  for (const [n, r] of Object.entries(e2eResult.resources)) lines.push(`  ${n}: ${r.cpuSecondsPer1000} CPU s per 1,000 events, peak RSS ${r.peakRssMiB} MiB (after the maximum run: V8 heap ${r.heapUsedMiB}/${r.heapTotalMiB} MiB used/total, external ${r.externalMiB} MiB)`);
 }
 if (scaleResult) lines.push(`scale (50 ms destination): ${scaleResult.byReplicas.map((r) => `${r.replicas} replica(s) ${r.eventsPerSecond}/s`).join(', ')}`);
 if (isolationResult) {
