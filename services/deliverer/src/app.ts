@@ -34,6 +34,21 @@ export interface DelivererDeps {
 
 const NOT_BEFORE = 'hookyard-not-before';
 
+/**
+ * What a pending record keeps of its fetch: its own copy of the value and nothing else.
+ * A KafkaMessage's value is a view into the whole fetch response, and the batch holds every
+ * message fetched with it; keeping either alive for as long as a record waits (a slow or
+ * held destination) kept whole fetches in memory per pending record.
+ */
+interface LeanRecord { offset: string; timestamp: string; key: string | null; value: Buffer | null; notBefore: number }
+function lean(m: KafkaMessage): LeanRecord {
+  return {
+    offset: m.offset, timestamp: m.timestamp, key: m.key ? m.key.toString() : null,
+    value: m.value ? Buffer.from(m.value) : null, notBefore: Number(m.headers?.[NOT_BEFORE]?.toString() ?? 0),
+  };
+}
+
+
 export function buildDeliverer({ config, env, log, dedup }: DelivererDeps): Service & { metrics: ReturnType<typeof createMetricsRegistry> } {
   const topics = topicNames(config.kafka.topicPrefix);
   const opts = config.deliverer;
@@ -141,7 +156,7 @@ export function buildDeliverer({ config, env, log, dedup }: DelivererDeps): Serv
   }
 
   /** Decodes a record; a poison record goes to dead-letters (null), a registry outage throws (try again). */
-  async function decode(topic: string, partition: number, m: KafkaMessage): Promise<Delivery | null> {
+  async function decode(topic: string, partition: number, m: LeanRecord): Promise<Delivery | null> {
     try {
       return await codec.decode<Delivery>(m.value!);
     } catch (err) {
@@ -361,6 +376,7 @@ export function buildDeliverer({ config, env, log, dedup }: DelivererDeps): Serv
           if (!dest) return;
           const w = workerFor('main', consumer, batch.topic, batch.partition, dest.ordering === 'per-key');
           const fetchedAt = Date.now();
+          const { topic, partition } = batch;
           for (const m of batch.messages) {
             if (!isRunning() || isStale() || w.signal.aborted || stopping.signal.aborted) return;
             if (!w.hasRoom()) {
@@ -370,9 +386,10 @@ export function buildDeliverer({ config, env, log, dedup }: DelivererDeps): Serv
             }
             const offset = Number(m.offset);
             let observed = false; // a task run again after a failed step is not fetched again
+            const rec = lean(m);
             w.push(offset, m.key?.toString() ?? '', async (ctx) => {
-              if (!m.value) return;
-              const d = await decode(batch.topic, batch.partition, m);
+              if (!rec.value) return;
+              const d = await decode(topic, partition, rec);
               if (!d) return;
               if (d.attempt === 0 && d.replayId === null && !observed) eventAge.observe({ destination: dest.name, stage: 'fetched' }, Math.max(0, fetchedAt - d.receivedAt) / 1000);
               observed = true;
@@ -391,6 +408,7 @@ export function buildDeliverer({ config, env, log, dedup }: DelivererDeps): Serv
         partitionsConsumedConcurrently: tierTopics.size * config.kafka.partitions,
         eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
           const tier = tierTopics.get(batch.topic)!;
+          const { topic, partition } = batch;
           const w = workerFor('retry', retryConsumer, batch.topic, batch.partition, false);
           for (const m of batch.messages) {
             // Every record of a tier waits the tier's time from when it was written, so
@@ -402,16 +420,17 @@ export function buildDeliverer({ config, env, log, dedup }: DelivererDeps): Serv
               await heartbeat();
             }
             if (!isRunning() || isStale() || w.signal.aborted) return; // unresolved: the next owner resumes here
+            const rec = lean(m);
             w.push(Number(m.offset), '', async (ctx) => {
-              if (!m.value) return;
-              const d = await decode(batch.topic, batch.partition, m);
+              if (!rec.value) return;
+              const d = await decode(topic, partition, rec);
               if (!d) return;
               const dest = byName.get(d.destination);
               if (!dest) {
                 await deadLetter(deadDelivery(d, d.attempt, null, `destination "${d.destination}" is no longer configured`));
                 return;
               }
-              const notBefore = Number(m.headers?.[NOT_BEFORE]?.toString() ?? 0);
+              const notBefore = rec.notBefore;
               if (notBefore > Date.now() + 50) return park(d, notBefore); // not yet: next hop down
               retriesDue.inc({ destination: dest.name });
               await unorderedTask(dest, d, true)(ctx);

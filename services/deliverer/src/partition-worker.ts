@@ -71,6 +71,16 @@ export class PartitionWorker {
     return this.pending < this.opts.maxPending && this.queue.length - this.head < this.opts.maxPending * SPAN_FACTOR;
   }
 
+  /**
+   * Room to resume a paused fetch: a quarter of maxPending free. Resuming at the first
+   * free slot would fetch a whole batch to take one record from it, again and again, and
+   * every such batch stays referenced while its record is pending.
+   */
+  private roomToResume(): boolean {
+    const slack = Math.max(1, Math.floor(this.opts.maxPending / 4));
+    return this.pending <= this.opts.maxPending - slack && this.queue.length - this.head < (this.opts.maxPending - slack) * SPAN_FACTOR;
+  }
+
   /** Resolves when there is room, the worker is aborted, or after `ms`. */
   waitForRoom(ms: number): Promise<void> {
     if (this.hasRoom() || this.signal.aborted) return Promise.resolve();
@@ -154,7 +164,7 @@ export class PartitionWorker {
       this.head = 0;
     }
     // Any finished record frees room (unfinished count), not only one at the head.
-    if (this.roomWaiters.length > 0 && this.hasRoom()) this.wakeRoom();
+    if (this.roomWaiters.length > 0 && this.roomToResume()) this.wakeRoom();
     if (moved) void this.flushCommits().catch(() => {});
   }
 

@@ -143,3 +143,19 @@ test('finished records behind a waiting one do not use up the room; the offset s
   await sleep(10);
   assert.equal(w.hasRoom(), true);
 });
+
+test('a paused fetch resumes once a quarter of the room is free, not at the first finished record', async () => {
+  const { w } = worker({ maxPending: 8, concurrency: 8 });
+  const gates = Array.from({ length: 8 }, () => gate());
+  gates.forEach((g, i) => w.push(i, `k${i}`, () => g.wait));
+  assert.equal(w.hasRoom(), false);
+  let woken = false;
+  w.onRoom(() => { woken = true; });
+  gates[0]!.open();
+  await sleep(10);
+  assert.equal(woken, false, 'one free slot of eight: still paused');
+  gates[1]!.open();
+  await sleep(10);
+  assert.equal(woken, true, 'two of eight free: resumed');
+  for (const g of gates) g.open();
+});
