@@ -130,7 +130,7 @@ async function benchKafka(cfg: import('../packages/core/src/index.ts').KafkaConf
   await admin.disconnect();
   const producer = kafka.producer();
   await producer.connect();
-  return { producer, codec: new EnvelopeCodec(addrs.SCHEMA_REGISTRY_URL) };
+  return { kafka, producer, codec: new EnvelopeCodec(addrs.SCHEMA_REGISTRY_URL) };
 }
 
 /** CPU seconds (user + system) and peak RSS of a live process, from /proc. */
@@ -192,8 +192,7 @@ const ingressResult = ingressStageResult?.ingress ?? null;
 // Router stage: N raw events of 1 KiB waiting in raw-events, each fanned out to 2
 // destinations; the rate is N over the time until the router's committed offsets reach N.
 async function routerStage(): Promise<{ events: number; seconds: number; eventsPerSecond: number; deliveriesPerSecond: number }> {
-  const { Kafka, logLevel } = await import('kafkajs');
-  const { EnvelopeCodec, ensureTopics, topicNames, groupId, parseConfig } = await import('../packages/core/src/index.ts');
+  const { topicNames, groupId, parseConfig } = await import('../packages/core/src/index.ts');
   const N = quick ? 20_000 : 100_000;
   const raw = {
     kafka: { topicPrefix: `bench-router-${Date.now()}.`, partitions: 6 },
@@ -203,13 +202,9 @@ async function routerStage(): Promise<{ events: number; seconds: number; eventsP
   };
   const config = parseConfig(stringify(raw), {});
   const topics = topicNames(config.kafka.topicPrefix);
-  const kafka = new Kafka({ brokers: addrs.KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING });
-  const admin = kafka.admin();
+  const { kafka, codec, producer } = await benchKafka(config.kafka, [topics.rawEvents, topics.delivery('d1'), topics.delivery('d2')]);
+  const admin = kafka.admin(); // reads the router's committed offsets
   await admin.connect();
-  await ensureTopics(admin, config.kafka, [topics.rawEvents, topics.delivery('d1'), topics.delivery('d2')]);
-  const codec = new EnvelopeCodec(addrs.SCHEMA_REGISTRY_URL);
-  const producer = kafka.producer();
-  await producer.connect();
   const payload = Buffer.from(body);
   for (let i = 0; i < N; i += 1000) {
     const messages = [];
@@ -243,8 +238,7 @@ const routerResult = stages.has('router') ? await routerStage() : null;
 // 204; then a paced phase (1,000/s) for Kafka → sink latency.
 async function delivererStage(): Promise<{ events: number; eventsPerSecond: number; paced: { rate: number; p50: number; p99: number } }> {
   const { createServer } = await import('node:http');
-  const { Kafka, logLevel } = await import('kafkajs');
-  const { EnvelopeCodec, ensureTopics, topicNames, parseConfig } = await import('../packages/core/src/index.ts');
+  const { topicNames, parseConfig } = await import('../packages/core/src/index.ts');
   const N = quick ? 10_000 : 50_000;
   const latencies: number[] = [];
   let received = 0;
@@ -267,13 +261,7 @@ async function delivererStage(): Promise<{ events: number; eventsPerSecond: numb
   };
   const config = parseConfig(stringify(raw), {});
   const topic = topicNames(config.kafka.topicPrefix).delivery('sink');
-  const kafka = new Kafka({ brokers: addrs.KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING });
-  const admin = kafka.admin();
-  await admin.connect();
-  await ensureTopics(admin, config.kafka, [topic]);
-  const codec = new EnvelopeCodec(addrs.SCHEMA_REGISTRY_URL);
-  const producer = kafka.producer();
-  await producer.connect();
+  const { codec, producer } = await benchKafka(config.kafka, [topic]);
   const pad = 'x'.repeat(960);
   const delivery = async (n: number, t: number) => ({ key: `k${n % 500}`, value: await codec.encode(topic, 'delivery', { eventId: `e${n}`, source: 'bench', destination: 'sink', receivedAt: t, orderingKey: `k${n % 500}`, headers: { 'content-type': 'application/json' }, body: Buffer.from(`{"t":${t},"n":${n},"pad":"${pad}"}`), attempt: 0, replayId: null }) });
   for (let i = 0; i < N; i += 1000) {
@@ -300,7 +288,6 @@ async function delivererStage(): Promise<{ events: number; eventsPerSecond: numb
   while (received < N + 5000) await new Promise((r) => setTimeout(r, 100));
   await stop(d.child);
   await producer.disconnect();
-  await admin.disconnect();
   sink.close();
   latencies.sort((x, y) => x - y);
   const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? NaN;
@@ -313,8 +300,7 @@ const delivererResult = stages.has('deliverer') ? await delivererStage() : null;
 // Replay stage: N raw events of 1 KiB in raw-events; `hookyard replay` of the whole window
 // as a user runs it (its own process), routed to one destination: events/s and peak RSS.
 async function replayStage(): Promise<{ events: number; seconds: number; eventsPerSecond: number; peakRssMiB: number }> {
-  const { Kafka, logLevel } = await import('kafkajs');
-  const { EnvelopeCodec, ensureTopics, eventId, topicNames, parseConfig } = await import('../packages/core/src/index.ts');
+  const { eventId, topicNames, parseConfig } = await import('../packages/core/src/index.ts');
   const N = quick ? 20_000 : 100_000;
   const raw = {
     kafka: { topicPrefix: `bench-replay-${Date.now()}.`, partitions: 6 },
@@ -516,8 +502,7 @@ const e2eResult = stages.has('e2e') ? await e2eStage() : null;
 // delivers N waiting deliveries and counts events/s from first to last.
 async function scaleStage(): Promise<{ latencyMs: number; events: number; byReplicas: { replicas: number; eventsPerSecond: number }[] }> {
   const { createServer } = await import('node:http');
-  const { Kafka, logLevel } = await import('kafkajs');
-  const { EnvelopeCodec, ensureTopics, topicNames, parseConfig } = await import('../packages/core/src/index.ts');
+  const { topicNames, parseConfig } = await import('../packages/core/src/index.ts');
   const N = quick ? 5_000 : 20_000;
   const out: { replicas: number; eventsPerSecond: number }[] = [];
   for (const replicas of [1, 2, 4]) {
@@ -570,8 +555,7 @@ const scaleResult = stages.has('scale') ? await scaleStage() : null;
 interface IsolationRun { delivered: number; perSecond: number; p50: number; p99: number }
 async function isolationStage(): Promise<{ rate: number; seconds: number; alone: IsolationRun; besideFailing: IsolationRun; ratio: { throughput: number; p99: number }; failing: { events: number; deliveredUnique: number; duplicates: number; requestsDuringOutage: number; breakerOpened: number; breakerClosed: number } }> {
   const { createServer } = await import('node:http');
-  const { Kafka, logLevel } = await import('kafkajs');
-  const { EnvelopeCodec, ensureTopics, topicNames, parseConfig } = await import('../packages/core/src/index.ts');
+  const { topicNames, parseConfig } = await import('../packages/core/src/index.ts');
   const RATE = 300;
   const SECONDS = quick ? 20 : 120;
   const sinkFor = (answer: () => number) => {

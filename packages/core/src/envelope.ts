@@ -94,7 +94,11 @@ export class EnvelopeCodec {
     const subject = `${topic}-value`;
     let id = this.ids.get(subject);
     if (!id) {
-      id = this.registry.register({ type: SchemaType.AVRO, schema: schemaText(name) }, { subject }).then((r) => r.id);
+      // Registering does not fill the client's schema cache: load it once here, not per encode.
+      id = this.registry.register({ type: SchemaType.AVRO, schema: schemaText(name) }, { subject }).then(async (r) => {
+        await this.loaded(r.id);
+        return r.id;
+      });
       id.catch(() => this.ids.delete(subject));
       this.ids.set(subject, id);
     }
@@ -107,9 +111,7 @@ export class EnvelopeCodec {
   async encode(topic: string, name: 'dead-letter', value: DeadLetter): Promise<Buffer>;
   async encode(topic: string, name: 'delivery-attempt', value: DeliveryAttempt): Promise<Buffer>;
   async encode(topic: string, name: SchemaName, value: RawEvent | Delivery | IngressRejection | DeadLetter | DeliveryAttempt): Promise<Buffer> {
-    const id = await this.schemaId(topic, name);
-    await this.loaded(id);
-    return this.registry.encode(id, value);
+    return this.registry.encode(await this.schemaId(topic, name), value);
   }
 
   async decode<T extends RawEvent | Delivery | IngressRejection | DeadLetter | DeliveryAttempt>(buf: Buffer): Promise<T> {

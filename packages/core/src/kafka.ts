@@ -73,16 +73,15 @@ export function groupId(cfg: KafkaConfig, service: string): string {
  * give, a bad config entry) is thrown at once.
  */
 export async function ensureTopics(admin: Admin, cfg: KafkaConfig, topics: string[], extra: ITopicConfig['configEntries'] = [], timeoutMs = 30_000): Promise<void> {
-  const wanted = [...new Set(topics)];
   const existing = new Set(await admin.listTopics());
-  const created = wanted.filter((t) => !existing.has(t));
-  if (created.length === 0) return;
+  const absent = [...new Set(topics)].filter((t) => !existing.has(t));
+  if (absent.length === 0) return;
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
     try {
       const now = new Set(await admin.listTopics());
-      const missing = created.filter((t) => !now.has(t));
+      const missing = absent.filter((t) => !now.has(t));
       if (missing.length > 0) {
         await admin.createTopics({
           waitForLeaders: false,
@@ -97,16 +96,16 @@ export async function ensureTopics(admin: Admin, cfg: KafkaConfig, topics: strin
           last = err;
         });
       }
-      const md = await admin.fetchTopicMetadata({ topics: created });
-      if (md.topics.length === created.length && md.topics.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))) {
-        await Promise.all(created.map((t) => admin.fetchTopicOffsets(t)));
+      const md = await admin.fetchTopicMetadata({ topics: absent });
+      if (md.topics.length === absent.length && md.topics.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))) {
+        await Promise.all(absent.map((t) => admin.fetchTopicOffsets(t)));
         return;
       }
     } catch (err) {
       if ((err as { permanent?: boolean }).permanent) throw err;
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`topics ${created.join(', ')} not ready after ${timeoutMs} ms: ${(last as Error | undefined)?.message ?? 'partitions without leaders'}`);
+    if (Date.now() > deadline) throw new Error(`topics ${absent.join(', ')} not ready after ${timeoutMs} ms: ${(last as Error | undefined)?.message ?? 'partitions without leaders'}`);
     await new Promise((r) => setTimeout(r, 200));
   }
 }

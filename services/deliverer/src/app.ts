@@ -48,7 +48,6 @@ function lean(m: KafkaMessage): LeanRecord {
   };
 }
 
-
 export function buildDeliverer({ config, env, log, dedup }: DelivererDeps): Service & { metrics: ReturnType<typeof createMetricsRegistry> } {
   const topics = topicNames(config.kafka.topicPrefix);
   const opts = config.deliverer;
@@ -163,7 +162,7 @@ export function buildDeliverer({ config, env, log, dedup }: DelivererDeps): Serv
       if (!isPoisonRecord(err)) throw err;
       log.error({ topic, partition, offset: m.offset, err: (err as Error).message }, 'undecodable delivery record sent to dead-letters');
       await deadLetter({
-        eventId: '', source: '', destination: byTopic.get(topic)?.name ?? '', receivedAt: Number(m.timestamp), orderingKey: m.key?.toString() ?? '',
+        eventId: '', source: '', destination: byTopic.get(topic)?.name ?? '', receivedAt: Number(m.timestamp), orderingKey: m.key ?? '',
         headers: {}, body: m.value ?? Buffer.alloc(0), stage: 'decode', attempts: 0, lastStatus: null,
         lastError: `undecodable delivery at ${topic}/${partition}@${m.offset}: ${(err as Error).message}`, deadAt: Date.now(), replayId: null,
       });
@@ -387,7 +386,7 @@ export function buildDeliverer({ config, env, log, dedup }: DelivererDeps): Serv
             const offset = Number(m.offset);
             let observed = false; // a task run again after a failed step is not fetched again
             const rec = lean(m);
-            w.push(offset, m.key?.toString() ?? '', async (ctx) => {
+            w.push(offset, rec.key ?? '', async (ctx) => {
               if (!rec.value) return;
               const d = await decode(topic, partition, rec);
               if (!d) return;
