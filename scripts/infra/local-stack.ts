@@ -91,6 +91,15 @@ function findJava(minMajor: number): string | undefined {
   return candidates.find((c) => c.major >= minMajor)?.bin;
 }
 
+/** The Kafka jars (downloaded once) and a Java to run them, for tools and extra clusters. */
+export function kafkaLibs(o: StackOptions): string {
+  return ensureKafka(o, () => {});
+}
+
+export function kafkaJava(): string {
+  return javaFor(17);
+}
+
 function ensureKafka(o: StackOptions, log: Log): string {
   const libs = join(o.cacheDir, `kafka-${KAFKA_VERSION}`, 'libs');
   if (existsSync(join(libs, `kafka_2.13-${KAFKA_VERSION}.jar`))) return libs;
@@ -387,17 +396,27 @@ export async function status(o: StackOptions = stackOptions()): Promise<Record<s
   };
 }
 
-/** Used by fault tests: kill -9 one process of the stack and start it again with the same data. */
-export async function restart(o: StackOptions, name: 'kafka' | 'redis' | 'registry', log: Log = () => {}): Promise<void> {
+/** Used by fault tests: kill -9 one process of the stack (its data stays). */
+export async function kill(o: StackOptions, name: 'kafka' | 'redis' | 'registry'): Promise<void> {
   const pid = readPid(o, name);
   if (pid !== undefined) {
     try { process.kill(-pid, 'SIGKILL'); } catch { /* gone */ }
     while (alive(pid)) await new Promise((r) => setTimeout(r, 100));
   }
   rmSync(pidFile(o, name), { force: true });
+}
+
+/** Starts one process of the stack again (after `kill`), with the data it had. */
+export async function start(o: StackOptions, name: 'kafka' | 'redis' | 'registry', log: Log = () => {}): Promise<void> {
   if (name === 'kafka') await upKafka(o, log);
   else if (name === 'redis') await upRedis(o, log);
   else await upRegistry(o, log);
+}
+
+/** Used by fault tests: kill -9 one process of the stack and start it again with the same data. */
+export async function restart(o: StackOptions, name: 'kafka' | 'redis' | 'registry', log: Log = () => {}): Promise<void> {
+  await kill(o, name);
+  await start(o, name, log);
 }
 
 export function exportLines(a: StackAddresses): string {

@@ -8,6 +8,15 @@ interface Pending {
   message: Message;
   resolve: () => void;
   reject: (err: unknown) => void;
+  timer?: NodeJS.Timeout;
+}
+
+/** The message was withdrawn before it was sent: it is certainly not in Kafka. */
+export class NotSentError extends Error {
+  constructor() {
+    super('not sent to Kafka within the deadline (withdrawn unsent)');
+    this.name = 'NotSentError';
+  }
 }
 
 export interface BatchingOptions {
@@ -26,9 +35,24 @@ export class BatchingProducer {
     this.opts = opts;
   }
 
-  send(topic: string, message: Message): Promise<void> {
+  /**
+   * `queueTimeoutMs`: if the message is still waiting for its batch that long (Kafka slow
+   * or down), it is withdrawn and the promise rejects with NotSentError. Once sent it is
+   * never abandoned: the caller learns the batch's real fate, so "failed" cannot mean
+   * "written later by a retry nobody waits for".
+   */
+  send(topic: string, message: Message, queueTimeoutMs?: number): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ topic, message, resolve, reject });
+      const p: Pending = { topic, message, resolve, reject };
+      if (queueTimeoutMs !== undefined) {
+        p.timer = setTimeout(() => {
+          const i = this.queue.indexOf(p);
+          if (i < 0) return;
+          this.queue.splice(i, 1);
+          reject(new NotSentError());
+        }, queueTimeoutMs);
+      }
+      this.queue.push(p);
       this.schedule();
     });
   }
@@ -53,6 +77,7 @@ export class BatchingProducer {
     if (this.inFlight || this.queue.length === 0) return;
     this.inFlight = true;
     const batch = this.queue.splice(0, this.opts.maxBatch);
+    for (const p of batch) clearTimeout(p.timer);
     const byTopic = new Map<string, Message[]>();
     for (const p of batch) {
       let list = byTopic.get(p.topic);

@@ -1,7 +1,7 @@
 // The Kafka side of ingress: capture an event durably (acks=all, coalesced batches) and
 // record refusals. Ingress's HTTP layer only sees the EventCapture interface.
 import type { Producer } from 'kafkajs';
-import { BatchingProducer, HookyardError, type EnvelopeCodec, type Histogram, type IngressRejection, type RawEvent } from '@hookyard/core';
+import { BatchingProducer, HookyardError, NotSentError, type EnvelopeCodec, type Histogram, type IngressRejection, type RawEvent } from '@hookyard/core';
 
 export interface EventCapture {
   capture(event: RawEvent): Promise<void>;
@@ -38,23 +38,21 @@ export class KafkaCapture implements EventCapture {
   async capture(event: RawEvent): Promise<void> {
     if (!this.connected) throw new HookyardError('CAPTURE_UNAVAILABLE', 'Kafka is not connected');
     const value = await this.o.codec.encode(this.o.rawTopic, 'raw-event', event);
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new HookyardError('CAPTURE_UNAVAILABLE', 'Kafka did not acknowledge in time')), this.o.timeoutMs);
-    });
+    // A request whose message could not even be sent in time answers 503 and the message is
+    // withdrawn; one that was sent waits for Kafka's answer (bounded by the producer's own
+    // request timeout and retries), so a 503 never hides a write that lands later.
     try {
-      await Promise.race([this.batcher.send(this.o.rawTopic, { key: event.orderingKey, value, timestamp: String(event.receivedAt) }), deadline]);
+      await this.batcher.send(this.o.rawTopic, { key: event.orderingKey, value, timestamp: String(event.receivedAt) }, this.o.timeoutMs);
     } catch (err) {
+      if (err instanceof NotSentError) throw new HookyardError('CAPTURE_UNAVAILABLE', 'Kafka did not acknowledge in time');
       throw err instanceof HookyardError ? err : new HookyardError('CAPTURE_UNAVAILABLE', undefined, { cause: err });
-    } finally {
-      clearTimeout(timer);
     }
   }
 
   async reject(r: IngressRejection): Promise<void> {
     if (!this.connected) return;
     const value = await this.o.codec.encode(this.o.rejectionsTopic, 'ingress-rejection', r);
-    await this.batcher.send(this.o.rejectionsTopic, { key: r.source, value, timestamp: String(r.receivedAt) });
+    await this.batcher.send(this.o.rejectionsTopic, { key: r.source, value, timestamp: String(r.receivedAt) }, this.o.timeoutMs);
   }
 
   ready(): Promise<boolean> {

@@ -1,0 +1,308 @@
+// The whole pipeline as separate processes (ingress, router, deliverer) against real
+// Kafka, Redis and the registry, ledger sinks for each destination, and the check of the
+// sinks' ledgers against what ingress accepted.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { appendFileSync, createWriteStream, mkdirSync, mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { stringify } from 'yaml';
+import type { StackAddresses } from '../../../scripts/infra/local-stack.ts';
+import { repoRoot } from '../../support/stack.ts';
+import { uniquePrefix } from '../../support/infra.ts';
+import { startLedgerSink, type LedgerSink } from './ledger-sink.ts';
+import { startLoad, type Load, type LoadOptions } from './load.ts';
+
+export const SWH_SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
+
+export type ServiceName = 'ingress' | 'router' | 'deliverer';
+const READY: Record<ServiceName, string> = { ingress: 'ingress started', router: 'router consuming', deliverer: 'deliverer consuming' };
+
+export interface DestinationSpec {
+  name: string;
+  ordering?: 'unordered' | 'per-key';
+  /** Sources connected to it (default: every source). */
+  sources?: string[];
+  timeoutMs?: number;
+}
+
+export interface PipelineOptions {
+  scenario: string;
+  addrs: StackAddresses;
+  destinations?: DestinationSpec[];
+  partitions?: number;
+  replicationFactor?: number;
+  /** Extra config merged into the top level (deliverer, kafka…). */
+  extra?: { kafka?: Record<string, unknown>; deliverer?: Record<string, unknown> };
+}
+
+export interface ServiceProc {
+  name: ServiceName;
+  child: ChildProcess | undefined;
+  starts: number;
+}
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+export const DEFAULT_DESTINATIONS: DestinationSpec[] = [
+  { name: 'all', ordering: 'unordered' },
+  { name: 'keyed', ordering: 'per-key' },
+];
+
+export const SOURCES = [
+  { name: 'alpha' },
+  { name: 'beta', standardWebhooksSecret: SWH_SECRET },
+];
+
+export class Pipeline {
+  readonly dir: string;
+  readonly sinks = new Map<string, LedgerSink>();
+  readonly services = new Map<ServiceName, ServiceProc>();
+  readonly heals: number[] = [];
+  readonly faults: { at: number; what: string }[] = [];
+  ingressPort = 0;
+  metricsPorts = new Map<ServiceName, number>();
+  configFile = '';
+  raw: Record<string, unknown> = {};
+  load: Load | undefined;
+  private env: Record<string, string> = {};
+
+  readonly o: PipelineOptions;
+
+  constructor(o: PipelineOptions) {
+    this.o = o;
+    this.dir = mkdtempSync(join(tmpdir(), `hookyard-fault-${o.scenario}-`));
+  }
+
+  get destinations(): DestinationSpec[] {
+    return this.o.destinations ?? DEFAULT_DESTINATIONS;
+  }
+
+  async setUp(): Promise<void> {
+    for (const d of this.destinations) this.sinks.set(d.name, await startLedgerSink(d.name));
+    const retry = { schedule: [0, 500, 1000, 2000, 4000, ...Array<number>(60).fill(5000)] };
+    this.raw = {
+      kafka: {
+        topicPrefix: uniquePrefix(this.o.scenario), partitions: this.o.partitions ?? 3, replicationFactor: this.o.replicationFactor ?? 1,
+        sessionTimeoutMs: 6000, ...this.o.extra?.kafka,
+      },
+      deliverer: { shutdownTimeoutMs: 10_000, ...this.o.extra?.deliverer },
+      sources: [
+        { name: 'alpha', orderingKey: 'body.key', dedupKey: 'body.uid' },
+        { name: 'beta', orderingKey: 'body.key', dedupKey: 'headers.webhook-id', verify: { type: 'standard-webhooks', secret: SWH_SECRET } },
+      ],
+      destinations: this.destinations.map((d) => ({
+        name: d.name, url: this.sinks.get(d.name)!.url, ordering: d.ordering ?? 'unordered', retry,
+        timeoutMs: d.timeoutMs ?? 10_000,
+        breaker: { consecutiveFailures: 20, cooldownMs: 2000 },
+      })),
+      connections: this.destinations.flatMap((d) => (d.sources ?? SOURCES.map((s) => s.name)).map((source) => ({ source, destination: d.name }))),
+    };
+    this.configFile = join(this.dir, 'hookyard.yaml');
+    appendFileSync(this.configFile, stringify(this.raw));
+    this.ingressPort = await freePort();
+    for (const s of ['ingress', 'router', 'deliverer'] as const) this.metricsPorts.set(s, await freePort());
+    this.env = { ...this.o.addrs, HOOKYARD_CONFIG: this.configFile, LOG_LEVEL: 'info' };
+    for (const s of ['ingress', 'router', 'deliverer'] as const) await this.start(s);
+  }
+
+  get ingressUrl(): string {
+    return `http://127.0.0.1:${this.ingressPort}`;
+  }
+
+  /** Starts a service process and waits for its ready line (ingress: also /readyz). */
+  async start(name: ServiceName): Promise<void> {
+    const proc = this.services.get(name) ?? { name, child: undefined, starts: 0 };
+    this.services.set(name, proc);
+    proc.starts++;
+    mkdirSync(join(this.dir, 'logs'), { recursive: true });
+    const logFile = createWriteStream(join(this.dir, 'logs', `${name}-${proc.starts}.log`));
+    const port = name === 'ingress' ? this.ingressPort : this.metricsPorts.get(name)!;
+    const child = spawn(process.execPath, [join(repoRoot, 'services', name, 'src', 'main.ts')], {
+      env: { ...process.env, ...this.env, PORT: String(port), METRICS_PORT: String(this.metricsPorts.get(name)) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    proc.child = child;
+    let seen = '';
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${name} did not start in 90 s (log: ${join(this.dir, 'logs')})`)), 90_000);
+      const onData = (b: Buffer) => {
+        logFile.write(b);
+        if (seen !== 'ready') {
+          seen = (seen + b.toString()).slice(-4000);
+          if (seen.includes(READY[name])) { seen = 'ready'; clearTimeout(timer); resolve(); }
+        }
+      };
+      child.stdout!.on('data', onData);
+      child.stderr!.on('data', (b: Buffer) => logFile.write(b));
+      child.once('exit', (code, signal) => { clearTimeout(timer); logFile.end(); reject(new Error(`${name} exited ${code ?? signal} before ready (log: ${join(this.dir, 'logs')})`)); });
+    });
+    if (name === 'ingress') await this.waitIngressReady();
+  }
+
+  async waitIngressReady(timeoutMs = 60_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      try { if ((await fetch(`${this.ingressUrl}/readyz`)).ok) return; } catch { /* not yet */ }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new Error(`ingress not ready in ${timeoutMs} ms`);
+  }
+
+  /** Sends a signal and waits for the process to exit. */
+  async stop(name: ServiceName, signal: NodeJS.Signals): Promise<void> {
+    const child = this.services.get(name)?.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill(signal);
+    await exited;
+  }
+
+  async restart(name: ServiceName, signal: NodeJS.Signals): Promise<void> {
+    this.fault(`${signal} ${name}`);
+    await this.stop(name, signal);
+    await this.start(name);
+    this.heal();
+  }
+
+  fault(what: string): void {
+    this.faults.push({ at: Date.now(), what });
+  }
+
+  heal(): void {
+    this.heals.push(Date.now());
+  }
+
+  startLoad(o: Partial<LoadOptions> & { events: number; rate: number }): Load {
+    this.load = startLoad({ ingressUrl: () => this.ingressUrl, sources: SOURCES, lanes: 40, run: this.o.scenario + Date.now().toString(36), ...o });
+    return this.load;
+  }
+
+  /** Expected (destination, event id) pairs from what ingress accepted. */
+  expected(): Map<string, Set<string>> {
+    const out = new Map<string, Set<string>>();
+    for (const d of this.destinations) {
+      const sources = new Set(d.sources ?? SOURCES.map((s) => s.name));
+      out.set(d.name, new Set(this.load!.accepted.filter((a) => sources.has(a.source)).map((a) => a.id)));
+    }
+    return out;
+  }
+
+  deliveredIds(dest: string): Set<string> {
+    return new Set(this.sinks.get(dest)!.entries.filter((e) => e.status >= 200 && e.status < 300).map((e) => e.eventId));
+  }
+
+  /** Waits until every accepted event reached every destination it should (or the deadline). */
+  async waitDelivered(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    const exp = this.expected();
+    const missing = () => [...exp].reduce((n, [d, ids]) => { const got = this.deliveredIds(d); let m = 0; for (const id of ids) if (!got.has(id)) m++; return n + m; }, 0);
+    while (Date.now() < deadline) {
+      if (missing() === 0) {
+        // Late duplicates (a redelivery after a restart) land within a few seconds; count them.
+        await new Promise((r) => setTimeout(r, 3000));
+        return true;
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    return false;
+  }
+
+  result(window?: { from: number; to: number }): FaultResult {
+    const load = this.load!;
+    const exp = this.expected();
+    let lost = 0;
+    let delivered = 0;
+    let redelivered = 0;
+    let recaptured = 0;
+    let orderViolations = 0;
+    const firstByKeyedDest: Record<string, number> = {};
+    for (const d of this.destinations) {
+      const ok = this.sinks.get(d.name)!.entries.filter((e) => e.status >= 200 && e.status < 300);
+      const ids = this.deliveredIds(d.name);
+      for (const id of exp.get(d.name)!) if (!ids.has(id)) lost++;
+      const seenIds = new Set<string>();
+      const seenN = new Set<number>();
+      const lastByKey = new Map<string, number>();
+      for (const e of ok) {
+        if (seenIds.has(e.eventId)) { redelivered++; continue; }
+        seenIds.add(e.eventId);
+        if (seenN.has(e.n)) { recaptured++; continue; }
+        seenN.add(e.n);
+        delivered++;
+        if (d.ordering === 'per-key') {
+          // Lanes send a key's events in n order, one at a time: the first delivery of
+          // each event must come in that order.
+          if ((lastByKey.get(e.key) ?? -1) > e.n) orderViolations++;
+          lastByKey.set(e.key, Math.max(lastByKey.get(e.key) ?? -1, e.n));
+        }
+      }
+      firstByKeyedDest[d.name] = ok.length;
+    }
+    const during = window ? load.answers.filter((a) => a.at >= window.from && a.at <= window.to) : load.answers;
+    const count = (c: string) => during.filter((a) => a.cls === c).length;
+    // Time to recover: from each heal to the first delivery of an event accepted after it.
+    let recoverMs = 0;
+    const allOk = [...this.sinks.values()].flatMap((s) => s.entries.filter((e) => e.status < 300));
+    const acceptedAt = new Map(load.accepted.map((a) => [a.id, a.at]));
+    for (const h of this.heals) {
+      const first = allOk.filter((e) => (acceptedAt.get(e.eventId) ?? 0) > h).reduce((m, e) => Math.min(m, e.at), Infinity);
+      if (Number.isFinite(first)) recoverMs = Math.max(recoverMs, first - h);
+    }
+    return {
+      scenario: this.o.scenario,
+      accepted: new Set(load.accepted.map((a) => a.n)).size,
+      expectedDeliveries: [...exp.values()].reduce((n, s) => n + s.size, 0),
+      delivered,
+      lost,
+      duplicates: redelivered + recaptured,
+      redelivered,
+      recaptured,
+      orderViolations,
+      answers: { '2xx': count('2xx'), '503': count('503'), other: count('other'), error: count('error') },
+      recoverMs,
+      faults: this.faults.map((f) => f.what),
+    };
+  }
+
+  async tearDown(): Promise<void> {
+    this.load?.stop();
+    for (const s of ['ingress', 'router', 'deliverer'] as const) await this.stop(s, 'SIGKILL').catch(() => {});
+    for (const s of this.sinks.values()) await s.close();
+  }
+}
+
+export interface FaultResult {
+  scenario: string;
+  accepted: number;
+  expectedDeliveries: number;
+  /** Unique (destination, event) deliveries. */
+  delivered: number;
+  lost: number;
+  duplicates: number;
+  /** The same event id delivered again (deliverer restarted between the 2xx and its mark). */
+  redelivered: number;
+  /** The same provider event captured twice under two ids (ingress could not answer the first time). */
+  recaptured: number;
+  orderViolations: number;
+  /** Ingress answers during the fault window (connection errors as `error`). */
+  answers: Record<'2xx' | '503' | 'other' | 'error', number>;
+  recoverMs: number;
+  faults: string[];
+  notes?: string;
+}
+
+/** Appends a scenario's figures to FAULTS_REPORT (the runner renders RELIABILITY.md's table from it) and prints them. */
+export function report(r: FaultResult): void {
+  console.log(`fault ${r.scenario}: ${JSON.stringify(r)}`);
+  if (process.env.FAULTS_REPORT) appendFileSync(process.env.FAULTS_REPORT, `${JSON.stringify(r)}\n`);
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
