@@ -61,7 +61,9 @@ local now = tonumber(ARGV[1])
 local state = redis.call('HGET', KEYS[1], 'state') or 'closed'
 if ARGV[2] == '1' then
   if state == 'open' then
-    if ARGV[3] == '1' then redis.call('DEL', KEYS[1]) return 'closed' end
+    -- Closing starts the failure-rate count afresh: the failures that opened it must
+    -- not re-open it at the next single failure.
+    if ARGV[3] == '1' then redis.call('DEL', KEYS[1], KEYS[2]) return 'closed' end
     return 'open'
   end
   redis.call('HSET', KEYS[1], 'consecutive', 0)
@@ -163,8 +165,11 @@ export class RedisProtectionStore {
   }
 
   /** Operators' force-close. */
-  async resetBreaker(dest: string): Promise<void> {
-    await this.redis.del(this.k(dest, 'breaker'));
+  /** Force-closes the breaker; with the destination's `windowMs`, its failure-rate count starts afresh too. */
+  async resetBreaker(dest: string, windowMs?: number): Promise<void> {
+    const keys = [this.k(dest, 'breaker')];
+    if (windowMs !== undefined) keys.push(this.k(dest, `window:${Math.floor(Date.now() / windowMs)}`));
+    await this.redis.del(...keys);
   }
 
   async close(): Promise<void> {

@@ -58,6 +58,25 @@ test('breaker: opens on the failure rate over a window; operators can force-clos
   }
 });
 
+test('breaker: closing after a probe starts the failure-rate count afresh', async () => {
+  const s = await store();
+  try {
+    const o = { breaker: B, probeLeaseMs: 5000 };
+    let t = 3_000_000;
+    let last = '';
+    for (let i = 0; i < 10; i++) last = await s.report('f', t, i % 2 === 0, false, B);
+    assert.equal(last, 'opened');
+    t += B.cooldownMs;
+    assert.deepEqual(await s.admit('f', t, o), { kind: 'go', probe: true });
+    assert.equal(await s.report('f', t, true, true, B), 'closed');
+    // Still inside the same window: one failure after the close is not a 50 % rate.
+    assert.equal(await s.report('f', t + 1, false, false, B), 'closed');
+    assert.equal(await s.report('f', t + 2, true, false, B), 'closed');
+  } finally {
+    await s.close();
+  }
+});
+
 test('rate limit: evenly spaced admissions, per second and per minute', async () => {
   const s = await store();
   try {

@@ -71,7 +71,7 @@ export async function destination(ctx: CliContext, o: DestinationOptions): Promi
     if (o.action === 'pause' || o.action === 'resume') {
       for (const d of dests) await states.set(d.name, { paused: o.action === 'pause', reason: o.reason ?? (o.action === 'pause' ? 'paused by an operator' : ''), at: Date.now(), by: 'operator' });
     } else if (o.action === 'reset-breaker') {
-      for (const d of dests) await protection.resetBreaker(d.name);
+      for (const d of dests) await protection.resetBreaker(d.name, d.breaker.windowMs);
     }
     return await Promise.all(dests.map((d) => status(ctx, d, states, protection)));
   } finally {
