@@ -4,7 +4,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
 import type { KafkaConfig } from './config/options.ts';
+import type { Logger } from 'pino';
 import { ensureTopics } from './kafka.ts';
+import { runSupervised, type SupervisedConsumer } from './consumer-supervisor.ts';
 
 export interface DestinationState {
   paused: boolean;
@@ -20,6 +22,7 @@ export class DestinationStateStore {
   private readonly states = new Map<string, DestinationState>();
   private readonly listeners = new Set<(dest: string, s: DestinationState) => void>();
   private consumer: Consumer | undefined;
+  private supervised: SupervisedConsumer | undefined;
   private producer: Producer | undefined;
 
   constructor(kafka: Kafka, cfg: KafkaConfig, topic: string) {
@@ -28,8 +31,8 @@ export class DestinationStateStore {
     this.topic = topic;
   }
 
-  /** Replays the topic to its current end, then keeps following it. */
-  async start(admin: Admin): Promise<void> {
+  /** Replays the topic to its current end, then keeps following it (restarted after a crash when `log` is given: long-running readers). */
+  async start(admin: Admin, log?: Logger): Promise<void> {
     await ensureTopics(admin, { ...this.cfg, partitions: 1 }, [this.topic], [{ name: 'cleanup.policy', value: 'compact' }]);
     const end = Number((await admin.fetchTopicOffsets(this.topic))[0]?.high ?? 0);
     const consumer = this.kafka.consumer({ groupId: `${this.cfg.topicPrefix}hookyard-state-${randomUUID()}`, allowAutoTopicCreation: false, maxWaitTimeInMs: 500 });
@@ -39,7 +42,7 @@ export class DestinationStateStore {
     if (end === 0) caughtUp();
     await consumer.connect();
     await consumer.subscribe({ topic: this.topic, fromBeginning: true });
-    await consumer.run({
+    const run: Parameters<Consumer['run']>[0] = {
       autoCommit: false,
       eachMessage: async ({ message }) => {
         const dest = message.key?.toString();
@@ -50,7 +53,9 @@ export class DestinationStateStore {
         }
         if (Number(message.offset) >= end - 1) caughtUp();
       },
-    });
+    };
+    if (log) this.supervised = await runSupervised(consumer, run, log, 'destination-state');
+    else await consumer.run(run);
     await ready;
   }
 
@@ -81,6 +86,7 @@ export class DestinationStateStore {
   }
 
   async close(): Promise<void> {
+    this.supervised?.stop();
     await Promise.allSettled([this.consumer?.disconnect(), this.producer?.disconnect()]);
   }
 }

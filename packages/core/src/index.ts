@@ -20,3 +20,4 @@ export * from './protection-store.ts';
 export * from './destination-state.ts';
 export * from './ops-server.ts';
 export * from './body.ts';
+export * from './consumer-supervisor.ts';

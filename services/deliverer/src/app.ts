@@ -16,7 +16,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Consumer, KafkaMessage, Producer } from 'kafkajs';
 import {
   AGE_BUCKETS, BatchingProducer, Closer, consumerOptions, Counter, EnvelopeCodec, Gauge, Histogram, createKafka, createMetricsRegistry, ensureTopics, groupId, isPoisonRecord, DestinationStateStore, RedisDedupStore, RedisProtectionStore, type DedupStore,
-  kafkaReadyCheck, lagGauge, opsServer, topicNames, type Config, type DeadLetter, type Delivery, type DestinationConfig, type Logger,
+  kafkaReadyCheck, lagGauge, opsServer, runSupervised, topicNames, type Config, type SupervisedConsumer, type DeadLetter, type Delivery, type DestinationConfig, type Logger,
   type RuntimeEnv, type Service,
 } from '@hookyard/core';
 import { HttpSender, type AttemptResult } from './http-sender.ts';
@@ -338,7 +338,7 @@ export function buildDeliverer({ config, env, log, dedup }: DelivererDeps): Serv
       closer.add('admin', () => admin.disconnect());
       lagGauge(metrics, admin, group, () => [...byTopic.keys()], 'hookyard_deliverer_consumer_lag');
       await ensureTopics(admin, config.kafka, [...byTopic.keys(), ...tierTopics.keys(), topics.deadLetters, topics.attempts]);
-      await states.start(admin);
+      await states.start(admin, log);
       closer.add('destination-state', () => states.close());
       let opsAddress: string | undefined;
       const firstTopic = [...byTopic.keys()][0];
@@ -351,7 +351,11 @@ export function buildDeliverer({ config, env, log, dedup }: DelivererDeps): Serv
       closer.add('producer', () => producer.disconnect());
       await consumer.connect();
       await retryConsumer.connect();
-      closer.add('consumers', () => Promise.all([consumer.disconnect(), retryConsumer.disconnect()]));
+      const supervised: SupervisedConsumer[] = [];
+      closer.add('consumers', () => {
+        for (const s of supervised) s.stop();
+        return Promise.all([consumer.disconnect(), retryConsumer.disconnect()]);
+      });
       // Runs first on close: stop intake, let in-flight attempts finish, commit.
       closer.add('drain', drain);
       if (byTopic.size === 0) {
@@ -361,7 +365,7 @@ export function buildDeliverer({ config, env, log, dedup }: DelivererDeps): Serv
       consumer.on(consumer.events.GROUP_JOIN, () => { rebalances.inc({ consumer: 'main' }); revokeAll('main'); });
       retryConsumer.on(retryConsumer.events.GROUP_JOIN, () => { rebalances.inc({ consumer: 'retry' }); revokeAll('retry'); });
       await consumer.subscribe({ topics: [...byTopic.keys()], fromBeginning: true });
-      await consumer.run({
+      supervised.push(await runSupervised(consumer, {
         autoCommit: false,
         eachBatchAutoResolve: false,
         partitionsConsumedConcurrently: 8,
@@ -398,9 +402,9 @@ export function buildDeliverer({ config, env, log, dedup }: DelivererDeps): Serv
           }
           await heartbeat();
         },
-      });
+      }, log, 'deliveries'));
       await retryConsumer.subscribe({ topics: [...tierTopics.keys()], fromBeginning: true });
-      await retryConsumer.run({
+      supervised.push(await runSupervised(retryConsumer, {
         autoCommit: false,
         eachBatchAutoResolve: false,
         // Tier partitions mostly sleep; give each its own slot so none waits behind another.
@@ -438,7 +442,7 @@ export function buildDeliverer({ config, env, log, dedup }: DelivererDeps): Serv
           }
           await heartbeat();
         },
-      });
+      }, log, 'retries'));
       log.info({ group, destinations: config.destinations.length }, 'deliverer consuming');
       return opsAddress;
     },

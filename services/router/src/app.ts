@@ -8,8 +8,8 @@
 // same id, which aborts the dead owner's open transaction and fences it.
 import type { Producer } from 'kafkajs';
 import {
-  AGE_BUCKETS, Closer, consumerOptions, Counter, EnvelopeCodec, kafkaReadyCheck, lagGauge, opsServer, Histogram, createKafka, createMetricsRegistry, ensureTopics, groupId, isPoisonRecord, route, routeTable, topicNames,
-  type Config, type DeadLetter, type Logger, type RawEvent, type RuntimeEnv, type Service,
+  AGE_BUCKETS, Closer, consumerOptions, Counter, EnvelopeCodec, kafkaReadyCheck, lagGauge, opsServer, Histogram, createKafka, createMetricsRegistry, ensureTopics, groupId, isPoisonRecord, route, routeTable, runSupervised, topicNames,
+  type Config, type SupervisedConsumer, type DeadLetter, type Logger, type RawEvent, type RuntimeEnv, type Service,
 } from '@hookyard/core';
 
 export interface RouterDeps {
@@ -77,9 +77,10 @@ export function buildRouter({ config, env, log }: RouterDeps): Service & { metri
         for (const p of producers.values()) await p.then((x) => x.disconnect(), () => {});
       });
       await consumer.connect();
-      closer.add('consumer', () => consumer.disconnect());
+      let supervised: SupervisedConsumer | undefined;
+      closer.add('consumer', () => { supervised?.stop(); return consumer.disconnect(); });
       await consumer.subscribe({ topic: topics.rawEvents, fromBeginning: true });
-      await consumer.run({
+      supervised = await runSupervised(consumer, {
         autoCommit: false,
         eachBatchAutoResolve: false,
         // Every assigned partition at once: each has its own transactional producer, and
@@ -149,7 +150,7 @@ export function buildRouter({ config, env, log }: RouterDeps): Service & { metri
             await heartbeat();
           }
         },
-      });
+      }, log, 'router');
       log.info({ group }, 'router consuming');
       return opsAddress;
     },

@@ -12,7 +12,7 @@ import type { StackAddresses } from '../../../scripts/infra/local-stack.ts';
 import { repoRoot } from '../../support/stack.ts';
 import { uniquePrefix } from '../../support/infra.ts';
 import { startLedgerSink, type LedgerSink } from './ledger-sink.ts';
-import { startLoad, type Load, type LoadOptions } from './load.ts';
+import { startLoad, type Accepted, type Load, type LoadOptions } from './load.ts';
 
 export const SWH_SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 
@@ -25,6 +25,8 @@ export interface DestinationSpec {
   /** Sources connected to it (default: every source). */
   sources?: string[];
   timeoutMs?: number;
+  /** A connection filter on the event body, and the same rule for the expected-deliveries count. */
+  filter?: { rule: Record<string, unknown>; accepts: (a: Accepted) => boolean };
 }
 
 export interface PipelineOptions {
@@ -103,7 +105,8 @@ export class Pipeline {
         timeoutMs: d.timeoutMs ?? 10_000,
         breaker: { consecutiveFailures: 20, cooldownMs: 2000 },
       })),
-      connections: this.destinations.flatMap((d) => (d.sources ?? SOURCES.map((s) => s.name)).map((source) => ({ source, destination: d.name }))),
+      connections: this.destinations.flatMap((d) => (d.sources ?? SOURCES.map((s) => s.name))
+        .map((source) => ({ source, destination: d.name, ...(d.filter ? { filter: d.filter.rule } : {}) }))),
     };
     this.configFile = join(this.dir, 'hookyard.yaml');
     appendFileSync(this.configFile, stringify(this.raw));
@@ -190,7 +193,7 @@ export class Pipeline {
     const out = new Map<string, Set<string>>();
     for (const d of this.destinations) {
       const sources = new Set(d.sources ?? SOURCES.map((s) => s.name));
-      out.set(d.name, new Set(this.load!.accepted.filter((a) => sources.has(a.source)).map((a) => a.id)));
+      out.set(d.name, new Set(this.load!.accepted.filter((a) => sources.has(a.source) && (d.filter?.accepts(a) ?? true)).map((a) => a.id)));
     }
     return out;
   }
@@ -213,6 +216,22 @@ export class Pipeline {
       await new Promise((r) => setTimeout(r, 500));
     }
     return false;
+  }
+
+  /** Delivery latency (sink 2xx − ingress answer) percentiles for one destination, in ms. */
+  latency(dest: string): { p50: number; p99: number; max: number } {
+    const acceptedAt = new Map(this.load!.accepted.map((a) => [a.id, a.at]));
+    const seen = new Set<string>();
+    const xs: number[] = [];
+    for (const e of this.sinks.get(dest)!.entries) {
+      if (e.status >= 300 || seen.has(e.eventId)) continue;
+      seen.add(e.eventId);
+      const at = acceptedAt.get(e.eventId);
+      if (at !== undefined) xs.push(e.at - at);
+    }
+    xs.sort((a, b) => a - b);
+    const q = (f: number) => xs[Math.min(xs.length - 1, Math.floor(f * xs.length))] ?? 0;
+    return { p50: q(0.5), p99: q(0.99), max: xs[xs.length - 1] ?? 0 };
   }
 
   result(window?: { from: number; to: number }): FaultResult {
