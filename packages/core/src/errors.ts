@@ -7,6 +7,7 @@ export interface ErrorSpec {
 }
 
 export const ERRORS = {
+  BAD_REQUEST: { status: 400, retryable: false, message: 'malformed request' },
   SOURCE_NOT_FOUND: { status: 404, retryable: false, message: 'unknown source' },
   UNAUTHORIZED: { status: 401, retryable: false, message: 'request could not be authenticated' },
   BODY_TOO_LARGE: { status: 413, retryable: false, message: 'request body exceeds the source limit' },

@@ -146,6 +146,14 @@ export function buildIngress({ config, env, log, dedup, now = Date.now }: Ingres
 
   app.post<{ Params: { source: string } }>('/webhooks/:source', {
     onRequest: async (req, reply) => {
+      // Node's parser accepts an HTTP/0.9 request line (no version, no headers): what
+      // follows it on the connection is then parsed as a second request, and the first
+      // would be captured as an empty POST the sender never meant. Providers speak 1.x.
+      if (req.raw.httpVersionMajor < 1) {
+        requests.inc({ source: '_invalid', outcome: 'bad_request' });
+        reply.header('connection', 'close');
+        return sendError(reply, new HookyardError('BAD_REQUEST', 'HTTP/1.0 or later is required'));
+      }
       const src = sources.get(req.params.source);
       if (!src) {
         requests.inc({ source: '_unknown', outcome: 'not_found' });

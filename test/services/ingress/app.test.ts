@@ -1,9 +1,10 @@
 // Ingress against real Kafka and the registry: what is answered, and what lands in raw-events.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { topicNames, type RawEvent } from '@hookyard/core';
 import { readTopic } from '../../support/topics.ts';
+import { endOffsets } from '../../support/raw-events.ts';
 import { buildIngress, type Ingress } from '../../../services/ingress/src/app.ts';
 import { infra, uniquePrefix } from '../../support/infra.ts';
 import { quietLog, runtimeFor, testConfig, whenReady } from '../../support/stack.ts';
@@ -58,6 +59,22 @@ describe('ingress with Kafka up', () => {
     const res = await fetch(`${url}/webhooks/small`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ customer: 'x'.repeat(200) }) });
     assert.equal(res.status, 413);
     assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'BODY_TOO_LARGE');
+  });
+
+  test('an HTTP/0.9 request line is refused, not captured as an empty POST (found by the fuzz suite)', async () => {
+    const topic = topicNames(prefix).rawEvents;
+    const before = await endOffsets(addr, topic);
+    const { port } = new URL(url);
+    const answer = await new Promise<string>((resolve) => {
+      let got = '';
+      const s = connect(Number(port), '127.0.0.1', () => s.write('POST /webhooks/github\r\n\r\n{"a":1}'));
+      s.on('data', (b: Buffer) => { got += b.toString(); });
+      s.on('close', () => resolve(got));
+      s.on('error', () => resolve(got));
+    });
+    assert.match(answer, /^HTTP\/1\.1 400 /);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(await endOffsets(addr, topic), before, 'nothing produced');
   });
 
   test('healthz, readyz (a real metadata call) and metrics', async () => {
