@@ -13,8 +13,8 @@ interface Pending {
 
 /** The message was withdrawn before it was sent: it is certainly not in Kafka. */
 export class NotSentError extends Error {
-  constructor() {
-    super('not sent to Kafka within the deadline (withdrawn unsent)');
+  constructor(message = 'not sent to Kafka within the deadline (withdrawn unsent)') {
+    super(message);
     this.name = 'NotSentError';
   }
 }
@@ -22,25 +22,58 @@ export class NotSentError extends Error {
 export interface BatchingOptions {
   maxBatch: number;
   timeoutMs: number;
+  /**
+   * Builds a fresh (unconnected) producer. When set, a failed batch retires the producer
+   * that sent it, and the next batch goes out on a new one (a new producer id). Why: a
+   * failed batch may still have been written (acks=all timed out waiting for a replica
+   * that then left the ISR), and kafkajs re-uses its sequence numbers for the next batch.
+   * The broker takes that batch for a retry of the written one, answers success and
+   * drops it: an acknowledged event that is not in Kafka. A new producer id cannot collide.
+   */
+  renew?: () => Producer;
 }
 
 export class BatchingProducer {
   private queue: Pending[] = [];
   private inFlight = false;
   private scheduled = false;
-  private readonly producer: Producer;
+  private producer: Producer;
   private readonly opts: BatchingOptions;
   constructor(producer: Producer, opts: BatchingOptions = { maxBatch: 1000, timeoutMs: 5000 }) {
     this.producer = producer;
     this.opts = opts;
   }
 
-  /**
-   * `queueTimeoutMs`: if the message is still waiting for its batch that long (Kafka slow
-   * or down), it is withdrawn and the promise rejects with NotSentError. Once sent it is
-   * never abandoned: the caller learns the batch's real fate, so "failed" cannot mean
-   * "written later by a retry nobody waits for".
-   */
+  /** The producer in use (it changes when renewed): close this one. */
+  get current(): Producer {
+    return this.producer;
+  }
+
+  /** Called with the new producer after a renewal (to re-attach event listeners). */
+  onRenew?: (producer: Producer) => void;
+
+  private stale = false;
+  /** Producers replaced so far (each after a failed batch). */
+  renewals = 0;
+
+  /** Swaps in a fresh producer; false when it cannot connect (the stale one is kept, unused). */
+  private async renew(): Promise<boolean> {
+    const fresh = this.opts.renew!();
+    try {
+      await fresh.connect();
+    } catch {
+      void fresh.disconnect().catch(() => {});
+      return false;
+    }
+    const old = this.producer;
+    this.producer = fresh;
+    this.stale = false;
+    this.renewals++;
+    this.onRenew?.(fresh);
+    void old.disconnect().catch(() => {});
+    return true;
+  }
+
   send(topic: string, message: Message, queueTimeoutMs?: number): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const p: Pending = { topic, message, resolve, reject };
@@ -78,6 +111,14 @@ export class BatchingProducer {
     this.inFlight = true;
     const batch = this.queue.splice(0, this.opts.maxBatch);
     for (const p of batch) clearTimeout(p.timer);
+    if (this.stale && !(await this.renew())) {
+      // Certainly not written: nothing was sent.
+      const err = new NotSentError('not sent: Kafka unreachable (producer could not be renewed)');
+      for (const p of batch) p.reject(err);
+      this.inFlight = false;
+      this.schedule();
+      return;
+    }
     const byTopic = new Map<string, Message[]>();
     for (const p of batch) {
       let list = byTopic.get(p.topic);
@@ -96,6 +137,7 @@ export class BatchingProducer {
     } catch (err) {
       this.onBatch?.(batch.length, performance.now() - t0, false);
       for (const p of batch) p.reject(err);
+      if (this.opts.renew) this.stale = true;
     } finally {
       this.inFlight = false;
       this.schedule();

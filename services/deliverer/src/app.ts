@@ -59,9 +59,16 @@ export function buildDeliverer({ config, env, log, dedup }: DelivererDeps): Serv
   const codec = new EnvelopeCodec(env.registryUrl);
   const consumer = kafka.consumer(consumerOptions(config.kafka, group));
   const retryConsumer = kafka.consumer(consumerOptions(config.kafka, `${group}-retry`));
-  const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+  const newProducer = (): Producer => kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+  const producer = newProducer();
   // Attempt records, retries and dead letters from all partitions share produce requests.
-  const out = new BatchingProducer(producer, { maxBatch: 1000, timeoutMs: 30_000 });
+  const out = new BatchingProducer(producer, { maxBatch: 1000, timeoutMs: 30_000, renew: newProducer });
+  let renewLogged = 0;
+  out.onRenew = () => {
+    if (Date.now() - renewLogged < 10_000) return;
+    renewLogged = Date.now();
+    log.warn({ renewals: out.renewals }, 'producer renewed after a failed batch (its sequence numbers could collide with a batch Kafka wrote after all)');
+  };
   const admin = kafka.admin();
   const store = dedup ?? new RedisDedupStore(env.redisUrl, config.kafka.topicPrefix, opts.dedupWindowSeconds);
   const sender = new HttpSender();
@@ -348,7 +355,7 @@ export function buildDeliverer({ config, env, log, dedup }: DelivererDeps): Serv
         closer.add('ops', () => ops.close());
       }
       await producer.connect();
-      closer.add('producer', () => producer.disconnect());
+      closer.add('producer', () => out.current.disconnect());
       await consumer.connect();
       await retryConsumer.connect();
       const supervised: SupervisedConsumer[] = [];

@@ -89,7 +89,8 @@ export function buildIngress({ config, env, log, dedup, now = Date.now }: Ingres
   const inFlight = new Gauge({ name: 'hookyard_ingress_in_flight', help: 'Webhook requests being handled', registers: [metrics] });
 
   const kafka = createKafka(env.brokers, `${config.kafka.clientId}-ingress`, log);
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1000 } });
+  const newProducer = () => kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1000 } });
+  const producer = newProducer();
   const admin = kafka.admin();
   const codec = new EnvelopeCodec(env.registryUrl);
   // /readyz may be polled often: one metadata call per second at most.
@@ -99,10 +100,16 @@ export function buildIngress({ config, env, log, dedup, now = Date.now }: Ingres
     if (Date.now() - lastReady.at >= 1000) lastReady = { at: Date.now(), ok: await metadataCheck() };
     return lastReady.ok;
   };
-  const capture: EventCapture = new KafkaCapture({
-    producer, codec, rawTopic: topics.rawEvents, rejectionsTopic: topics.rejections,
+  let renewLogged = 0;
+  const kafkaCapture = new KafkaCapture({
+    producer, newProducer, onRenew: (renewals) => {
+      if (Date.now() - renewLogged < 10_000) return;
+      renewLogged = Date.now();
+      log.warn({ renewals }, 'producer renewed after a failed batch (its sequence numbers could collide with a batch Kafka wrote after all)');
+    }, codec, rawTopic: topics.rawEvents, rejectionsTopic: topics.rejections,
     timeoutMs: config.kafka.produceTimeoutMs, readyCheck: kafkaReachable, metrics: { batchSize, produceSeconds },
   });
+  const capture: EventCapture = kafkaCapture;
 
   /** Answers a refusal, and records it in ingress-rejections within the source's rate. */
   const refuse = (reply: FastifyReply, req: FastifyRequest, src: SourceRuntime, code: ErrorCode, reason: RejectReason | 'body_too_large' | 'event_type_not_allowed', body?: Buffer): FastifyReply => {
@@ -252,7 +259,7 @@ export function buildIngress({ config, env, log, dedup, now = Date.now }: Ingres
     async start({ port = env.port, host = '0.0.0.0' } = {}) {
       started = true;
       if (edge) closer.add('edge-dedup', () => edge.close());
-      closer.add('producer', () => producer.disconnect());
+      closer.add('producer', () => kafkaCapture.producer.disconnect());
       closer.add('admin', () => admin.disconnect());
       // Ingress comes up even when Kafka is down: it answers 503 until the broker is back.
       const connect = async () => {

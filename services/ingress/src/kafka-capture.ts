@@ -11,6 +11,9 @@ export interface EventCapture {
 
 export interface KafkaCaptureOptions {
   producer: Producer;
+  /** A fresh producer for when the current one's idempotence state breaks (see BatchingProducer). */
+  newProducer?: () => Producer;
+  onRenew?: (renewals: number) => void;
   codec: EnvelopeCodec;
   rawTopic: string;
   rejectionsTopic: string;
@@ -26,13 +29,28 @@ export class KafkaCapture implements EventCapture {
 
   constructor(o: KafkaCaptureOptions) {
     this.o = o;
-    this.batcher = new BatchingProducer(o.producer, { maxBatch: 1000, timeoutMs: o.timeoutMs });
+    this.batcher = new BatchingProducer(o.producer, { maxBatch: 1000, timeoutMs: o.timeoutMs, ...(o.newProducer ? { renew: o.newProducer } : {}) });
+    this.batcher.onRenew = (p) => {
+      this.attach(p);
+      this.connected = true; // renew() connected it before handing it over
+      o.onRenew?.(this.batcher.renewals);
+    };
     this.batcher.onBatch = (size, ms, ok) => {
       o.metrics.batchSize.observe(size);
       o.metrics.produceSeconds.observe({ outcome: ok ? 'ok' : 'error' }, ms / 1000);
     };
-    o.producer.on(o.producer.events.CONNECT, () => { this.connected = true; });
-    o.producer.on(o.producer.events.DISCONNECT, () => { this.connected = false; });
+    this.attach(o.producer);
+  }
+
+  /** The producer in use (replaced after a fatal idempotence error): the one to close. */
+  get producer(): Producer {
+    return this.batcher.current;
+  }
+
+  private attach(p: Producer): void {
+    // A replaced producer's late DISCONNECT must not mark its successor disconnected.
+    p.on(p.events.CONNECT, () => { if (p === this.batcher.current) this.connected = true; });
+    p.on(p.events.DISCONNECT, () => { if (p === this.batcher.current) this.connected = false; });
   }
 
   async capture(event: RawEvent): Promise<void> {
@@ -44,7 +62,7 @@ export class KafkaCapture implements EventCapture {
     try {
       await this.batcher.send(this.o.rawTopic, { key: event.orderingKey, value, timestamp: String(event.receivedAt) }, this.o.timeoutMs);
     } catch (err) {
-      if (err instanceof NotSentError) throw new HookyardError('CAPTURE_UNAVAILABLE', 'Kafka did not acknowledge in time');
+      if (err instanceof NotSentError) throw new HookyardError('CAPTURE_UNAVAILABLE', 'Kafka is unreachable or too slow; not captured');
       throw err instanceof HookyardError ? err : new HookyardError('CAPTURE_UNAVAILABLE', undefined, { cause: err });
     }
   }

@@ -291,6 +291,23 @@ export class Pipeline {
     };
   }
 
+  /** For a failed run: each missing (destination, event id), what ingress answered for it and what arrived for its n instead. */
+  lostDetail(limit = 20): string {
+    const exp = this.expected();
+    const out: string[] = [];
+    for (const [dest, ids] of exp) {
+      const got = this.deliveredIds(dest);
+      for (const id of ids) {
+        if (got.has(id) || out.length >= limit) continue;
+        const a = this.load!.accepted.find((x) => x.id === id)!;
+        const arrived = this.sinks.get(dest)!.entries.filter((e) => e.n === a.n).map((e) => `${e.eventId}@${e.at}/${e.status}`);
+        const answers = this.load!.answers.length;
+        out.push(`${dest} ${id} n=${a.n} key=${a.key} duplicate=${a.duplicate} answeredAt=${a.at} arrivedForN=[${arrived.join(' ')}] (answers ${answers})`);
+      }
+    }
+    return out.join('\n');
+  }
+
   async tearDown(): Promise<void> {
     this.load?.stop();
     for (const s of ['ingress', 'router', 'deliverer'] as const) await this.stop(s, 'SIGKILL').catch(() => {});

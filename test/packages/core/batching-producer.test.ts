@@ -7,14 +7,17 @@ import { BatchingProducer, NotSentError } from '@hookyard/core';
 
 /** A producer whose sendBatch calls stay open until the test settles them. */
 function slowProducer() {
-  const calls: { batch: ProducerBatch; settle: (ok: boolean) => void }[] = [];
+  const calls: { batch: ProducerBatch; settle: (ok: boolean, err?: Error) => void }[] = [];
+  const state = { connected: false, disconnected: false };
   const producer = {
     sendBatch: (batch: ProducerBatch) => new Promise((resolve, reject) => {
-      calls.push({ batch, settle: (ok) => (ok ? resolve([]) : reject(new Error('broker gone'))) });
+      calls.push({ batch, settle: (ok, err) => (ok ? resolve([]) : reject(err ?? new Error('broker gone'))) });
     }),
+    connect: async () => { state.connected = true; },
+    disconnect: async () => { state.disconnected = true; },
   } as unknown as Producer;
   const values = () => calls.flatMap((c) => c.batch.topicMessages!.flatMap((t) => t.messages.map((m) => String(m.value))));
-  return { producer, calls, values };
+  return { producer, calls, values, state };
 }
 
 // The batcher flushes on setImmediate; a timer of 0 can fire before it.
@@ -53,4 +56,33 @@ test('a failed batch fails each of its callers; the next batch carries the rest'
   calls[1]!.settle(true);
   await Promise.all([c, d]);
   assert.deepEqual(values(), ['a', 'c', 'd']);
+});
+
+test('after a failed batch the next one goes out on a fresh producer (kafkajs would re-use sequence numbers)', async () => {
+  const first = slowProducer();
+  const second = slowProducer();
+  const unreachable = slowProducer();
+  (unreachable.producer as unknown as { connect: () => Promise<void> }).connect = async () => { throw new Error('ECONNREFUSED'); };
+  const fresh = [unreachable, second];
+  const b = new BatchingProducer(first.producer, { maxBatch: 10, timeoutMs: 1000, renew: () => fresh.shift()!.producer });
+  let renewed: Producer | undefined;
+  b.onRenew = (p) => { renewed = p; };
+  const a = b.send('t', { value: 'a' }, 1000);
+  await tick();
+  first.calls[0]!.settle(false, Object.assign(new Error('The request timed out'), { type: 'REQUEST_TIMED_OUT' }));
+  await assert.rejects(a, /timed out/);
+  // Kafka unreachable: the batch is refused unsent rather than sent on the stale producer.
+  const c = b.send('t', { value: 'c' }, 1000);
+  await assert.rejects(c, NotSentError);
+  assert.equal(first.calls.length, 1, 'nothing sent on the stale producer');
+  assert.equal(b.current, first.producer);
+  const d = b.send('t', { value: 'd' }, 1000);
+  await tick();
+  assert.equal(b.current, second.producer, 'a new producer (new id, fresh sequences)');
+  assert.equal(renewed, second.producer);
+  assert.ok(second.state.connected && first.state.disconnected);
+  assert.equal(second.calls.length, 1, 'the batch went out on the new producer');
+  second.calls[0]!.settle(true);
+  await d;
+  assert.deepEqual(second.values(), ['d']);
 });
