@@ -39,14 +39,18 @@ test('a destination down for minutes, one slow (30 s), one failing at random: ot
     // Recovery here: from the destination's return to its last held event delivered.
     const downDone = Math.max(...p.sinks.get('down')!.entries.filter((e) => e.status < 300).map((e) => e.at));
     const r = { ...p.result({ from, to }), recoverMs: downDone - to };
-    const lat = Object.fromEntries(['all', 'keyed', 'flaky', 'slow', 'down'].map((d) => [d, p.latency(d)]));
-    report({ ...r, notes: `delivery latency ms (ingress answer → destination 2xx): ${Object.entries(lat).map(([d, l]) => `${d} p50 ${l.p50} p99 ${l.p99}`).join('; ')}` });
+    // Measured over the events accepted while the fault lasted (the first seconds after a
+    // cold start are the consumers' warm-up, not the broken destinations' doing).
+    // ('slow' takes only the first 96 events, all accepted before the outage.)
+    const lat = Object.fromEntries(['all', 'keyed', 'flaky', 'slow', 'down'].map((d) => [d, p.latency(d, d === 'slow' ? 0 : from)]));
+    report({ ...r, notes: `delivery latency ms of events accepted during the outage (ingress answer → destination 2xx): ${Object.entries(lat).map(([d, l]) => `${d} p50 ${l.p50} p99 ${l.p99}`).join('; ')}` });
     assert.ok(complete, `not all delivered: lost ${r.lost}`);
     assert.equal(r.lost, 0);
     assert.equal(r.duplicates, 0);
     assert.equal(r.orderViolations, 0);
-    // Healthy destinations do not wait for the broken ones (a loaded 2-core machine: 2 s).
-    for (const d of ['all', 'keyed']) assert.ok(lat[d]!.p99 < 2000, `${d} p99 ${lat[d]!.p99} ms`);
+    // Healthy destinations do not wait for the broken ones: their p99 stays within what a
+    // loaded 2-core machine gives a healthy pipeline (~100 ms), with room for noise.
+    for (const d of ['all', 'keyed']) assert.ok(lat[d]!.p99 < 1000, `${d} p99 ${lat[d]!.p99} ms`);
   } finally {
     await p.tearDown();
   }

@@ -218,9 +218,9 @@ export class Pipeline {
     return false;
   }
 
-  /** Delivery latency (sink 2xx − ingress answer) percentiles for one destination, in ms. */
-  latency(dest: string): { p50: number; p99: number; max: number } {
-    const acceptedAt = new Map(this.load!.accepted.map((a) => [a.id, a.at]));
+  /** Delivery latency (sink 2xx − ingress answer) percentiles for one destination, in ms; `since`: events accepted from then on. */
+  latency(dest: string, since = 0): { p50: number; p99: number; max: number } {
+    const acceptedAt = new Map(this.load!.accepted.filter((a) => a.at >= since).map((a) => [a.id, a.at]));
     const seen = new Set<string>();
     const xs: number[] = [];
     for (const e of this.sinks.get(dest)!.entries) {
