@@ -17,7 +17,7 @@ test('three brokers, RF 3, min ISR 2: one broker killed mid-run, ingress keeps a
   let p: Pipeline | undefined;
   try {
     cluster = await startKafkaCluster(stackOptions(), {
-      nodes: 3, basePort: Number(process.env.FAULT_CLUSTER_PORT ?? 47100), minInsyncReplicas: 2,
+      nodes: 3, basePort: Number(process.env.FAULT_CLUSTER_PORT ?? 23100), minInsyncReplicas: 2,
       dir: mkdtempSync(join(tmpdir(), 'hookyard-cluster-')),
     });
     p = new Pipeline({ scenario: 'cluster-broker', addrs: { ...a, KAFKA_BROKERS: cluster.brokers }, replicationFactor: 3 });

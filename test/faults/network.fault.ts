@@ -15,7 +15,7 @@ import { Pipeline, report, sleep } from './support/pipeline.ts';
 
 test('network faults between the services and Kafka (delay, reset, half-open): nothing lost, order kept', { timeout: 900_000 }, async () => {
   const a = await infra();
-  const base = Number(process.env.FAULT_PROXY_KAFKA_PORT ?? 47200);
+  const base = Number(process.env.FAULT_PROXY_KAFKA_PORT ?? 23200);
   const proxyPort = base + 9;
   let cluster: KafkaCluster | undefined;
   let proxy: TcpProxy | undefined;
@@ -45,7 +45,7 @@ test('network faults between the services and Kafka (delay, reset, half-open): n
     await load.done;
     const complete = await p.waitDelivered(240_000);
     const r = p.result({ from, to });
-    report({ ...r, notes: `proxy accepted ${proxy.accepted()} connections` });
+    report({ ...r, notes: `proxy accepted ${proxy.accepted()} connections (${proxy.upstreamErrors()} upstream connect errors)` });
     assert.ok(proxy.accepted() > 3, 'Kafka traffic went through the proxy');
     assert.ok(complete, `not all delivered: lost ${r.lost}`);
     assert.equal(r.lost, 0);

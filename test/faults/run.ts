@@ -17,10 +17,10 @@ test/faults/results/<time>.{jsonl,md}. Takes about 12 minutes on 2 cores.
 
   --only=kill-9,fuzz   run only these scenario files (names without .fault.ts)
   --reuse-stack        use the stack in KAFKA_BROKERS/REDIS_URL/SCHEMA_REGISTRY_URL (or the
-                       default one) instead of a fresh one on ports 49092/46379/48081
+                       default one) instead of a fresh one on ports 22092/22379/22081
 
 Environment: FAULT_DOWN_MS (destination outage, 120000), FUZZ_REQUESTS (100000),
-FUZZ_SEED (random; printed), FAULT_CLUSTER_PORT (47100), FAULT_PROXY_KAFKA_PORT (47200).`;
+FUZZ_SEED (random; printed), FAULT_CLUSTER_PORT (23100), FAULT_PROXY_KAFKA_PORT (23200).`;
 
 const args = process.argv.slice(2);
 if (args.includes('--help') || args.includes('-h')) {
@@ -43,9 +43,10 @@ for (const f of files) if (!existsSync(f)) { console.error(`test:faults: no scen
 // test topics is slower. Its own ports, so a running dev or CI stack is not touched.
 const ownStack = !args.includes('--reuse-stack');
 if (ownStack) {
-  process.env.HOOKYARD_KAFKA_PORT = '49092';
-  process.env.HOOKYARD_REDIS_PORT = '46379';
-  process.env.HOOKYARD_REGISTRY_PORT = '48081';
+  // Below Linux's ephemeral range (32768+), where a client socket could hold the port.
+  process.env.HOOKYARD_KAFKA_PORT = '22092';
+  process.env.HOOKYARD_REDIS_PORT = '22379';
+  process.env.HOOKYARD_REGISTRY_PORT = '22081';
   process.env.HOOKYARD_STACK_DIR = join(stackOptions().cacheDir, `faults-${Date.now()}`);
   delete process.env.KAFKA_BROKERS;
 }

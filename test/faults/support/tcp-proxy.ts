@@ -13,6 +13,8 @@ export interface TcpProxy {
   set(mode: ProxyMode): void;
   /** Connections accepted so far (a sanity check that traffic went through the proxy). */
   accepted(): number;
+  /** Connections to the upstream that failed (the server was not there). */
+  upstreamErrors(): number;
   close(): Promise<void>;
 }
 
@@ -21,6 +23,7 @@ interface Pair { client: Socket; upstream: Socket; frozen: boolean }
 export async function startTcpProxy(listenPort: number, upstreamPort: number, host = '127.0.0.1'): Promise<TcpProxy> {
   let mode: ProxyMode = { kind: 'pass' };
   let count = 0;
+  let upstreamErrors = 0;
   const pairs = new Set<Pair>();
 
   const forward = (pair: Pair, from: Socket, to: Socket) => {
@@ -42,7 +45,7 @@ export async function startTcpProxy(listenPort: number, upstreamPort: number, ho
     client.on('error', () => {});
     if (mode.kind === 'cut') { client.resetAndDestroy(); return; }
     const upstream = connect(upstreamPort, host);
-    upstream.on('error', () => client.destroy());
+    upstream.on('error', () => { if (!upstream.remoteAddress) upstreamErrors++; client.destroy(); });
     const pair: Pair = { client, upstream, frozen: false };
     pairs.add(pair);
     if (mode.kind === 'blackhole') freeze(pair);
@@ -55,6 +58,7 @@ export async function startTcpProxy(listenPort: number, upstreamPort: number, ho
   return {
     port: listenPort,
     accepted: () => count,
+    upstreamErrors: () => upstreamErrors,
     set(next) {
       const was = mode;
       mode = next;
