@@ -234,6 +234,26 @@ export class Pipeline {
     return { p50: q(0.5), p99: q(0.99), max: xs[xs.length - 1] ?? 0 };
   }
 
+  /** p99 delivery latency (ms) per `stepMs` of acceptance time from `since`: where a slow tail sits. */
+  latencySeries(dest: string, since: number, stepMs = 5000): string {
+    const buckets = new Map<number, number[]>();
+    const acceptedAt = new Map(this.load!.accepted.filter((a) => a.at >= since).map((a) => [a.id, a.at]));
+    const seen = new Set<string>();
+    for (const e of this.sinks.get(dest)!.entries) {
+      const at = acceptedAt.get(e.eventId);
+      if (e.status >= 300 || seen.has(e.eventId) || at === undefined) continue;
+      seen.add(e.eventId);
+      const k = Math.floor((at - since) / stepMs);
+      const l = buckets.get(k) ?? [];
+      l.push(e.at - at);
+      buckets.set(k, l);
+    }
+    return [...buckets].sort((a, b) => a[0] - b[0]).map(([k, l]) => {
+      l.sort((a, b) => a - b);
+      return `${(k * stepMs) / 1000}s:${l[Math.min(l.length - 1, Math.floor(0.99 * l.length))]}`;
+    }).join(' ');
+  }
+
   result(window?: { from: number; to: number }): FaultResult {
     const load = this.load!;
     const exp = this.expected();
