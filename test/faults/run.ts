@@ -13,7 +13,7 @@ as separate processes against real Kafka, Redis and the registry, with kill -9, 
 SIGTERM, a broker killed, a 3-broker cluster losing one, Redis restarted empty, broken
 destinations, network faults through a TCP proxy and a 100,000-request fuzz run.
 Prints one line of figures per scenario and writes them, with a Markdown table, to
-test/faults/results/<time>.{jsonl,md}. Takes about 12 minutes on 2 cores.
+test/faults/results/<time>.{jsonl,md}. Takes 10–18 minutes on 2 cores.
 
   --only=kill-9,fuzz   run only these scenario files (names without .fault.ts)
   --reuse-stack        use the stack in KAFKA_BROKERS/REDIS_URL/SCHEMA_REGISTRY_URL (or the
