@@ -5,7 +5,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { kafkaReady, kafkaJava, kafkaLibs, type StackOptions } from './local-stack.ts';
+import { brokerDefaults, kafkaReady, kafkaJava, kafkaLibs, type StackOptions } from './local-stack.ts';
 
 export interface ClusterOptions {
   nodes: number;
@@ -21,12 +21,8 @@ export interface ClusterOptions {
 export interface KafkaCluster {
   /** Bootstrap list clients should use (the advertised addresses). */
   brokers: string;
-  /** The ports the brokers really listen on for clients, per node. */
-  listenPorts: number[];
   kill(node: number): Promise<void>;
   start(node: number): Promise<void>;
-  alive(node: number): boolean;
-  ready(): Promise<boolean>;
   /** Stops every node and deletes the data. */
   destroy(): Promise<void>;
 }
@@ -47,19 +43,9 @@ function props(o: ClusterOptions, i: number): string {
     'listener.security.protocol.map=CLIENT:PLAINTEXT,CONTROLLER:PLAINTEXT,INTERNAL:PLAINTEXT',
     'inter.broker.listener.name=INTERNAL',
     `log.dirs=${join(o.dir, `node-${i + 1}`, 'data')}`,
-    'num.partitions=3',
     `default.replication.factor=${rf}`,
     `min.insync.replicas=${isr}`,
-    `offsets.topic.replication.factor=${rf}`,
-    'offsets.topic.num.partitions=10',
-    `transaction.state.log.replication.factor=${rf}`,
-    `transaction.state.log.min.isr=${isr}`,
-    'transaction.state.log.num.partitions=10',
-    `share.coordinator.state.topic.replication.factor=${rf}`,
-    `share.coordinator.state.topic.min.isr=${isr}`,
-    'group.initial.rebalance.delay.ms=0',
-    'auto.create.topics.enable=false',
-    'message.max.bytes=10485760',
+    ...brokerDefaults(rf, isr),
     // A killed node's partitions move to the others quickly, so the run does not wait on it.
     'replica.lag.time.max.ms=10000',
     '',
@@ -124,9 +110,6 @@ export async function startKafkaCluster(stack: StackOptions, o: ClusterOptions):
   await waitReady('Kafka cluster');
   return {
     brokers,
-    listenPorts,
-    alive: aliveNode,
-    ready,
     async kill(i) {
       const c = children.get(i);
       if (!c || !aliveNode(i)) return;

@@ -243,21 +243,28 @@ function kafkaProps(o: StackOptions): string {
     'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
     'inter.broker.listener.name=PLAINTEXT',
     `log.dirs=${dataDir}`,
-    'num.partitions=3',
     // A single broker cannot satisfy the multi-replica defaults of the internal topics.
-    'offsets.topic.replication.factor=1',
-    'offsets.topic.num.partitions=10',
-    'transaction.state.log.replication.factor=1',
-    'transaction.state.log.min.isr=1',
-    'transaction.state.log.num.partitions=10',
-    'share.coordinator.state.topic.replication.factor=1',
-    'share.coordinator.state.topic.min.isr=1',
-    'group.initial.rebalance.delay.ms=0',
-    'auto.create.topics.enable=false',
-    'message.max.bytes=10485760',
+    ...brokerDefaults(1, 1),
     'log.retention.hours=168',
     '',
   ].join('\n');
+}
+
+/** Settings every local broker gets, for `rf` replicas of the internal topics and `minIsr`. */
+export function brokerDefaults(rf: number, minIsr: number): string[] {
+  return [
+    'num.partitions=3',
+    `offsets.topic.replication.factor=${rf}`,
+    'offsets.topic.num.partitions=10',
+    `transaction.state.log.replication.factor=${rf}`,
+    `transaction.state.log.min.isr=${minIsr}`,
+    'transaction.state.log.num.partitions=10',
+    `share.coordinator.state.topic.replication.factor=${rf}`,
+    `share.coordinator.state.topic.min.isr=${minIsr}`,
+    'group.initial.rebalance.delay.ms=0',
+    'auto.create.topics.enable=false',
+    'message.max.bytes=10485760',
+  ];
 }
 
 function log4jProps(o: StackOptions): string {

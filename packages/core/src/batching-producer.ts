@@ -2,6 +2,7 @@
 // callers into one sendBatch per flush (one in flight at a time, so the idempotent
 // producer keeps its sequence order), and settles each caller with its own batch's fate.
 import type { Message, Producer } from 'kafkajs';
+import type { Logger } from 'pino';
 
 interface Pending {
   topic: string;
@@ -143,4 +144,14 @@ export class BatchingProducer {
       this.schedule();
     }
   }
+}
+
+/** onRenew for a service: a failover renews per failed batch, so this logs at most every 10 s, with the count. */
+export function logRenewals(log: Logger, renewals: () => number): () => void {
+  let logged = 0;
+  return () => {
+    if (Date.now() - logged < 10_000) return;
+    logged = Date.now();
+    log.warn({ renewals: renewals() }, 'producer renewed after a failed batch (its sequence numbers could collide with a batch Kafka wrote after all)');
+  };
 }

@@ -164,8 +164,7 @@ export class RedisProtectionStore {
     };
   }
 
-  /** Operators' force-close. */
-  /** Force-closes the breaker; with the destination's `windowMs`, its failure-rate count starts afresh too. */
+  /** Operators' force-close; with the destination's `windowMs`, its failure-rate count starts afresh too. */
   async resetBreaker(dest: string, windowMs?: number): Promise<void> {
     const keys = [this.k(dest, 'breaker')];
     if (windowMs !== undefined) keys.push(this.k(dest, `window:${Math.floor(Date.now() / windowMs)}`));

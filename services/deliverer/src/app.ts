@@ -15,7 +15,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Consumer, KafkaMessage, Producer } from 'kafkajs';
 import {
-  AGE_BUCKETS, BatchingProducer, Closer, consumerOptions, Counter, EnvelopeCodec, Gauge, Histogram, createKafka, createMetricsRegistry, ensureTopics, groupId, isPoisonRecord, DestinationStateStore, RedisDedupStore, RedisProtectionStore, type DedupStore,
+  AGE_BUCKETS, BatchingProducer, logRenewals, Closer, consumerOptions, Counter, EnvelopeCodec, Gauge, Histogram, createKafka, createMetricsRegistry, ensureTopics, groupId, isPoisonRecord, DestinationStateStore, RedisDedupStore, RedisProtectionStore, type DedupStore,
   kafkaReadyCheck, lagGauge, opsServer, runSupervised, topicNames, type Config, type SupervisedConsumer, type DeadLetter, type Delivery, type DestinationConfig, type Logger,
   type RuntimeEnv, type Service,
 } from '@hookyard/core';
@@ -63,12 +63,7 @@ export function buildDeliverer({ config, env, log, dedup }: DelivererDeps): Serv
   const producer = newProducer();
   // Attempt records, retries and dead letters from all partitions share produce requests.
   const out = new BatchingProducer(producer, { maxBatch: 1000, timeoutMs: 30_000, renew: newProducer });
-  let renewLogged = 0;
-  out.onRenew = () => {
-    if (Date.now() - renewLogged < 10_000) return;
-    renewLogged = Date.now();
-    log.warn({ renewals: out.renewals }, 'producer renewed after a failed batch (its sequence numbers could collide with a batch Kafka wrote after all)');
-  };
+  out.onRenew = logRenewals(log, () => out.renewals);
   const admin = kafka.admin();
   const store = dedup ?? new RedisDedupStore(env.redisUrl, config.kafka.topicPrefix, opts.dedupWindowSeconds);
   const sender = new HttpSender();

@@ -100,13 +100,8 @@ export function buildIngress({ config, env, log, dedup, now = Date.now }: Ingres
     if (Date.now() - lastReady.at >= 1000) lastReady = { at: Date.now(), ok: await metadataCheck() };
     return lastReady.ok;
   };
-  let renewLogged = 0;
   const kafkaCapture = new KafkaCapture({
-    producer, newProducer, onRenew: (renewals) => {
-      if (Date.now() - renewLogged < 10_000) return;
-      renewLogged = Date.now();
-      log.warn({ renewals }, 'producer renewed after a failed batch (its sequence numbers could collide with a batch Kafka wrote after all)');
-    }, codec, rawTopic: topics.rawEvents, rejectionsTopic: topics.rejections,
+    producer, newProducer, log, codec, rawTopic: topics.rawEvents, rejectionsTopic: topics.rejections,
     timeoutMs: config.kafka.produceTimeoutMs, readyCheck: kafkaReachable, metrics: { batchSize, produceSeconds },
   });
   const capture: EventCapture = kafkaCapture;

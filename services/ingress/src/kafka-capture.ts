@@ -1,7 +1,7 @@
 // The Kafka side of ingress: capture an event durably (acks=all, coalesced batches) and
 // record refusals. Ingress's HTTP layer only sees the EventCapture interface.
 import type { Producer } from 'kafkajs';
-import { BatchingProducer, HookyardError, NotSentError, type EnvelopeCodec, type Histogram, type IngressRejection, type RawEvent } from '@hookyard/core';
+import { BatchingProducer, HookyardError, NotSentError, logRenewals, type Logger, type EnvelopeCodec, type Histogram, type IngressRejection, type RawEvent } from '@hookyard/core';
 
 export interface EventCapture {
   capture(event: RawEvent): Promise<void>;
@@ -13,7 +13,7 @@ export interface KafkaCaptureOptions {
   producer: Producer;
   /** A fresh producer for when the current one's idempotence state breaks (see BatchingProducer). */
   newProducer?: () => Producer;
-  onRenew?: (renewals: number) => void;
+  log?: Logger;
   codec: EnvelopeCodec;
   rawTopic: string;
   rejectionsTopic: string;
@@ -30,10 +30,11 @@ export class KafkaCapture implements EventCapture {
   constructor(o: KafkaCaptureOptions) {
     this.o = o;
     this.batcher = new BatchingProducer(o.producer, { maxBatch: 1000, timeoutMs: o.timeoutMs, ...(o.newProducer ? { renew: o.newProducer } : {}) });
+    const logged = o.log ? logRenewals(o.log, () => this.batcher.renewals) : () => {};
     this.batcher.onRenew = (p) => {
       this.attach(p);
       this.connected = true; // renew() connected it before handing it over
-      o.onRenew?.(this.batcher.renewals);
+      logged();
     };
     this.batcher.onBatch = (size, ms, ok) => {
       o.metrics.batchSize.observe(size);

@@ -2,7 +2,7 @@
 // Kafka, Redis and the registry, ledger sinks for each destination, and the check of the
 // sinks' ledgers against what ingress accepted.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, createWriteStream, mkdirSync, mkdtempSync } from 'node:fs';
+import { appendFileSync, createWriteStream, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -109,7 +109,7 @@ export class Pipeline {
         .map((source) => ({ source, destination: d.name, ...(d.filter ? { filter: d.filter.rule } : {}) }))),
     };
     this.configFile = join(this.dir, 'hookyard.yaml');
-    appendFileSync(this.configFile, stringify(this.raw));
+    writeFileSync(this.configFile, stringify(this.raw));
     this.ingressPort = await freePort();
     for (const s of ['ingress', 'router', 'deliverer'] as const) this.metricsPorts.set(s, await freePort());
     this.env = { ...this.o.addrs, HOOKYARD_CONFIG: this.configFile, LOG_LEVEL: 'info' };
@@ -262,7 +262,6 @@ export class Pipeline {
     let redelivered = 0;
     let recaptured = 0;
     let orderViolations = 0;
-    const firstByKeyedDest: Record<string, number> = {};
     for (const d of this.destinations) {
       const ok = this.sinks.get(d.name)!.entries.filter((e) => e.status >= 200 && e.status < 300);
       const ids = this.deliveredIds(d.name);
@@ -283,7 +282,6 @@ export class Pipeline {
           lastByKey.set(e.key, Math.max(lastByKey.get(e.key) ?? -1, e.n));
         }
       }
-      firstByKeyedDest[d.name] = ok.length;
     }
     const during = window ? load.answers.filter((a) => a.at >= window.from && a.at <= window.to) : load.answers;
     const count = (c: string) => during.filter((a) => a.cls === c).length;
