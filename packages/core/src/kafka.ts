@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { KafkaConfig } from './config/options.ts';
 
 import './node-warnings.ts';
+import './kafkajs-connection.ts';
 
 function pinoLogCreator(log: Logger): logCreator {
   return () => ({ level, log: entry }) => {

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { stringify } from 'yaml';
+import { Kafka, logLevel } from 'kafkajs';
 import type { StackAddresses } from '../../../scripts/infra/local-stack.ts';
 import { repoRoot } from '../../support/stack.ts';
 import { uniquePrefix } from '../../support/infra.ts';
@@ -326,11 +327,85 @@ export class Pipeline {
     return out.join('\n');
   }
 
+  /**
+   * For a failed run: where each missing event is in Kafka. Scans `raw-events` and each
+   * destination topic for the event id's bytes (Avro keeps strings as UTF-8) under
+   * read_uncommitted and read_committed, and reads the deliverer group's committed offsets
+   * and metrics — enough to tell a record never written from one aborted, one committed
+   * past, or one still waiting.
+   */
+  async locateLost(limit = 10): Promise<string> {
+    const exp = this.expected();
+    const missing: { dest: string; id: string }[] = [];
+    for (const [dest, ids] of exp) {
+      const got = this.deliveredIds(dest);
+      for (const id of ids) if (!got.has(id) && missing.length < limit) missing.push({ dest, id });
+    }
+    if (missing.length === 0) return '(nothing missing)';
+    const prefix = (this.raw.kafka as { topicPrefix: string }).topicPrefix;
+    const kafka = new Kafka({ clientId: 'fault-locate', brokers: this.o.addrs.KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING });
+    const admin = kafka.admin();
+    await admin.connect();
+    const out: string[] = [];
+    try {
+      const topics = [`${prefix}raw-events`, ...new Set(missing.map((m) => `${prefix}deliveries.${m.dest}`))];
+      const group = `${prefix}hookyard-deliverer`;
+      const committed = await admin.fetchOffsets({ groupId: group, topics: topics.slice(1) }).catch(() => []);
+      for (const t of committed) out.push(`committed ${group} ${t.topic}: ${t.partitions.map((p) => `${p.partition}@${p.offset}`).join(' ')}`);
+      for (const topic of topics) {
+        const hw = await admin.fetchTopicOffsets(topic);
+        out.push(`high watermarks ${topic}: ${hw.map((p) => `${p.partition}@${p.high}`).join(' ')}`);
+        for (const readUncommitted of [true, false]) {
+          const found = await scanTopic(kafka, topic, hw, readUncommitted, missing.map((m) => m.id));
+          for (const [id, where] of found) out.push(`${readUncommitted ? 'uncommitted' : 'committed  '} ${topic} ${id} at ${where.join(' ')}`);
+          const absent = missing.filter((m) => !found.has(m.id)).map((m) => m.id);
+          if (absent.length) out.push(`${readUncommitted ? 'uncommitted' : 'committed  '} ${topic}: not found ${absent.join(' ')}`);
+        }
+      }
+    } finally {
+      await admin.disconnect();
+    }
+    try {
+      const text = await (await fetch(`http://127.0.0.1:${this.metricsPorts.get('deliverer')}/metrics`)).text();
+      out.push(...text.split('\n').filter((l) => /^hookyard_deliverer_(pending|consumer_lag|in_flight)/.test(l)));
+    } catch (err) {
+      out.push(`deliverer metrics: ${(err as Error).message}`);
+    }
+    return out.join('\n');
+  }
+
   async tearDown(): Promise<void> {
     this.load?.stop();
     for (const s of ['ingress', 'router', 'deliverer'] as const) await this.stop(s, 'SIGKILL').catch(() => {});
     for (const s of this.sinks.values()) await s.close();
   }
+}
+
+/** Partition/offset of every record whose value contains one of `ids`, reading up to the high watermarks (20 s at most). */
+export async function scanTopic(kafka: Kafka, topic: string, hw: { partition: number; high: string }[], readUncommitted: boolean, ids: string[]): Promise<Map<string, string[]>> {
+  const found = new Map<string, string[]>();
+  const todo = new Map(hw.filter((p) => Number(p.high) > 0).map((p) => [p.partition, Number(p.high)]));
+  if (todo.size === 0) return found;
+  const needles = ids.map((id) => [id, Buffer.from(id)] as const);
+  const consumer = kafka.consumer({ groupId: `fault-locate-${Date.now()}-${Math.random().toString(36).slice(2)}`, readUncommitted, maxWaitTimeInMs: 200 });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  const done = new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, 15_000);
+    void consumer.run({
+      eachBatch: async ({ batch }) => {
+        for (const m of batch.messages) {
+          for (const [id, b] of needles) if (m.value?.includes(b)) found.set(id, [...(found.get(id) ?? []), `${batch.partition}@${m.offset}`]);
+        }
+        const high = todo.get(batch.partition);
+        if (high !== undefined && Number(batch.lastOffset()) + 1 >= high) todo.delete(batch.partition);
+        if (todo.size === 0) { clearTimeout(t); resolve(); }
+      },
+    });
+  });
+  await done;
+  await consumer.disconnect();
+  return found;
 }
 
 export interface FaultResult {
