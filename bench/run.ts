@@ -25,8 +25,8 @@ Starts the local stack (infra:up) and runs, in this order (--stages=a,b to choos
   isolation  a healthy destination beside a healthy one, then beside one failing hard
 --quick shortens every stage. --profile=<service> (ingress, router or deliverer) writes
 a V8 CPU profile of that service's processes to bench/profiles/ (node --cpu-prof; open it
-in Chrome DevTools, or summarise it with node bench/profile-summary.ts <file>). The stack is a fresh one of its own on ports 39092 (Kafka),
-36379 (Redis) and 38081 (registry), wiped at the end; --reuse-stack uses the one the
+in Chrome DevTools, or summarise it with node bench/profile-summary.ts <file>). The stack is a fresh one of its own on ports 24092 (Kafka),
+24379 (Redis) and 24081 (registry), wiped at the end; --reuse-stack uses the one the
 HOOKYARD_* variables point at instead. Writes bench/results/<date>.json and prints a summary.`);
   process.exit(0);
 }
@@ -107,9 +107,9 @@ const stop = (c: ChildProcess) => new Promise((r) => { c.once('exit', r); c.kill
 // with thousands of leftover test partitions is measurably slower. --reuse-stack measures
 // against the stack the environment points at instead.
 if (!process.argv.includes('--reuse-stack')) {
-  process.env.HOOKYARD_KAFKA_PORT ??= '39092';
-  process.env.HOOKYARD_REDIS_PORT ??= '36379';
-  process.env.HOOKYARD_REGISTRY_PORT ??= '38081';
+  process.env.HOOKYARD_KAFKA_PORT ??= '24092';
+  process.env.HOOKYARD_REDIS_PORT ??= '24379';
+  process.env.HOOKYARD_REGISTRY_PORT ??= '24081';
   process.env.HOOKYARD_STACK_DIR ??= join(tmpdir(), `hookyard-bench-stack-${process.pid}`);
 }
 const ownStack = !process.argv.includes('--reuse-stack');
@@ -547,17 +547,20 @@ async function scaleStage(): Promise<{ latencyMs: number; events: number; byRepl
 const scaleResult = stages.has('scale') ? await scaleStage() : null;
 
 // Isolation stage (destination protection): a healthy destination fed at a fixed rate,
-// first beside a second healthy destination, then beside a destination that fails every
-// request (503) for the whole run before recovering — same traffic, only the failure
-// differs. The healthy one's throughput and p99
-// (Kafka write → sink) in both runs, the failing one's breaker transitions, and whether
-// every held event was delivered exactly once after recovery.
+// beside a second healthy destination for half the time, then beside a destination that
+// fails every request (503) for the whole outage, then — the failing one recovered and
+// drained — beside the healthy one again for the other half. Same traffic, only the
+// failure differs; the baseline is split around the outage so that drift over the run
+// (heap growth, JIT, log segments) weighs on both sides alike. The healthy one's
+// throughput and p99 (Kafka write → sink, sub-millisecond clock), the failing one's
+// breaker transitions, and whether every held event was delivered exactly once.
 interface IsolationRun { delivered: number; perSecond: number; p50: number; p99: number }
-async function isolationStage(): Promise<{ rate: number; seconds: number; alone: IsolationRun; besideFailing: IsolationRun; ratio: { throughput: number; p99: number }; failing: { events: number; deliveredUnique: number; duplicates: number; requestsDuringOutage: number; breakerOpened: number; breakerClosed: number } }> {
+async function isolationStage(): Promise<{ rate: number; seconds: number; alone: IsolationRun; aloneBefore: IsolationRun; aloneAfter: IsolationRun; besideFailing: IsolationRun; ratio: { throughput: number; p99: number }; failing: { events: number; deliveredUnique: number; duplicates: number; requestsDuringOutage: number; breakerOpened: number; breakerClosed: number } }> {
   const { createServer } = await import('node:http');
   const { topicNames, parseConfig } = await import('../packages/core/src/index.ts');
   const RATE = 300;
   const SECONDS = quick ? 20 : 120;
+  const clock = () => performance.timeOrigin + performance.now(); // ms with a fractional part
   const sinkFor = (answer: () => number) => {
     const seen: { id: string; t: number; at: number }[] = [];
     const requests = { n: 0 };
@@ -569,7 +572,7 @@ async function isolationStage(): Promise<{ rate: number; seconds: number; alone:
         const status = answer();
         if (status < 300) {
           const text = Buffer.concat(chunks).toString();
-          seen.push({ id: String(req.headers['x-hookyard-event-id']), t: Number(/"t":(\d+)/.exec(text)?.[1] ?? 0), at: Date.now() });
+          seen.push({ id: String(req.headers['x-hookyard-event-id']), t: Number(/"t":([\d.]+)/.exec(text)?.[1] ?? 0), at: clock() });
         }
         res.writeHead(status).end();
       });
@@ -604,7 +607,7 @@ async function isolationStage(): Promise<{ rate: number; seconds: number; alone:
   const enc = async (dest: string, t: number) => {
     const n = seq++;
     const topic = topics.delivery(dest);
-    return { topic, key: `k${n % 500}`, value: await codec.encode(topic, 'delivery', { eventId: `${dest}-${n}`, source: 'bench', destination: dest, receivedAt: t, orderingKey: `k${n % 500}`, headers: { 'content-type': 'application/json' }, body: Buffer.from(`{"t":${t},"n":${n},"pad":"${pad}"}`), attempt: 0, replayId: null }) };
+    return { topic, key: `k${n % 500}`, value: await codec.encode(topic, 'delivery', { eventId: `${dest}-${n}`, source: 'bench', destination: dest, receivedAt: Math.floor(t), orderingKey: `k${n % 500}`, headers: { 'content-type': 'application/json' }, body: Buffer.from(`{"t":${t},"n":${n},"pad":"${pad}"}`), attempt: 0, replayId: null }) };
   };
   // Open loop: RATE per second per destination, in 20 ms slices, whatever the answers.
   const feed = async (dests: string[], seconds: number) => {
@@ -613,7 +616,7 @@ async function isolationStage(): Promise<{ rate: number; seconds: number; alone:
       const due = start + slice * 20;
       const wait = due - Date.now();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      const now = Date.now();
+      const now = clock();
       const byTopic = new Map<string, { key: string; value: Buffer }[]>();
       for (const dest of dests) {
         for (let k = 0; k < RATE / 50; k++) {
@@ -624,47 +627,53 @@ async function isolationStage(): Promise<{ rate: number; seconds: number; alone:
       await producer.sendBatch({ topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
     }
   };
-  const summarize = (from: number, to: number): IsolationRun => {
-    const got = healthy.seen.filter((x) => x.t >= from && x.t < to);
+  const summarize = (...windows: [number, number][]): IsolationRun => {
+    const got = healthy.seen.filter((x) => windows.some(([from, to]) => x.t >= from && x.t < to));
     const lat = got.map((x) => x.at - x.t).sort((a, b) => a - b);
-    const pct = (p: number) => lat[Math.min(lat.length - 1, Math.floor((p / 100) * lat.length))] ?? NaN;
-    return { delivered: got.length, perSecond: Math.round(got.length / ((to - from) / 1000)), p50: pct(50), p99: pct(99) };
+    const pct = (p: number) => +(lat[Math.min(lat.length - 1, Math.floor((p / 100) * lat.length))] ?? NaN).toFixed(2);
+    const seconds = windows.reduce((n, [from, to]) => n + (to - from) / 1000, 0);
+    return { delivered: got.length, perSecond: Math.round(got.length / seconds), p50: pct(50), p99: pct(99) };
   };
   const settle = async (count: () => number, target: number) => {
     const deadline = Date.now() + 120_000;
     while (count() < target && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
   };
   await feed(['healthy', 'other'], 3); // warm-up
-  const aloneFrom = Date.now();
-  await feed(['healthy', 'other'], SECONDS);
-  const aloneTo = Date.now();
+  const before: [number, number] = [clock(), 0];
+  await feed(['healthy', 'other'], SECONDS / 2);
+  before[1] = clock();
   await settle(() => healthy.seen.length + other.seen.length, seq);
-  const healthyBefore = healthy.seen.length;
   const failingFrom = seq;
-  const besideFrom = Date.now();
-  const outage = feed(['healthy', 'failing'], SECONDS);
-  await outage;
-  const besideTo = Date.now();
+  const healthyBeforeOutage = healthy.seen.length;
+  const beside: [number, number] = [clock(), 0];
+  await feed(['healthy', 'failing'], SECONDS);
+  beside[1] = clock();
   const requestsDuringOutage = failing.requests.n;
   failingDown = false;
   const failingEvents = (seq - failingFrom) / 2;
   await settle(() => new Set(failing.seen.map((x) => x.id)).size, failingEvents);
+  await settle(() => healthy.seen.length, healthyBeforeOutage + failingEvents);
   await new Promise((r) => setTimeout(r, 2000));
+  const after: [number, number] = [clock(), 0];
+  await feed(['healthy', 'other'], SECONDS / 2);
+  after[1] = clock();
+  await settle(() => healthy.seen.length + other.seen.length + new Set(failing.seen.map((x) => x.id)).size, seq);
   const metrics = await fetch(`http://127.0.0.1:${metricsPort}/metrics`).then((r) => r.text());
   const transitions = (event: string) => Number(new RegExp(`hookyard_deliverer_breaker_transitions_total\\{destination="failing",event="${event}"[^}]*\\} (\\d+)`).exec(metrics)?.[1] ?? 0);
   await stop(d.child);
   await producer.disconnect();
   for (const s of [healthy.server, other.server, failing.server]) s.close();
-  const alone = summarize(aloneFrom, aloneTo);
-  const besideFailing = summarize(besideFrom, besideTo);
-  void healthyBefore;
+  const alone = summarize(before, after);
+  const aloneBefore = summarize(before);
+  const aloneAfter = summarize(after);
+  const besideFailing = summarize(beside);
   const unique = new Set(failing.seen.map((x) => x.id)).size;
   const r = {
-    rate: RATE, seconds: SECONDS, alone, besideFailing,
+    rate: RATE, seconds: SECONDS, alone, aloneBefore, aloneAfter, besideFailing,
     ratio: { throughput: +(besideFailing.perSecond / alone.perSecond).toFixed(3), p99: +(besideFailing.p99 / alone.p99).toFixed(3) },
     failing: { events: failingEvents, deliveredUnique: unique, duplicates: failing.seen.length - unique, requestsDuringOutage, breakerOpened: transitions('opened'), breakerClosed: transitions('closed') },
   };
-  console.error(`isolation: healthy beside a healthy one ${alone.perSecond}/s p99 ${alone.p99} ms; beside a failing destination ${besideFailing.perSecond}/s p99 ${besideFailing.p99} ms; failing: ${unique}/${failingEvents} delivered after recovery, ${r.failing.duplicates} duplicates, ${requestsDuringOutage} requests during the ${SECONDS} s outage, breaker opened ${r.failing.breakerOpened}× closed ${r.failing.breakerClosed}×`);
+  console.error(`isolation: healthy beside a healthy one ${alone.perSecond}/s p99 ${alone.p99} ms (before the outage ${aloneBefore.p99}, after ${aloneAfter.p99}); beside a failing destination ${besideFailing.perSecond}/s p99 ${besideFailing.p99} ms; failing: ${unique}/${failingEvents} delivered after recovery, ${r.failing.duplicates} duplicates, ${requestsDuringOutage} requests during the ${SECONDS} s outage, breaker opened ${r.failing.breakerOpened}× closed ${r.failing.breakerClosed}×`);
   return r;
 }
 const isolationResult = stages.has('isolation') ? await isolationStage() : null;
@@ -717,7 +726,7 @@ if (e2eResult) {
 if (scaleResult) lines.push(`scale (50 ms destination): ${scaleResult.byReplicas.map((r) => `${r.replicas} replica(s) ${r.eventsPerSecond}/s`).join(', ')}`);
 if (isolationResult) {
   const i = isolationResult;
-  lines.push(`isolation (${i.rate}/s each, ${i.seconds} s outage): healthy beside a healthy destination ${i.alone.perSecond}/s p99 ${i.alone.p99} ms; beside a failing destination ${i.besideFailing.perSecond}/s p99 ${i.besideFailing.p99} ms (throughput ×${i.ratio.throughput}, p99 ×${i.ratio.p99}); failing: ${i.failing.deliveredUnique}/${i.failing.events} delivered after recovery, ${i.failing.duplicates} duplicates, breaker opened ${i.failing.breakerOpened}× closed ${i.failing.breakerClosed}×`);
+  lines.push(`isolation (${i.rate}/s each, ${i.seconds} s outage): healthy beside a healthy destination ${i.alone.perSecond}/s p99 ${i.alone.p99} ms (before ${i.aloneBefore.p99}, after ${i.aloneAfter.p99}); beside a failing destination ${i.besideFailing.perSecond}/s p99 ${i.besideFailing.p99} ms (throughput ×${i.ratio.throughput}, p99 ×${i.ratio.p99}); failing: ${i.failing.deliveredUnique}/${i.failing.events} delivered after recovery, ${i.failing.duplicates} duplicates, breaker opened ${i.failing.breakerOpened}× closed ${i.failing.breakerClosed}×`);
 }
 lines.push(`results: ${file}`);
 console.log(lines.join('\n'));

@@ -327,6 +327,11 @@ async function upRegistry(o: StackOptions, log: Log): Promise<void> {
   const pid = startDetached(o, 'registry', java, ['-Xmx512m', '-jar', jar], {
     QUARKUS_HTTP_HOST: '127.0.0.1',
     QUARKUS_HTTP_PORT: String(o.registryPort),
+    // Quarkus's management interface (health, metrics) listens on 0.0.0.0:9000 by default:
+    // every interface, and one port for every stack, so a second stack (the fault suite or
+    // the bench beside a developer's) could not start. Loopback, beside the API port.
+    QUARKUS_MANAGEMENT_HOST: '127.0.0.1',
+    QUARKUS_MANAGEMENT_PORT: String(o.registryPort + 1),
     QUARKUS_LOG_LEVEL: 'WARN',
     APICURIO_CCOMPAT_USE_CANONICAL_HASH: 'true',
   }, dir);

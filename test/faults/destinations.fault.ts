@@ -25,13 +25,15 @@ test('a destination down for minutes, one slow (30 s), one failing at random: ot
     await p.setUp();
     p.sinks.get('slow')!.behaviour = () => ({ status: 200, delayMs: 30_000 });
     p.sinks.get('flaky')!.behaviour = () => (Math.random() < 0.3 ? 500 : 200);
-    const load = p.startLoad({ events: 6_000, rate: 200 });
-    // The fault starts once the healthy destinations are receiving (consumers joined,
-    // producers initialised): a cold start's first seconds are not the fault's doing.
-    const warm = Date.now() + 60_000;
+    const load = p.startLoad({ events: 8_000, rate: 200 });
+    // The fault starts after 10 s of steady traffic at the healthy destinations: a cold
+    // start's first seconds (consumers joining, transactional producers initialising per
+    // partition, the JIT) are slow on their own and are not the fault's doing. The 5 s
+    // before the fault are the baseline the healthy destinations are compared with.
+    const warm = Date.now() + 90_000;
     const ok = (d: string) => p.sinks.get(d)!.entries.filter((e) => e.status < 300).length;
-    while ((ok('all') < 200 || ok('keyed') < 200) && Date.now() < warm) await sleep(100);
-    assert.ok(Date.now() < warm, 'healthy destinations receiving within 60 s');
+    while ((ok('all') < 2000 || ok('keyed') < 2000) && Date.now() < warm) await sleep(100);
+    assert.ok(Date.now() < warm, 'healthy destinations received 2,000 events within 90 s');
     p.fault(`destination "down" refuses connections for ${DOWN_MS / 1000} s`);
     const from = Date.now();
     await p.sinks.get('down')!.down();
@@ -47,15 +49,16 @@ test('a destination down for minutes, one slow (30 s), one failing at random: ot
     // Measured over the events accepted while the fault lasted.
     // ('slow' takes only the first 96 events, all accepted before the outage.)
     const lat = Object.fromEntries(['all', 'keyed', 'flaky', 'slow', 'down'].map((d) => [d, p.latency(d, d === 'slow' ? 0 : from)]));
-    report({ ...r, notes: `delivery latency ms of events accepted during the outage (ingress answer → destination 2xx): ${Object.entries(lat).map(([d, l]) => `${d} p50 ${l.p50} p99 ${l.p99}`).join('; ')}; keyed p99 per 5 s: ${p.latencySeries('keyed', from)}` });
+    const before = Object.fromEntries(['all', 'keyed'].map((d) => [d, p.latency(d, from - 5000, from)]));
+    report({ ...r, notes: `delivery latency ms (ingress answer → destination 2xx) of events accepted in the 5 s before the outage: ${Object.entries(before).map(([d, l]) => `${d} p50 ${l.p50} p99 ${l.p99}`).join('; ')}; during the outage: ${Object.entries(lat).map(([d, l]) => `${d} p50 ${l.p50} p99 ${l.p99}`).join('; ')}; keyed p99 per 5 s from the outage's start: ${p.latencySeries('keyed', from)}` });
     assert.ok(complete, `not all delivered: lost ${r.lost}`);
     assert.equal(r.lost, 0);
     assert.equal(r.duplicates, 0);
     assert.equal(r.orderViolations, 0);
-    // Healthy destinations do not wait for the broken ones. Their p99 is ~100 ms on a loaded
-    // 2-core machine, but the per-key one shows a spike of ~1 s in the first seconds of the
-    // outage (see RELIABILITY.md, not yet explained): the bound is 2 s.
-    for (const d of ['all', 'keyed']) assert.ok(lat[d]!.p99 < 2000, `${d} p99 ${lat[d]!.p99} ms`);
+    // Healthy destinations do not wait for the broken ones: their p99 during the outage stays
+    // under 1 s (it is ~130–150 ms on this loaded 2-core machine, as before the outage; the
+    // figures are reported).
+    for (const d of ['all', 'keyed']) assert.ok(lat[d]!.p99 < 1000, `${d} p99 ${lat[d]!.p99} ms`);
   } finally {
     await p.tearDown();
   }

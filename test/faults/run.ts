@@ -50,7 +50,11 @@ if (ownStack) {
   process.env.HOOKYARD_STACK_DIR = join(stackOptions().cacheDir, `faults-${Date.now()}`);
   delete process.env.KAFKA_BROKERS;
 }
-const addrs = await up(stackOptions(), (m) => console.error(m));
+const addrs = await up(stackOptions(), (m) => console.error(m)).catch(async (err: unknown) => {
+  // What did start (Kafka, say, when the registry could not) must not outlive the run.
+  if (ownStack) await down(stackOptions(), { wipe: true }).catch(() => {});
+  throw err;
+});
 console.error(exportLines(addrs));
 
 const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);

@@ -228,6 +228,10 @@ export function buildDeliverer({ config, env, log, dedup }: DelivererDeps): Serv
       attempts.inc({ destination: dest.name, outcome: r.ok ? 'success' : r.status ? `http_${Math.floor(r.status / 100)}xx` : 'network' });
       if (o.kind === 'success') {
         await store.markDelivered(d.destination, d.eventId).then(() => { delivered = true; }, (err: unknown) => log.warn({ err: (err as Error).message }, 'could not record delivery in dedup store'));
+        // Marked: a re-run of this record (the attempt record failing below, a crash before
+        // the commit) finds the mark and skips, so the key's next record cannot be
+        // overtaken by a resend of this one. Unmarked (Redis down), the key waits.
+        if (delivered) ctx.releaseKey();
         await record(d, n, r, o, null);
         return null;
       }

@@ -10,6 +10,12 @@ export interface TaskContext {
   signal: AbortSignal;
   /** Runs fn in one of the partition's attempt slots (a waiting retry holds none). */
   slot<T>(fn: () => Promise<T>): Promise<T>;
+  /**
+   * Ordered: the destination has this record for good (delivered and marked), so the next
+   * record of its key may start while this one finishes its bookkeeping (the attempt
+   * record's Kafka ack). The record is still committed only when the task ends.
+   */
+  releaseKey(): void;
 }
 
 export type Task = (ctx: TaskContext) => Promise<void>;
@@ -109,17 +115,20 @@ export class PartitionWorker {
     this.queue.push(offset);
     this.times.push(timestamp);
     const prev = this.opts.ordered ? this.tails.get(key) : undefined;
-    const run = (prev ?? Promise.resolve()).then(() => this.runUntilDone(offset, task));
+    let releaseKey = (): void => {};
+    const released = new Promise<void>((r) => { releaseKey = r; });
+    const run = (prev ?? Promise.resolve()).then(() => this.runUntilDone(offset, task, releaseKey));
     if (this.opts.ordered) {
-      this.tails.set(key, run);
-      void run.then(() => { if (this.tails.get(key) === run) this.tails.delete(key); });
+      const tail = Promise.race([run, released]);
+      this.tails.set(key, tail);
+      void tail.then(() => { if (this.tails.get(key) === tail) this.tails.delete(key); });
     }
     this.inFlight.add(run);
     void run.then(() => this.inFlight.delete(run));
   }
 
-  private async runUntilDone(offset: number, task: Task): Promise<void> {
-    const ctx: TaskContext = { signal: this.signal, slot: (fn) => this.inSlot(fn) };
+  private async runUntilDone(offset: number, task: Task, releaseKey: () => void): Promise<void> {
+    const ctx: TaskContext = { signal: this.signal, slot: (fn) => this.inSlot(fn), releaseKey };
     for (;;) {
       if (this.signal.aborted) return; // handed back: not finished, never committed
       try {

@@ -219,9 +219,9 @@ export class Pipeline {
     return false;
   }
 
-  /** Delivery latency (sink 2xx − ingress answer) percentiles for one destination, in ms; `since`: events accepted from then on. */
-  latency(dest: string, since = 0): { p50: number; p99: number; max: number } {
-    const acceptedAt = new Map(this.load!.accepted.filter((a) => a.at >= since).map((a) => [a.id, a.at]));
+  /** Delivery latency (sink 2xx − ingress answer) percentiles for one destination, in ms, over the events accepted in [since, until). */
+  latency(dest: string, since = 0, until = Infinity): { p50: number; p99: number; max: number } {
+    const acceptedAt = new Map(this.load!.accepted.filter((a) => a.at >= since && a.at < until).map((a) => [a.id, a.at]));
     const seen = new Set<string>();
     const xs: number[] = [];
     for (const e of this.sinks.get(dest)!.entries) {

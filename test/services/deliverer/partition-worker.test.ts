@@ -70,6 +70,31 @@ test('ordered: one key runs in order and waits behind its head; other keys pass'
   assert.equal(commits.at(-1), 5);
 });
 
+test('ordered: a record that released its key lets the next one start, and is committed only when it ends', async () => {
+  const { w, commits } = worker({ ordered: true });
+  const seen: string[] = [];
+  const bookkeeping = gate();
+  w.push(0, 'k', async (ctx) => { seen.push('k-0 delivered'); ctx.releaseKey(); await bookkeeping.wait; seen.push('k-0 done'); });
+  w.push(1, 'k', async () => { seen.push('k-1'); });
+  w.push(2, 'k', async () => { seen.push('k-2'); });
+  await sleep(20);
+  assert.deepEqual(seen, ['k-0 delivered', 'k-1', 'k-2'], 'the key moved on once its head was delivered');
+  assert.deepEqual(commits, [], 'nothing committed past the unfinished head');
+  bookkeeping.open();
+  await sleep(20);
+  assert.equal(commits.at(-1), 3);
+});
+
+test('ordered: without releaseKey the key waits for the whole task, even when the task fails and runs again', async () => {
+  const { w } = worker({ ordered: true });
+  const seen: string[] = [];
+  let tries = 0;
+  w.push(0, 'k', async () => { tries++; seen.push(`k-0 try ${tries}`); if (tries < 3) throw new Error('Kafka down'); });
+  w.push(1, 'k', async () => { seen.push('k-1'); });
+  await sleep(100);
+  assert.deepEqual(seen, ['k-0 try 1', 'k-0 try 2', 'k-0 try 3', 'k-1']);
+});
+
 test('a failing task is run again, and its record is not committed until it succeeds', async () => {
   const errors: number[] = [];
   const { w, commits } = worker({ onTaskError: (_e, o) => errors.push(o) });
