@@ -33,6 +33,8 @@ export interface DelivererDeps {
 }
 
 const NOT_BEFORE = 'hookyard-not-before';
+/** How often a partition paused for a held (paused or breaker-open) destination looks again. */
+const HELD_RECHECK_MS = 1000;
 
 /**
  * What a pending record keeps of its fetch: its own copy of the value and nothing else.
@@ -53,6 +55,8 @@ export function buildDeliverer({ config, env, log, dedup }: DelivererDeps): Serv
   const opts = config.deliverer;
   const byName = new Map<string, DestinationConfig>(config.destinations.map((d) => [d.name, d]));
   const byTopic = new Map<string, DestinationConfig>(config.destinations.map((d) => [topics.delivery(d.name), d]));
+  /** Records a partition of a held destination keeps in memory (waiting at the gate, ready to probe). */
+  const heldPending = Math.min(opts.maxPendingPerPartition, opts.concurrencyPerPartition);
   const tierTopics = new Map<string, number>(TIERS_MS.map((t) => [topics.retryTier(t), t]));
   const group = groupId(config.kafka, 'deliverer');
   const kafka = createKafka(env.brokers, `${config.kafka.clientId}-deliverer`, log);
@@ -392,6 +396,19 @@ export function buildDeliverer({ config, env, log, dedup }: DelivererDeps): Serv
               const resume = pause();
               w.onRoom(() => { if (!stopping.signal.aborted) resume(); });
               return; // unresolved records are fetched again after the resume
+            }
+            if (w.pending >= heldPending && guard.isHolding(dest)) {
+              // Paused or breaker open: the records already waiting at the gate are enough
+              // to probe with; the rest wait in Kafka, not in this process's heap (thousands
+              // of held records made the healthy destinations pay in GC pauses).
+              const resume = pause();
+              const recheck = (): void => {
+                if (stopping.signal.aborted) return;
+                if (w.signal.aborted || !guard.isHolding(dest) || w.pending < heldPending) resume();
+                else setTimeout(recheck, HELD_RECHECK_MS).unref();
+              };
+              setTimeout(recheck, HELD_RECHECK_MS).unref();
+              return;
             }
             const offset = Number(m.offset);
             let observed = false; // a task run again after a failed step is not fetched again

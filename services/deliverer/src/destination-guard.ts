@@ -121,6 +121,11 @@ export class DestinationGuard {
     return dest.paused || this.pauses.isPaused(dest.name);
   }
 
+  /** Paused, or its breaker known open here: new records for it would only wait. */
+  isHolding(dest: DestinationConfig): boolean {
+    return this.gates.has(dest.name) || this.isPaused(dest);
+  }
+
   /**
    * Waits until the destination may be sent to, or — with `wait` false (retries from the
    * tier topics) — says how long it is held so the caller can park the record instead.

@@ -8,8 +8,19 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, connect, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
 import { infra } from '../../support/infra.ts';
+import { repoRoot } from '../../support/stack.ts';
 import { Connection, kafkajsLogger, kafkajsSocketFactory, apiVersionsRequest } from '../../../packages/core/src/kafkajs-connection.ts';
+
+test('the patched Connection is the one every service\'s kafkajs uses', () => {
+  for (const service of ['ingress', 'router', 'deliverer', 'replayer']) {
+    const req = createRequire(join(repoRoot, 'services', service, 'src', 'main.ts'));
+    assert.equal(req('kafkajs/src/network/connection.js'), Connection, service);
+    assert.ok(Symbol.for('hookyard.kafkajs-connection-fix') in Connection.prototype);
+  }
+});
 
 /** A proxy that, on its first connection only, lets `firstBytes` of the answer through and then resets it. */
 async function truncatingProxy(upstreamPort: number, firstBytes: number): Promise<{ port: number; close(): Promise<void> }> {

@@ -62,6 +62,43 @@ test('breaker: a failing destination is held without burning attempts, a healthy
   assert.equal(okIds.length, 40, 'each once');
 });
 
+test('a held destination keeps a few records in memory to probe with; the rest wait in Kafka', { timeout: 120_000 }, async () => {
+  const a = await infra();
+  const failing = await startSink();
+  cleanup.push(() => failing.close());
+  let down = true;
+  failing.respond = () => (down ? 503 : 200);
+  const config = testConfig({
+    kafka: { topicPrefix: uniquePrefix('held'), partitions: 2 },
+    sources: [{ name: 's' }],
+    deliverer: { concurrencyPerPartition: 4 },
+    destinations: [{ name: 'failing', url: failing.url, retry: { schedule: [0, 200, 200, 200, 200] }, breaker: { consecutiveFailures: 3, cooldownMs: 1000 } }],
+  });
+  const feeder = await deliveryFeeder(a, config);
+  cleanup.push(() => feeder.close());
+  const [d] = await deliverers(a, config);
+  const pending = async () => {
+    const m = (await d!.metrics.getMetricsAsJSON()).find((x) => x.name === 'hookyard_deliverer_pending');
+    return m?.values.find((v) => v.labels.destination === 'failing')?.value ?? 0;
+  };
+  await feeder.send(Array.from({ length: 10 }, (_, i) => delivery('failing', i)));
+  for (let i = 0; i < 150 && failing.requests.length < 3; i++) await sleep(100); // 3 failures: the breaker opens
+  await sleep(500);
+  await feeder.send(Array.from({ length: 2000 }, (_, i) => delivery('failing', 10 + i)));
+  let most = 0;
+  for (let i = 0; i < 12; i++) { most = Math.max(most, await pending()); await sleep(250); }
+  // Before: every fetched record waited in memory, up to maxPendingPerPartition (2,000) per
+  // partition. Now: what was taken before the breaker opened (10) and 4 per partition.
+  console.log(`held destination: at most ${most} records pending in memory with 2,010 waiting`);
+  assert.ok(most <= 10 + 2 * 4 + 2, `pending while held: ${most}`);
+  down = false;
+  await failing.waitFor(2010, 60_000);
+  await sleep(1000);
+  const okIds = ids(failing.received);
+  assert.equal(new Set(okIds).size, 2010, 'every held event delivered');
+  assert.equal(okIds.length, 2010, 'each once');
+});
+
 test('rate limit: 20/s across three replicas, measured at the sink in every 1 s window', { timeout: 120_000 }, async () => {
   const a = await infra();
   const sink = await startSink();
