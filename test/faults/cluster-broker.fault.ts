@@ -36,7 +36,7 @@ test('three brokers, RF 3, min ISR 2: one broker killed mid-run, ingress keeps a
     const complete = await p.waitDelivered(240_000);
     const r = p.result({ from, to });
     report(r);
-    if (r.lost > 0) console.log(`lost detail (logs in ${p.dir}):\n${p.lostDetail()}\n${await p.locateLost().catch((err: unknown) => `locate failed: ${(err as Error).message}`)}`);
+    if (r.lost > 0) console.log(await p.explainLost());
     assert.ok(complete, `not all delivered: lost ${r.lost}`);
     assert.equal(r.lost, 0);
     assert.equal(r.orderViolations, 0);

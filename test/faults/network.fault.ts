@@ -46,7 +46,7 @@ test('network faults between the services and Kafka (delay, reset, half-open): n
     const complete = await p.waitDelivered(240_000);
     const r = p.result({ from, to });
     report({ ...r, notes: `proxy accepted ${proxy.accepted()} connections (${proxy.upstreamErrors()} upstream connect errors)` });
-    if (r.lost > 0) console.log(`lost detail (logs in ${p.dir}):\n${p.lostDetail()}\n${await p.locateLost().catch((err: unknown) => `locate failed: ${(err as Error).message}`)}`);
+    if (r.lost > 0) console.log(await p.explainLost());
     assert.ok(proxy.accepted() > 3, 'Kafka traffic went through the proxy');
     assert.ok(complete, `not all delivered: lost ${r.lost}`);
     assert.equal(r.lost, 0);

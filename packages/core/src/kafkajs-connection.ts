@@ -66,20 +66,3 @@ if (!(FIXED in proto)) {
     }
   };
 }
-
-/** A kafkajs logger that says nothing (for using a Connection directly). */
-export function kafkajsLogger(): unknown {
-  const { createLogger } = require('kafkajs/src/loggers/index.js') as { createLogger(o: { level: number; logCreator: () => () => void }): unknown };
-  return createLogger({ level: 0, logCreator: () => () => {} });
-}
-
-/** kafkajs's default socket factory (plain TCP). */
-export function kafkajsSocketFactory(): unknown {
-  return (require('kafkajs/src/network/socketFactory.js') as () => unknown)();
-}
-
-/** An ApiVersions v0 request, the simplest round trip a broker answers. */
-export function apiVersionsRequest(): unknown {
-  const { protocol } = require('kafkajs/src/protocol/requests/apiVersions/index.js') as { protocol(o: { version: number }): () => unknown };
-  return protocol({ version: 0 })();
-}

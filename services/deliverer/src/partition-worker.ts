@@ -33,6 +33,7 @@ export interface PartitionWorkerOptions {
 }
 
 const SPAN_FACTOR = 50;
+const noop = (): void => {};
 
 export class PartitionWorker {
   private readonly opts: PartitionWorkerOptions;
@@ -114,15 +115,20 @@ export class PartitionWorker {
   push(offset: number, key: string, task: Task, timestamp = Date.now()): void {
     this.queue.push(offset);
     this.times.push(timestamp);
-    const prev = this.opts.ordered ? this.tails.get(key) : undefined;
-    let releaseKey = (): void => {};
-    const released = new Promise<void>((r) => { releaseKey = r; });
-    const run = (prev ?? Promise.resolve()).then(() => this.runUntilDone(offset, task, releaseKey));
-    if (this.opts.ordered) {
-      const tail = Promise.race([run, released]);
-      this.tails.set(key, tail);
-      void tail.then(() => { if (this.tails.get(key) === tail) this.tails.delete(key); });
+    if (!this.opts.ordered) {
+      this.track(Promise.resolve().then(() => this.runUntilDone(offset, task, noop)));
+      return;
     }
+    let releaseKey = noop;
+    const released = new Promise<void>((r) => { releaseKey = r; });
+    const run = (this.tails.get(key) ?? Promise.resolve()).then(() => this.runUntilDone(offset, task, releaseKey));
+    const tail = Promise.race([run, released]);
+    this.tails.set(key, tail);
+    void tail.then(() => { if (this.tails.get(key) === tail) this.tails.delete(key); });
+    this.track(run);
+  }
+
+  private track(run: Promise<void>): void {
     this.inFlight.add(run);
     void run.then(() => this.inFlight.delete(run));
   }

@@ -334,7 +334,7 @@ export class Pipeline {
    * and metrics — enough to tell a record never written from one aborted, one committed
    * past, or one still waiting.
    */
-  async locateLost(limit = 10): Promise<string> {
+  private async locateLost(limit = 10): Promise<string> {
     const exp = this.expected();
     const missing: { dest: string; id: string }[] = [];
     for (const [dest, ids] of exp) {
@@ -374,6 +374,12 @@ export class Pipeline {
     return out.join('\n');
   }
 
+  /** For a failed run: what arrived instead of each missing event, and where it is in Kafka. */
+  async explainLost(): Promise<string> {
+    const located = await this.locateLost().catch((err: unknown) => `locate failed: ${(err as Error).message}`);
+    return `lost detail (logs in ${this.dir}):\n${this.lostDetail()}\n${located}`;
+  }
+
   async tearDown(): Promise<void> {
     this.load?.stop();
     for (const s of ['ingress', 'router', 'deliverer'] as const) await this.stop(s, 'SIGKILL').catch(() => {});
@@ -381,7 +387,7 @@ export class Pipeline {
   }
 }
 
-/** Partition/offset of every record whose value contains one of `ids`, reading up to the high watermarks (20 s at most). */
+/** Partition/offset of every record whose value contains one of `ids`, reading up to the high watermarks (15 s at most). */
 export async function scanTopic(kafka: Kafka, topic: string, hw: { partition: number; high: string }[], readUncommitted: boolean, ids: string[]): Promise<Map<string, string[]>> {
   const found = new Map<string, string[]>();
   const todo = new Map(hw.filter((p) => Number(p.high) > 0).map((p) => [p.partition, Number(p.high)]));

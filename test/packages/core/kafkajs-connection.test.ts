@@ -12,7 +12,18 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { infra } from '../../support/infra.ts';
 import { repoRoot } from '../../support/stack.ts';
-import { Connection, kafkajsLogger, kafkajsSocketFactory, apiVersionsRequest } from '../../../packages/core/src/kafkajs-connection.ts';
+import { Connection } from '../../../packages/core/src/kafkajs-connection.ts';
+
+// kafkajs internals for driving one Connection by hand.
+const kafkajs = createRequire(join(repoRoot, 'packages', 'core', 'src', 'kafka.ts'));
+const { createLogger } = kafkajs('kafkajs/src/loggers/index.js') as { createLogger(o: { level: number; logCreator: () => () => void }): unknown };
+const socketFactory = kafkajs('kafkajs/src/network/socketFactory.js') as () => unknown;
+const { protocol: apiVersions } = kafkajs('kafkajs/src/protocol/requests/apiVersions/index.js') as { protocol(o: { version: number }): () => unknown };
+/** An ApiVersions v0 request, the simplest round trip a broker answers. */
+const apiVersionsRequest = () => apiVersions({ version: 0 })();
+const connectionTo = (port: number, requestTimeout: number) => new Connection({
+  host: '127.0.0.1', port, logger: createLogger({ level: 0, logCreator: () => () => {} }), socketFactory: socketFactory(), requestTimeout, connectionTimeout: 3000,
+});
 
 test('the patched Connection is the one every service\'s kafkajs uses', () => {
   for (const service of ['ingress', 'router', 'deliverer', 'replayer']) {
@@ -55,7 +66,7 @@ test('a connection reset mid-response and reconnected reads the next response in
   const { KAFKA_BROKERS } = await infra();
   const port = Number(KAFKA_BROKERS.split(',')[0]!.split(':')[1]);
   const proxy = await truncatingProxy(port, 10);
-  const conn = new Connection({ host: '127.0.0.1', port: proxy.port, logger: kafkajsLogger(), socketFactory: kafkajsSocketFactory(), requestTimeout: 3000, connectionTimeout: 3000 });
+  const conn = connectionTo(proxy.port, 3000);
   try {
     await conn.connect();
     await assert.rejects(conn.send(apiVersionsRequest()), /ECONNRESET|Closed connection|Connection error/);
@@ -93,7 +104,7 @@ test('a socket kafkajs has left cannot touch the connection: neither its late by
     client.on('close', () => upstream.destroy());
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const conn = new Connection({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, logger: kafkajsLogger(), socketFactory: kafkajsSocketFactory(), requestTimeout: 1000, connectionTimeout: 3000 });
+  const conn = connectionTo((server.address() as AddressInfo).port, 1000);
   try {
     await conn.connect();
     await assert.rejects(conn.send(apiVersionsRequest()), /timed out/);
