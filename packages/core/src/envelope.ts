@@ -80,10 +80,21 @@ export function schemaText(name: SchemaName): string {
   return readFileSync(resolve(schemaDir, `${name}.avsc`), 'utf8');
 }
 
+/** The part of an avsc Type the encoder uses: writes at pos, returns the end, or a negative shortfall. */
+interface AvroType {
+  encode(value: unknown, buf: Buffer, pos: number): number;
+}
+
+const WIRE_HEADER_BYTES = 5; // Confluent wire format: magic byte 0, then the schema id as int32
+
 export class EnvelopeCodec {
   readonly registry: SchemaRegistry;
   private readonly ids = new Map<string, Promise<number>>();
   private readonly schemas = new Map<number, Promise<unknown>>();
+  /** Settled ids and types, for a synchronous encode once a subject is known. */
+  private readonly readyIds = new Map<string, number>();
+  private readonly types = new Map<number, AvroType>();
+  private scratch = Buffer.allocUnsafe(64 * 1024);
 
   constructor(registryUrl: string) {
     this.registry = new SchemaRegistry({ host: registryUrl });
@@ -96,7 +107,8 @@ export class EnvelopeCodec {
     if (!id) {
       // Registering does not fill the client's schema cache: load it once here, not per encode.
       id = this.registry.register({ type: SchemaType.AVRO, schema: schemaText(name) }, { subject }).then(async (r) => {
-        await this.loaded(r.id);
+        this.types.set(r.id, (await this.loaded(r.id)) as AvroType);
+        this.readyIds.set(subject, r.id);
         return r.id;
       });
       id.catch(() => this.ids.delete(subject));
@@ -111,7 +123,36 @@ export class EnvelopeCodec {
   async encode(topic: string, name: 'dead-letter', value: DeadLetter): Promise<Buffer>;
   async encode(topic: string, name: 'delivery-attempt', value: DeliveryAttempt): Promise<Buffer>;
   async encode(topic: string, name: SchemaName, value: RawEvent | Delivery | IngressRejection | DeadLetter | DeliveryAttempt): Promise<Buffer> {
-    return this.registry.encode(await this.schemaId(topic, name), value);
+    const id = this.readyIds.get(`${topic}-value`) ?? (await this.schemaId(topic, name));
+    const type = this.types.get(id);
+    if (type) {
+      try {
+        return this.encodeWith(id, type, value);
+      } catch {
+        // An invalid value: the registry client's encode names the offending fields.
+      }
+    }
+    return this.registry.encode(id, value);
+  }
+
+  /**
+   * The registry client's encode lets avsc write into its 1 KiB scratch, and a 1 KiB
+   * webhook does not fit: avsc then encodes it a second time into an exact buffer, and
+   * the client copies that once more behind the wire header. Here: one pass into a
+   * scratch that grows to the largest record seen, and one copy out.
+   */
+  private encodeWith(id: number, type: AvroType, value: unknown): Buffer {
+    for (;;) {
+      const end = type.encode(value, this.scratch, WIRE_HEADER_BYTES);
+      if (end >= 0) {
+        const out = Buffer.allocUnsafe(end);
+        this.scratch.copy(out, 0, 0, end);
+        out[0] = 0;
+        out.writeInt32BE(id, 1);
+        return out;
+      }
+      this.scratch = Buffer.allocUnsafe(Math.max(this.scratch.length * 2, this.scratch.length - end));
+    }
   }
 
   async decode<T extends RawEvent | Delivery | IngressRejection | DeadLetter | DeliveryAttempt>(buf: Buffer): Promise<T> {

@@ -5,6 +5,7 @@ import type { KafkaConfig } from './config/options.ts';
 
 import './node-warnings.ts';
 import './kafkajs-connection.ts';
+import './kafkajs-encoding.ts';
 
 function pinoLogCreator(log: Logger): logCreator {
   return () => ({ level, log: entry }) => {

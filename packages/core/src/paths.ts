@@ -9,12 +9,24 @@ export interface RequestView {
 
 export const PATH_ROOTS = ['body', 'headers', 'query', 'path'] as const;
 
+// Paths come from the config: a handful per process, each read on every request.
+const splitPaths = new Map<string, { root: string; rest: string[]; header: string }>();
+function split(path: string): { root: string; rest: string[]; header: string } {
+  let s = splitPaths.get(path);
+  if (!s) {
+    const [root = '', ...rest] = path.split('.');
+    s = { root, rest, header: rest.join('.').toLowerCase() };
+    if (splitPaths.size < 10_000) splitPaths.set(path, s);
+  }
+  return s;
+}
+
 export function valueAt(view: RequestView, path: string): unknown {
-  const [root, ...rest] = path.split('.');
+  const { root, rest, header } = split(path);
   let cur: unknown;
   switch (root) {
     case 'body': cur = view.body; break;
-    case 'headers': return view.headers[rest.join('.').toLowerCase()];
+    case 'headers': return view.headers[header];
     case 'query': cur = view.query; break;
     case 'path': return view.path;
     default: return undefined;

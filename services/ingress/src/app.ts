@@ -4,7 +4,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import {
-  Closer, Counter, EnvelopeCodec, Gauge, eventId, kafkaReadyCheck, parseStructuredBody, Histogram, HookyardError, createKafka, createMetricsRegistry,
+  Closer, Counter, EnvelopeCodec, lazyChildLoggerFactory, Gauge, eventId, kafkaReadyCheck, parseStructuredBody, Histogram, HookyardError, createKafka, createMetricsRegistry,
   ensureTopics, keyAt, topicNames, type Config, type ErrorCode, type Logger, type RawEvent, type RequestView, type RuntimeEnv,
   type SourceConfig,
 } from '@hookyard/core';
@@ -134,7 +134,7 @@ export function buildIngress({ config, env, log, dedup, now = Date.now }: Ingres
     return sendError(reply, err);
   };
 
-  const app = Fastify({ loggerInstance: log as FastifyBaseLogger, bodyLimit: maxBody, logController: new LogController({ disableRequestLogging: true }), return503OnClosing: true });
+  const app = Fastify({ loggerInstance: log as FastifyBaseLogger, childLoggerFactory: lazyChildLoggerFactory as never, bodyLimit: maxBody, logController: new LogController({ disableRequestLogging: true }), return503OnClosing: true });
   // Signatures are computed over bytes: never let a parser re-serialise the body.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));

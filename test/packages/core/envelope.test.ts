@@ -38,3 +38,26 @@ test('a record naming a schema id the registry does not have is poison, and the 
   const good = await codec.encode(topic, 'delivery', delivery(1));
   assert.equal((await codec.decode<Delivery>(good)).eventId, 'e1');
 });
+
+test('encode writes exactly what the registry client writes, for records smaller and far larger than its scratch', async () => {
+  const a = await infra();
+  const topic = topicNames(uniquePrefix('codec3')).delivery('d');
+  const codec = new EnvelopeCodec(a.SCHEMA_REGISTRY_URL);
+  const id = await codec.schemaId(topic, 'delivery');
+  // 10 bytes, 1 KiB (past avsc's 1 KiB scratch), 200 KiB (past the codec's own 64 KiB one), then small again.
+  for (const size of [10, 1024, 200 * 1024, 10]) {
+    const value = { ...delivery(size), body: Buffer.alloc(size, 0x61), headers: { 'x-n': String(size) } };
+    const ours = await codec.encode(topic, 'delivery', value);
+    assert.deepEqual(ours, await codec.registry.encode(id, value), `${size}-byte body`);
+    assert.deepEqual((await codec.decode<Delivery>(ours)).body, value.body);
+  }
+});
+
+test('an invalid value is refused with the registry client\'s error, naming the field', async () => {
+  const a = await infra();
+  const topic = topicNames(uniquePrefix('codec4')).delivery('d');
+  const codec = new EnvelopeCodec(a.SCHEMA_REGISTRY_URL);
+  await codec.schemaId(topic, 'delivery');
+  const bad = { ...delivery(1), attempt: 'three' } as unknown as Delivery;
+  await assert.rejects(codec.encode(topic, 'delivery', bad), (e: Error) => e.name === 'ConfluentSchemaRegistryValidationError' && /attempt/.test(JSON.stringify(e)));
+});
