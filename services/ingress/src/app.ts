@@ -147,27 +147,35 @@ export function buildIngress({ config, env, log, dedup, now = Date.now }: Ingres
   app.get('/metrics', async (_req, reply) => reply.type(metrics.contentType).send(await metrics.metrics()));
 
   app.post<{ Params: { source: string } }>('/webhooks/:source', {
-    onRequest: async (req, reply) => {
+    // A callback hook, not an async one: no promise per request on the hot path. A refusal
+    // answers here and does not call done(), so the body is never read.
+    onRequest: (req, reply, done) => {
       // Node's parser accepts an HTTP/0.9 request line (no version, no headers): what
       // follows it on the connection is then parsed as a second request, and the first
       // would be captured as an empty POST the sender never meant. Providers speak 1.x.
       if (req.raw.httpVersionMajor < 1) {
         requests.inc({ source: '_invalid', outcome: 'bad_request' });
         reply.header('connection', 'close');
-        return sendError(reply, new HookyardError('BAD_REQUEST', 'HTTP/1.0 or later is required'));
+        sendError(reply, new HookyardError('BAD_REQUEST', 'HTTP/1.0 or later is required'));
+        return;
       }
       const src = sources.get(req.params.source);
       if (!src) {
         requests.inc({ source: '_unknown', outcome: 'not_found' });
-        return sendError(reply, new HookyardError('SOURCE_NOT_FOUND', `unknown source "${req.params.source}"`));
+        sendError(reply, new HookyardError('SOURCE_NOT_FOUND', `unknown source "${req.params.source}"`));
+        return;
       }
       // Both refusals happen before a byte of the body is read.
       if (src.ipAllowed && !src.ipAllowed(clientIp(req.socket.remoteAddress ?? '', req.headers['x-forwarded-for'] as string | undefined, trusted))) {
-        return refuse(reply, req, src, 'UNAUTHORIZED', 'ip_not_allowed');
+        refuse(reply, req, src, 'UNAUTHORIZED', 'ip_not_allowed');
+        return;
       }
       const declared = Number(req.headers['content-length'] ?? 0);
-      if (declared > src.config.maxBodyBytes) return refuse(reply, req, src, 'BODY_TOO_LARGE', 'body_too_large');
-      return undefined;
+      if (declared > src.config.maxBodyBytes) {
+        refuse(reply, req, src, 'BODY_TOO_LARGE', 'body_too_large');
+        return;
+      }
+      done();
     },
   }, async (req, reply) => {
     const src = sources.get(req.params.source)!;
