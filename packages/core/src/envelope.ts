@@ -91,9 +91,8 @@ export class EnvelopeCodec {
   readonly registry: SchemaRegistry;
   private readonly ids = new Map<string, Promise<number>>();
   private readonly schemas = new Map<number, Promise<unknown>>();
-  /** Settled ids and types, for a synchronous encode once a subject is known. */
-  private readonly readyIds = new Map<string, number>();
-  private readonly types = new Map<number, AvroType>();
+  /** By topic, once its schema is registered and compiled: the encode needs no await. */
+  private readonly ready = new Map<string, { id: number; type: AvroType }>();
   private scratch = Buffer.allocUnsafe(64 * 1024);
 
   constructor(registryUrl: string) {
@@ -107,8 +106,7 @@ export class EnvelopeCodec {
     if (!id) {
       // Registering does not fill the client's schema cache: load it once here, not per encode.
       id = this.registry.register({ type: SchemaType.AVRO, schema: schemaText(name) }, { subject }).then(async (r) => {
-        this.types.set(r.id, (await this.loaded(r.id)) as AvroType);
-        this.readyIds.set(subject, r.id);
+        this.ready.set(topic, { id: r.id, type: (await this.loaded(r.id)) as AvroType });
         return r.id;
       });
       id.catch(() => this.ids.delete(subject));
@@ -123,16 +121,14 @@ export class EnvelopeCodec {
   async encode(topic: string, name: 'dead-letter', value: DeadLetter): Promise<Buffer>;
   async encode(topic: string, name: 'delivery-attempt', value: DeliveryAttempt): Promise<Buffer>;
   async encode(topic: string, name: SchemaName, value: RawEvent | Delivery | IngressRejection | DeadLetter | DeliveryAttempt): Promise<Buffer> {
-    const id = this.readyIds.get(`${topic}-value`) ?? (await this.schemaId(topic, name));
-    const type = this.types.get(id);
-    if (type) {
-      try {
-        return this.encodeWith(id, type, value);
-      } catch {
-        // An invalid value: the registry client's encode names the offending fields.
-      }
+    if (!this.ready.has(topic)) await this.schemaId(topic, name);
+    const { id, type } = this.ready.get(topic)!;
+    try {
+      return this.encodeWith(id, type, value);
+    } catch {
+      // An invalid value: the registry client's encode names the offending fields.
+      return this.registry.encode(id, value);
     }
-    return this.registry.encode(id, value);
   }
 
   /**

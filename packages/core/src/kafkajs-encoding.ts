@@ -23,12 +23,14 @@ export interface KafkajsEncoder {
   offset: number;
   ensureAvailable(length: number): void;
   writeUVarInt(value: number): KafkajsEncoder;
+  writeVarInt(value: number): KafkajsEncoder;
   writeVarLong(value: number | object): KafkajsEncoder;
   readonly buffer: Buffer;
 }
 interface EncoderClass {
   new (initialSize?: number): KafkajsEncoder;
   nextPowerOfTwo(value: number): number;
+  sizeOfVarInt(value: number): number;
   sizeOfVarLong(value: number | object): number;
   prototype: KafkajsEncoder;
 }
@@ -37,7 +39,8 @@ export const Encoder = require('kafkajs/src/protocol/encoder.js') as EncoderClas
 const PATCHED = Symbol.for('hookyard.kafkajs-encoding');
 const MORE = 0x80; // varint continuation bit
 const LOW7 = 0x7f;
-// Below 2^30 in magnitude, a value's zig-zag encoding fits 31 bits: plain integer arithmetic.
+// Below 2^30 in magnitude, a value's 64-bit zig-zag encoding is its 32-bit one: kafkajs's
+// own varint functions write and size it, without Long.
 const SMALL = 0x40000000;
 const isSmall = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v > -SMALL && v < SMALL;
 
@@ -66,7 +69,7 @@ if (!saved) {
       this.buf = grown;
     }
   };
-  const writeUVarInt = function (this: KafkajsEncoder, value: number) {
+  Encoder.prototype.writeUVarInt = function (this: KafkajsEncoder, value: number) {
     this.ensureAvailable(5); // a 32-bit value takes at most 5 bytes
     const buf = this.buf;
     let at = this.offset;
@@ -78,20 +81,11 @@ if (!saved) {
     this.offset = at;
     return this;
   };
-  Encoder.prototype.writeUVarInt = writeUVarInt;
   Encoder.prototype.writeVarLong = function (this: KafkajsEncoder, value: number | object) {
-    if (!isSmall(value)) return original.writeVarLong.call(this, value);
-    return writeUVarInt.call(this, (value << 1) ^ (value >> 31));
+    return isSmall(value) ? this.writeVarInt(value) : original.writeVarLong.call(this, value);
   };
   Encoder.sizeOfVarLong = function (value: number | object) {
-    if (!isSmall(value)) return original.sizeOfVarLong.call(Encoder, value);
-    let v = ((value << 1) ^ (value >> 31)) >>> 0;
-    let bytes = 1;
-    while (v >= MORE) {
-      v >>>= 7;
-      bytes++;
-    }
-    return bytes;
+    return isSmall(value) ? Encoder.sizeOfVarInt(value) : original.sizeOfVarLong.call(Encoder, value);
   };
 }
 
