@@ -21,3 +21,4 @@ export * from './destination-state.ts';
 export * from './ops-server.ts';
 export * from './body.ts';
 export * from './consumer-supervisor.ts';
+export * from './kafkajs-partitioner.ts';

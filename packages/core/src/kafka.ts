@@ -1,11 +1,12 @@
 // kafkajs set-up shared by every service: client, log bridge to pino, topic names.
-import { Kafka, logLevel, type Admin, type ConsumerConfig, type ITopicConfig, type logCreator } from 'kafkajs';
-import type { Logger } from 'pino';
-import type { KafkaConfig } from './config/options.ts';
-
+// The kafkajs patches first: kafkajs takes some of the functions they replace when it loads.
 import './node-warnings.ts';
 import './kafkajs-connection.ts';
 import './kafkajs-encoding.ts';
+import { fastDefaultPartitioner } from './kafkajs-partitioner.ts';
+import { Kafka, logLevel, type Admin, type ConsumerConfig, type ITopicConfig, type logCreator, type Producer, type ProducerConfig } from 'kafkajs';
+import type { Logger } from 'pino';
+import type { KafkaConfig } from './config/options.ts';
 
 function pinoLogCreator(log: Logger): logCreator {
   return () => ({ level, log: entry }) => {
@@ -17,8 +18,15 @@ function pinoLogCreator(log: Logger): logCreator {
   };
 }
 
+/** kafkajs's client, whose producers hash keys with the fast copy of its default partitioner. */
+class HookyardKafka extends Kafka {
+  override producer(config?: ProducerConfig): Producer {
+    return super.producer({ createPartitioner: fastDefaultPartitioner, ...config });
+  }
+}
+
 export function createKafka(brokers: string[], clientId: string, log: Logger): Kafka {
-  return new Kafka({
+  return new HookyardKafka({
     clientId,
     brokers,
     logLevel: logLevel.WARN,

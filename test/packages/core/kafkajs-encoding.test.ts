@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { randomBytes, randomInt } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
 import { createKafka, ensureTopics, parseConfig } from '@hookyard/core';
-import { Encoder, original, kafkajsCrc32c, type KafkajsEncoder } from '../../../packages/core/src/kafkajs-encoding.ts';
+import { Encoder, original, kafkajsCrc32c, produce, records, type KafkajsEncoder, type RecordArgs } from '../../../packages/core/src/kafkajs-encoding.ts';
 import { infra, uniquePrefix } from '../../support/infra.ts';
 import { quietLog } from '../../support/stack.ts';
 
@@ -19,14 +19,18 @@ const jsCrc32c = require('kafkajs/src/protocol/recordBatch/crc32C/crc32C.js') as
 /** Runs fn with kafkajs's own encoder functions in place of ours. */
 async function withOriginals<T>(fn: () => T | Promise<T>): Promise<T> {
   const proto = Encoder.prototype;
-  const ours = { ensureAvailable: proto.ensureAvailable, writeUVarInt: proto.writeUVarInt, writeVarLong: proto.writeVarLong, sizeOfVarLong: Encoder.sizeOfVarLong };
+  const ours = { ensureAvailable: proto.ensureAvailable, writeUVarInt: proto.writeUVarInt, writeVarLong: proto.writeVarLong, sizeOfVarLong: Encoder.sizeOfVarLong, record: records.encode };
   Object.assign(proto, { ensureAvailable: original.ensureAvailable, writeUVarInt: original.writeUVarInt, writeVarLong: original.writeVarLong });
   Encoder.sizeOfVarLong = original.sizeOfVarLong;
+  records.encode = records.original;
+  produce.fast = false;
   try {
     return await fn();
   } finally {
     Object.assign(proto, { ensureAvailable: ours.ensureAvailable, writeUVarInt: ours.writeUVarInt, writeVarLong: ours.writeVarLong });
     Encoder.sizeOfVarLong = ours.sizeOfVarLong;
+    records.encode = ours.record;
+    produce.fast = true;
   }
 }
 
@@ -51,27 +55,56 @@ test('varints, varlongs and their sizes are byte-identical to kafkajs\'s', async
   assert.ok(ours.bytes.equals(theirs.bytes), 'same bytes');
 });
 
-test('produce requests (many records, random sizes, keys, headers and timestamps) are byte-identical to kafkajs\'s', async () => {
+test('produce requests (many records, random sizes, keys, headers and timestamps) are byte-identical to kafkajs\'s', async (t) => {
   // Dirty the buffer pool first: a byte left unwritten by the speed-ups would show as garbage.
   for (let i = 0; i < 100; i++) Buffer.allocUnsafe(2048).fill(0xaa);
+  // Messages without a timestamp take Date.now(): the same for both encoders.
   const now = Date.now();
-  const topicData = [0, 1].map((t) => ({
-    topic: `t${t}`,
+  t.mock.method(Date, 'now', () => now);
+  assert.ok(produce.installed, 'kafkajs\'s produce requests are encoded by the one-pass encoder');
+  const topicData = () => [0, 1].map((tp) => ({
+    topic: `t${tp}-${'ü'.repeat(tp)}`,
     partitions: [0, 1, 2].map((partition) => ({
       partition, firstSequence: randomInt(0, 1000),
       messages: Array.from({ length: randomInt(1, 60) }, (_, i) => ({
-        key: i % 3 === 0 ? null : `key-${randomInt(0, 1e9)}`,
-        value: randomBytes(randomInt(0, 5000)),
-        timestamp: String(now + randomInt(-5000, 5000)),
+        key: i % 3 === 0 ? null : i % 5 === 0 ? Buffer.from(`bk-${i}`) : `key-${randomInt(0, 1e9)}`,
+        value: i % 7 === 0 ? null : randomBytes(randomInt(0, 5000)),
+        ...(i % 6 === 5 ? {} : { timestamp: String(now + randomInt(-5000, 5000)) }),
         headers: i % 4 === 0 ? { 'x-a': 'b', 'x-long': 'v'.repeat(randomInt(0, 300)) } : {},
       })),
     })),
   }));
-  const req = { acks: -1, timeout: 30000, producerId: Long.fromValue(42), producerEpoch: 1, topicData };
-  const ours = Buffer.from((await produceRequest(req).encode()).buffer);
-  const theirs = await withOriginals(async () => Buffer.from((await produceRequest(req).encode()).buffer));
-  assert.ok(ours.length > 10_000);
-  assert.ok(ours.equals(theirs), 'same bytes');
+  const variants = [
+    { acks: -1, timeout: 30000, producerId: Long.fromValue(42), producerEpoch: 1, topicData: topicData() },
+    { acks: 1, timeout: 5000, topicData: topicData() }, // defaults: no producer id, epoch 0
+    { acks: -1, timeout: 30000, transactionalId: 'tx-1', producerId: Long.fromValue(7), producerEpoch: 3, topicData: topicData() },
+    { acks: -1, timeout: 30000, producerId: Long.fromValue(9), producerEpoch: 0, topicData: [{ topic: 'numeric-ts', partitions: [{ partition: 4, firstSequence: 0, messages: [{ key: 'a', value: Buffer.from('x'), timestamp: now + 5 }, { key: 'b', value: Buffer.from('y'), timestamp: now }] }] }] },
+    { acks: -1, timeout: 30000, compression: 1, topicData: topicData() }, // gzip: left to kafkajs
+  ];
+  for (const req of variants) {
+    const ours = Buffer.from((await produceRequest(req).encode()).buffer);
+    const theirs = await withOriginals(async () => Buffer.from((await produceRequest(req).encode()).buffer));
+    if (req.topicData.length === 2) assert.ok(ours.length > 1000);
+    assert.ok(ours.equals(theirs), `same bytes (${JSON.stringify({ ...req, topicData: undefined })})`);
+  }
+});
+
+test('records are byte-identical to kafkajs\'s, whatever their key, value, deltas and headers', async () => {
+  for (let i = 0; i < 100; i++) Buffer.allocUnsafe(2048).fill(0xaa); // a byte left unwritten would show
+  const keys = [null, undefined, '', 'k', 'clé-ünïcødé-🔑', '\ud800 lone', 'x'.repeat(300), Buffer.alloc(0), randomBytes(40)];
+  const values = [null, undefined, '', 'text value', Buffer.alloc(0), randomBytes(1024), randomBytes(70_000)];
+  const deltas = [0, 1, -1, 2 ** 20, 2 ** 30, -(2 ** 31), 2 ** 40, Long.fromValue(7), Long.fromString('-9223372036854775808')];
+  const headerSets: (Record<string, unknown> | undefined)[] = [undefined, {}, { 'x-a': 'b' }, { 'x-many': ['1', '2'], 'x-buf': Buffer.from('v') }];
+  const cases: RecordArgs[] = [{ key: 'only-key' } as RecordArgs];
+  for (const key of keys) for (const value of values) cases.push({ key, value, offsetDelta: randomInt(0, 100_000), timestampDelta: deltas[randomInt(0, deltas.length)] as number });
+  for (const timestampDelta of deltas) for (const headers of headerSets) cases.push({ key: 'k', value: randomBytes(100), offsetDelta: 3, timestampDelta: timestampDelta as number, ...(headers ? { headers } : {}) });
+  assert.ok(records.installed, 'kafkajs calls the fast record encoder');
+  assert.notEqual(records.encode, records.original);
+  for (const c of cases) {
+    const ours = records.encode(c).buffer;
+    const theirs = await withOriginals(() => records.original(c).buffer);
+    assert.ok(ours.equals(theirs), `same bytes for ${JSON.stringify(c).slice(0, 120)}`);
+  }
 });
 
 test('the native CRC-32C agrees with kafkajs\'s JavaScript one', () => {

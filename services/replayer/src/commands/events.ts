@@ -1,8 +1,7 @@
 // hookyard events list | show: what arrived (or was refused, and why), and for one event
 // every delivery attempt. An event id embeds its receive time, so `show` reads a minute
 // of raw-events around it and only the delivery-attempts partition its key maps to.
-import { Partitioners } from 'kafkajs';
-import { eventIdTime, isPoisonRecord, type DeliveryAttempt, type IngressRejection, type RawEvent } from '@hookyard/core';
+import { eventIdTime, fastDefaultPartitioner, isPoisonRecord, type DeliveryAttempt, type IngressRejection, type RawEvent } from '@hookyard/core';
 import type { CliContext } from '../context.ts';
 import { CommandFailed, UsageError } from '../errors.ts';
 import { progress } from '../progress.ts';
@@ -120,7 +119,7 @@ export async function showEvent(ctx: CliContext, o: Extract<EventsOptions, { act
   // Attempt records are keyed by event id, so they all sit in one partition.
   const ranges = await planScan(admin, ctx.topics.attempts, o.at, null, SLACK_MS);
   if (ranges.length > 0) {
-    const partition = Partitioners.DefaultPartitioner()({
+    const partition = fastDefaultPartitioner()({
       topic: ctx.topics.attempts, message: { key: o.id, value: null },
       partitionMetadata: ranges.map((r) => ({ partitionId: r.partition, leader: 0, replicas: [], isr: [], partitionErrorCode: 0 })),
     });
