@@ -127,23 +127,30 @@ test('a real broker accepts what the speed-ups write (it checks every batch CRC)
   await admin.disconnect();
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
-  const sent = Array.from({ length: 300 }, (_, i) => ({ key: `k${i % 7}`, value: randomBytes(randomInt(0, 4000)), timestamp: String(Date.now() - randomInt(0, 100_000)) }));
+  // Each value starts with its index: two random values may otherwise be equal (two empty ones).
+  const sent = Array.from({ length: 300 }, (_, i) => ({ key: `k${i % 7}`, value: Buffer.concat([Buffer.from(`${i}:`), randomBytes(randomInt(0, 4000))]), timestamp: String(Date.now() - randomInt(0, 100_000)) }));
   for (let i = 0; i < sent.length; i += 100) await producer.send({ topic, acks: -1, messages: sent.slice(i, i + 100) });
   await producer.disconnect();
 
   const reader = new Kafka({ brokers: a.KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING }).consumer({ groupId: `${topic}-reader` });
-  await reader.connect();
-  await reader.subscribe({ topic, fromBeginning: true });
   const got = new Map<string, Buffer>();
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`read ${got.size} of ${sent.length}`)), 30_000);
-    void reader.run({
-      eachMessage: async ({ message }) => {
-        got.set(message.value!.toString('hex'), message.value!);
-        if (got.size === sent.length) { clearTimeout(timer); resolve(); }
-      },
+  const perPartition = new Map<number, number>();
+  // A consumer left running would keep this file's process alive after a failure.
+  try {
+    await reader.connect();
+    await reader.subscribe({ topic, fromBeginning: true });
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`read ${got.size} of ${sent.length} (per partition ${JSON.stringify([...perPartition])})`)), 60_000);
+      reader.run({
+        eachMessage: async ({ partition, message }) => {
+          got.set(message.value!.toString('hex'), message.value!);
+          perPartition.set(partition, (perPartition.get(partition) ?? 0) + 1);
+          if (got.size === sent.length) { clearTimeout(timer); resolve(); }
+        },
+      }).catch(reject);
     });
-  });
-  await reader.disconnect();
+  } finally {
+    await reader.disconnect();
+  }
   for (const s of sent) assert.ok(got.has(s.value.toString('hex')), 'every record came back intact');
 });
