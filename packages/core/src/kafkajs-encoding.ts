@@ -218,7 +218,8 @@ interface PartitionPlan {
   firstSequence: number;
   first: string | number;
   max: string | number;
-  dateNow: number;
+  /** Each record's timestamp delta, computed once when sizing. */
+  deltas: number[];
   batchSize: number;
   /** A record's body size (written here), or its bytes from kafkajs's encoder (records with headers). */
   records: (number | Buffer)[];
@@ -250,10 +251,12 @@ export function encodeProduceRequest(a: ProduceArgs): KafkajsEncoder | null {
       const first = stamps.length === 0 ? dateNow : stamps[0]!;
       const max = stamps.length === 0 ? dateNow : stamps[stamps.length - 1]!;
       const sized: (number | Buffer)[] = [];
+      const deltas: number[] = [];
       let recordBytes = 0;
       for (let i = 0; i < messages.length; i++) {
         const m = messages[i]!;
         const timestampDelta = ((m.timestamp || dateNow) as number) - (first as number);
+        deltas.push(timestampDelta);
         if (m.headers != null && hasOwnKeys(m.headers)) {
           const bytes = records.original({ ...m, offsetDelta: i, timestampDelta }).buffer;
           sized.push(bytes);
@@ -268,7 +271,7 @@ export function encodeProduceRequest(a: ProduceArgs): KafkajsEncoder | null {
       const batchSize = 4 + 1 + 4 + BATCH_BODY_FIXED + recordBytes;
       // partition, record set size, firstOffset, batch length, batch
       total += 4 + 4 + 8 + 4 + batchSize;
-      partitions.push({ partition: p.partition, firstSequence: p.firstSequence ?? 0, first, max, dateNow, batchSize, records: sized });
+      partitions.push({ partition: p.partition, firstSequence: p.firstSequence ?? 0, first, max, deltas, batchSize, records: sized });
     }
     plans.push(partitions);
   }
@@ -306,7 +309,7 @@ export function encodeProduceRequest(a: ProduceArgs): KafkajsEncoder | null {
         const m = p.messages[i]!;
         e.writeVarInt(r)
           .writeInt8(0) // no record attributes
-          .writeVarLong(((m.timestamp || plan.dateNow) as number) - (plan.first as number))
+          .writeVarLong(plan.deltas[i]!)
           .writeVarInt(i)
           .writeVarIntBytes(m.key ?? null)
           .writeVarIntBytes(m.value ?? null)
