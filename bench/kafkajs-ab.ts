@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { buildIngress } from '../services/ingress/src/app.ts';
 import { createLogger, parseConfig, runtimeEnv } from '../packages/core/src/index.ts';
 import { Encoder, original, produce, records } from '../packages/core/src/kafkajs-encoding.ts';
+import { framing } from '../packages/core/src/kafkajs-request.ts';
 import { down, stackOptions, up } from '../scripts/infra/local-stack.ts';
 
 if (process.argv.includes('--help')) {
@@ -16,7 +17,7 @@ if (process.argv.includes('--help')) {
 
 Runs hookyard ingress in this process at full load (autocannon, 64 connections, 1 KiB
 bodies, acks=all) and flips, every window, between hookyard's kafkajs encoding speed-ups
-(packages/core/src/kafkajs-encoding.ts) and kafkajs's own encoders. Prints the median
+(packages/core/src/kafkajs-encoding.ts, kafkajs-request.ts) and kafkajs's own encoders. Prints the median
 requests/s and CPU per request of each mode and the ratio of adjacent windows. Uses a
 fresh stack of its own on ports 25092/25379/25081 (wiped at the end).`);
   process.exit(0);
@@ -41,6 +42,7 @@ function mode(name: 'hookyard' | 'kafkajs'): void {
   Encoder.sizeOfVarLong = src.sizeOfVarLong;
   records.encode = name === 'hookyard' ? ours.record : records.original;
   produce.fast = name === 'hookyard';
+  framing.fast = name === 'hookyard';
 }
 
 const config = parseConfig(`kafka: { topicPrefix: "ab-${Date.now()}.", partitions: 6 }\nsources: [{ name: bench, orderingKey: body.data.object.customer }]\n`, {});

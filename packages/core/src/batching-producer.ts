@@ -9,7 +9,8 @@ interface Pending {
   message: Message;
   resolve: () => void;
   reject: (err: unknown) => void;
-  timer?: NodeJS.Timeout;
+  /** When it is withdrawn if still queued (Date.now() ms); Infinity for never. */
+  deadline: number;
 }
 
 /** The message was withdrawn before it was sent: it is certainly not in Kafka. */
@@ -77,18 +78,42 @@ export class BatchingProducer {
 
   send(topic: string, message: Message, queueTimeoutMs?: number): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const p: Pending = { topic, message, resolve, reject };
-      if (queueTimeoutMs !== undefined) {
-        p.timer = setTimeout(() => {
-          const i = this.queue.indexOf(p);
-          if (i < 0) return;
-          this.queue.splice(i, 1);
-          reject(new NotSentError());
-        }, queueTimeoutMs);
-      }
+      const p: Pending = { topic, message, resolve, reject, deadline: queueTimeoutMs === undefined ? Infinity : Date.now() + queueTimeoutMs };
       this.queue.push(p);
+      if (p.deadline < this.sweepAt) this.armSweep(p.deadline);
       this.schedule();
     });
+  }
+
+  // One timer for every queued deadline, not one per message: at thousands of messages a
+  // second, arming and clearing a timer each was about 1 µs of a ~60 µs request. Invariant:
+  // sweepAt is at or before the earliest deadline in the queue.
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private sweepAt = Infinity;
+
+  private armSweep(at: number): void {
+    clearTimeout(this.sweepTimer);
+    this.sweepAt = at;
+    // Unref'd: a timer left for messages already sent must not hold a closing process open.
+    this.sweepTimer = setTimeout(() => this.sweep(), Math.max(0, at - Date.now())).unref();
+  }
+
+  /** Withdraws what is still queued at its deadline: certainly not sent. */
+  private sweep(): void {
+    this.sweepTimer = undefined;
+    this.sweepAt = Infinity;
+    const now = Date.now();
+    let next = Infinity;
+    const kept: Pending[] = [];
+    for (const p of this.queue) {
+      if (p.deadline <= now) p.reject(new NotSentError());
+      else {
+        kept.push(p);
+        if (p.deadline < next) next = p.deadline;
+      }
+    }
+    this.queue = kept;
+    if (next < Infinity) this.armSweep(next);
   }
 
   get pending(): number {
@@ -111,7 +136,11 @@ export class BatchingProducer {
     if (this.inFlight || this.queue.length === 0) return;
     this.inFlight = true;
     const batch = this.queue.splice(0, this.opts.maxBatch);
-    for (const p of batch) clearTimeout(p.timer);
+    if (this.queue.length === 0 && this.sweepTimer) {
+      clearTimeout(this.sweepTimer);
+      this.sweepTimer = undefined;
+      this.sweepAt = Infinity;
+    }
     if (this.stale && !(await this.renew())) {
       // Certainly not written: nothing was sent.
       const err = new NotSentError('not sent: Kafka unreachable (producer could not be renewed)');

@@ -22,3 +22,4 @@ export * from './ops-server.ts';
 export * from './body.ts';
 export * from './consumer-supervisor.ts';
 export * from './kafkajs-partitioner.ts';
+export * from './kafkajs-request.ts';

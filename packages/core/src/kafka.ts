@@ -1,6 +1,7 @@
 // kafkajs set-up shared by every service: client, log bridge to pino, topic names.
 // The kafkajs patches first: kafkajs takes some of the functions they replace when it loads.
 import './node-warnings.ts';
+import './kafkajs-request.ts';
 import './kafkajs-connection.ts';
 import './kafkajs-encoding.ts';
 import { fastDefaultPartitioner } from './kafkajs-partitioner.ts';

@@ -52,7 +52,10 @@ export interface Ingress {
 
 function headerMap(req: FastifyRequest): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(req.headers)) {
+  const headers = req.headers;
+  // for…in, not Object.entries: no array of pairs per request (headers is a plain object).
+  for (const k in headers) {
+    const v = headers[k];
     if (v === undefined) continue;
     out[k] = Array.isArray(v) ? v.join(', ') : v;
   }

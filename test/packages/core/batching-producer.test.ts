@@ -42,6 +42,33 @@ test('a message still queued at its deadline is withdrawn unsent; one in flight 
   assert.deepEqual(values(), ['in-flight']);
 });
 
+test('queued messages with different deadlines are each withdrawn at their own (one sweep timer for all)', async () => {
+  const { producer, calls, values } = slowProducer();
+  const b = new BatchingProducer(producer, { maxBatch: 10, timeoutMs: 1000 });
+  const inFlight = b.send('t', { value: 'in-flight' });
+  await tick();
+  const t0 = Date.now();
+  const settled = new Map<string, number>();
+  const track = (name: string, p: Promise<void>) => p.then(() => settled.set(name, -1), (e: unknown) => settled.set(name, e instanceof NotSentError ? Date.now() - t0 : -2));
+  // Later deadlines first: an earlier one queued after them must still be kept.
+  const late = track('late', b.send('t', { value: 'late' }, 200));
+  const none = track('none', b.send('t', { value: 'none' }));
+  const early = track('early', b.send('t', { value: 'early' }, 30));
+  await early;
+  assert.ok(settled.get('early')! >= 25 && settled.get('early')! < 150, `early withdrawn after ${settled.get('early')} ms`);
+  assert.equal(settled.has('late'), false, 'the later deadline is not yet due');
+  await late;
+  assert.ok(settled.get('late')! >= 195, `late withdrawn after ${settled.get('late')} ms`);
+  calls[0]!.settle(true);
+  await inFlight;
+  await tick();
+  assert.equal(calls.length, 2);
+  calls[1]!.settle(true);
+  await none;
+  assert.equal(settled.get('none'), -1, 'a message without a deadline waits and is sent');
+  assert.deepEqual(values(), ['in-flight', 'none']);
+});
+
 test('a failed batch fails each of its callers; the next batch carries the rest', async () => {
   const { producer, calls, values } = slowProducer();
   const b = new BatchingProducer(producer, { maxBatch: 10, timeoutMs: 1000 });
