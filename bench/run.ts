@@ -15,7 +15,7 @@ if (process.argv.includes('--help')) {
 Starts the local stack (infra:up) and runs, in this order (--stages=a,b to choose):
   ceiling    Kafka's ProducerPerformance tool, 1 KiB, acks=all (the broker ceiling)
   ingress    bare fastify (the HTTP ceiling) and hookyard ingress: max rate at 64
-             connections in 3 interleaved 10 s rounds each (median) after a warm-up
+             connections in 5 interleaved 10 s rounds each (median) after a warm-up
              (10 s; 60 s for ingress, for the broker's JIT), then half that rate for latency
   router     raw events waiting in Kafka, fanned out to 2 destinations, exactly-once
   deliverer  deliveries waiting in Kafka to a fast local sink; then 1,000/s for latency
@@ -98,7 +98,7 @@ interface Measured { name: string; max: Load; rounds: number[]; half: Load }
  * ±25 % from minute to minute; interleaving puts every target in the same minutes, and
  * the median of the rounds is the figure (every round is kept in the results).
  */
-async function measureInterleaved(targets: { name: string; url: string; warmupS?: number }[], rounds = quick ? 1 : 3): Promise<Measured[]> {
+async function measureInterleaved(targets: { name: string; url: string; warmupS?: number }[], rounds = quick ? 1 : 5): Promise<Measured[]> {
   const runs = new Map<string, Load[]>(targets.map((t) => [t.name, []]));
   // Warm-up: the JIT of each target, and of whatever it writes to (see the ingress stage).
   for (const t of targets) await autocannon(`${t.url}/webhooks/bench`, [], quick ? 3 : (t.warmupS ?? 10));
