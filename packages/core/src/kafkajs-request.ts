@@ -42,15 +42,16 @@ export async function frameRequest({ correlationId, clientId, request: { apiKey,
 
 const FRAMING = Symbol.for('hookyard.kafkajs-request');
 const connectionLoaded = require.cache[CONNECTION_MODULE] !== undefined;
-const loaded = require(REQUEST_MODULE) as CreateRequest & { [FRAMING]?: CreateRequest };
+const SWITCH = Symbol.for('hookyard.kafkajs-request.switch');
+const loaded = require(REQUEST_MODULE) as CreateRequest & { [FRAMING]?: CreateRequest; [SWITCH]?: { fast: boolean } };
 /** kafkajs's own framing (kept for the tests). */
 export const kafkajsCreateRequest: CreateRequest = loaded[FRAMING] ?? loaded;
 /** Whether kafkajs's connections frame with frameRequest (false when kafkajs was loaded before this module). */
 export let framingInstalled = loaded[FRAMING] !== undefined;
-/** A switch for bench/kafkajs-ab.ts (both framings in one process). */
-export const framing = { fast: true };
+/** A switch for bench/kafkajs-ab.ts (both framings in one process); shared by every copy of this module. */
+export const framing: { fast: boolean } = loaded[SWITCH] ?? { fast: true };
 if (!framingInstalled && !connectionLoaded) {
   const ours = (args: RequestArgs) => (framing.fast ? frameRequest(args) : kafkajsCreateRequest(args));
-  require.cache[REQUEST_MODULE]!.exports = Object.assign(ours, { [FRAMING]: kafkajsCreateRequest });
+  require.cache[REQUEST_MODULE]!.exports = Object.assign(ours, { [FRAMING]: kafkajsCreateRequest, [SWITCH]: framing });
   framingInstalled = true;
 }
