@@ -1,6 +1,26 @@
-// Reads the first n records of a topic, decoded through the registry.
+// Reads the first n records of a topic, decoded through the registry; creates fresh topics.
 import { Kafka, logLevel } from 'kafkajs';
-import { EnvelopeCodec, type DeadLetter, type Delivery, type DeliveryAttempt, type IngressRejection, type RawEvent } from '@hookyard/core';
+import { EnvelopeCodec, createKafka, ensureTopics, parseConfig, type DeadLetter, type Delivery, type DeliveryAttempt, type IngressRejection, type RawEvent } from '@hookyard/core';
+import { infra, uniquePrefix } from './infra.ts';
+import { quietLog } from './stack.ts';
+
+/**
+ * A topic of its own on the test stack (`<unique prefix of name><suffix>`), created as the
+ * services create theirs, and a client made by createKafka (hookyard's producers) to use it.
+ */
+export async function freshTopic(name: string, suffix: string, partitions?: number): Promise<{ kafka: Kafka; topic: string; brokers: string }> {
+  const a = await infra();
+  const topic = `${uniquePrefix(name)}${suffix}`;
+  const kafka = createKafka(a.KAFKA_BROKERS.split(','), `${name}-test`, quietLog);
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await ensureTopics(admin, parseConfig(`${partitions ? `kafka: { partitions: ${partitions} }\n` : ''}sources: [{ name: x }]`, {}).kafka, [topic]);
+  } finally {
+    await admin.disconnect();
+  }
+  return { kafka, topic, brokers: a.KAFKA_BROKERS };
+}
 
 export async function readTopic<T extends RawEvent | Delivery | IngressRejection | DeadLetter | DeliveryAttempt>(brokers: string, registryUrl: string, topic: string, n: number, timeoutMs = 30_000): Promise<T[]> {
   const kafka = new Kafka({ brokers: brokers.split(','), logLevel: logLevel.NOTHING });

@@ -38,7 +38,6 @@ export interface KafkajsEncoder {
   writeVarLong(value: number | object): KafkajsEncoder;
   writeInt8(value: number): KafkajsEncoder;
   writeVarIntBytes(value: Buffer | string | null): KafkajsEncoder;
-  writeVarIntArray(values: KafkajsEncoder[]): KafkajsEncoder;
   writeInt16(value: number): KafkajsEncoder;
   writeInt32(value: number): KafkajsEncoder;
   writeUInt32(value: number): KafkajsEncoder;
@@ -158,22 +157,32 @@ function hasOwnKeys(o: object): boolean {
   return false;
 }
 
-function fastRecord(args: RecordArgs): KafkajsEncoder {
-  const { offsetDelta = 0, timestampDelta = 0, key, value, headers } = args;
-  if (headers !== undefined && (headers === null || hasOwnKeys(headers))) return records.original(args);
-  const sizeOfBody = 1 + // attributes
+/** The size of a record without headers after its length prefix (record/v0's layout). */
+function sizeOfHeaderless(timestampDelta: number | object, offsetDelta: number, key: RecordArgs['key'], value: RecordArgs['value']): number {
+  return 1 + // attributes
     Encoder.sizeOfVarLong(timestampDelta) + Encoder.sizeOfVarInt(offsetDelta) +
     Encoder.sizeOfVarIntBytes(key) + Encoder.sizeOfVarIntBytes(value) +
     1; // an empty header array: varint 0
-  const e = new Encoder(0); // a 1-byte buffer, replaced at once by one of the exact size
-  e.buf = Buffer.allocUnsafe(Encoder.sizeOfVarInt(sizeOfBody) + sizeOfBody);
+}
+
+/** Writes a record without headers, its length prefix first, as record/v0 does. */
+function writeHeaderless(e: KafkajsEncoder, sizeOfBody: number, timestampDelta: number | object, offsetDelta: number, key: RecordArgs['key'], value: RecordArgs['value']): KafkajsEncoder {
   return e.writeVarInt(sizeOfBody)
     .writeInt8(0) // no record attributes
     .writeVarLong(timestampDelta)
     .writeVarInt(offsetDelta)
     .writeVarIntBytes(key ?? null)
     .writeVarIntBytes(value ?? null)
-    .writeVarIntArray([]);
+    .writeVarInt(0); // no headers
+}
+
+function fastRecord(args: RecordArgs): KafkajsEncoder {
+  const { offsetDelta = 0, timestampDelta = 0, key, value, headers } = args;
+  if (headers !== undefined && (headers === null || hasOwnKeys(headers))) return records.original(args);
+  const sizeOfBody = sizeOfHeaderless(timestampDelta, offsetDelta, key, value);
+  const e = new Encoder(0); // a 1-byte buffer, replaced at once by one of the exact size
+  e.buf = Buffer.allocUnsafe(Encoder.sizeOfVarInt(sizeOfBody) + sizeOfBody);
+  return writeHeaderless(e, sizeOfBody, timestampDelta, offsetDelta, key, value);
 }
 
 // The produce request takes its record encoder once, when kafkajs first loads it (lazily,
@@ -262,7 +271,7 @@ export function encodeProduceRequest(a: ProduceArgs): KafkajsEncoder | null {
           sized.push(bytes);
           recordBytes += bytes.length;
         } else {
-          const body = 1 + Encoder.sizeOfVarLong(timestampDelta) + Encoder.sizeOfVarInt(i) + Encoder.sizeOfVarIntBytes(m.key) + Encoder.sizeOfVarIntBytes(m.value) + 1;
+          const body = sizeOfHeaderless(timestampDelta, i, m.key, m.value);
           sized.push(body);
           recordBytes += Encoder.sizeOfVarInt(body) + body;
         }
@@ -307,13 +316,7 @@ export function encodeProduceRequest(a: ProduceArgs): KafkajsEncoder | null {
           return;
         }
         const m = p.messages[i]!;
-        e.writeVarInt(r)
-          .writeInt8(0) // no record attributes
-          .writeVarLong(plan.deltas[i]!)
-          .writeVarInt(i)
-          .writeVarIntBytes(m.key ?? null)
-          .writeVarIntBytes(m.value ?? null)
-          .writeVarInt(0); // no headers
+        writeHeaderless(e, r, plan.deltas[i]!, i, m.key, m.value);
       });
       e.buf.writeUInt32BE(crc32C(e.buf.subarray(bodyAt, e.offset)), crcAt);
     });

@@ -6,10 +6,8 @@ import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { randomBytes, randomInt } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
-import { createKafka, ensureTopics, parseConfig } from '@hookyard/core';
 import { Encoder, original, kafkajsCrc32c, produce, records, type KafkajsEncoder, type RecordArgs } from '../../../packages/core/src/kafkajs-encoding.ts';
-import { infra, uniquePrefix } from '../../support/infra.ts';
-import { quietLog } from '../../support/stack.ts';
+import { freshTopic } from '../../support/topics.ts';
 
 const require = createRequire(import.meta.url);
 const Long = require('kafkajs/src/utils/long.js') as { fromValue(v: unknown): object; fromString(s: string): object };
@@ -118,13 +116,7 @@ test('the native CRC-32C agrees with kafkajs\'s JavaScript one', () => {
 });
 
 test('a real broker accepts what the speed-ups write (it checks every batch CRC) and gives back the same records', async () => {
-  const a = await infra();
-  const topic = `${uniquePrefix('encoding')}records`;
-  const kafka = createKafka(a.KAFKA_BROKERS.split(','), 'encoding-test', quietLog);
-  const admin = kafka.admin();
-  await admin.connect();
-  await ensureTopics(admin, parseConfig('sources: [{ name: x }]', {}).kafka, [topic]);
-  await admin.disconnect();
+  const { kafka, topic, brokers } = await freshTopic('encoding', 'records');
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   // Each value starts with its index: two random values may otherwise be equal (two empty ones).
@@ -132,7 +124,7 @@ test('a real broker accepts what the speed-ups write (it checks every batch CRC)
   for (let i = 0; i < sent.length; i += 100) await producer.send({ topic, acks: -1, messages: sent.slice(i, i + 100) });
   await producer.disconnect();
 
-  const reader = new Kafka({ brokers: a.KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING }).consumer({ groupId: `${topic}-reader` });
+  const reader = new Kafka({ brokers: brokers.split(','), logLevel: logLevel.NOTHING }).consumer({ groupId: `${topic}-reader` });
   const got = new Map<string, Buffer>();
   const perPartition = new Map<number, number>();
   // A consumer left running would keep this file's process alive after a failure.

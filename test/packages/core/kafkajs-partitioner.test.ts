@@ -2,14 +2,13 @@
 // partitioner sends it: compared over many keys, and through a real broker.
 // @hookyard/core is imported before kafkajs, as in the services: the grouping is replaced
 // only when it is loaded first.
-import { createKafka, ensureTopics, fastDefaultPartitioner, groupingInstalled, groupMessagesPerPartition, kafkajsGroupMessagesPerPartition, murmur2, parseConfig } from '@hookyard/core';
+import { fastDefaultPartitioner, groupingInstalled, groupMessagesPerPartition, kafkajsGroupMessagesPerPartition, murmur2 } from '@hookyard/core';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { randomBytes, randomInt } from 'node:crypto';
 import { Partitioners, type PartitionMetadata } from 'kafkajs';
-import { infra, uniquePrefix } from '../../support/infra.ts';
-import { quietLog } from '../../support/stack.ts';
+import { freshTopic } from '../../support/topics.ts';
 
 const require = createRequire(import.meta.url);
 const kafkajsMurmur2 = require('kafkajs/src/producer/partitioners/default/murmur2.js') as (key: Buffer | string) => number;
@@ -77,12 +76,7 @@ test('messages are grouped per partition as kafkajs groups them, in linear time,
 });
 
 test('through createKafka\'s producers, a real broker holds each key in the partition kafkajs\'s partitioner chooses', async () => {
-  const a = await infra();
-  const topic = `${uniquePrefix('partitioner')}keys`;
-  const kafka = createKafka(a.KAFKA_BROKERS.split(','), 'partitioner-test', quietLog);
-  const admin = kafka.admin();
-  await admin.connect();
-  await ensureTopics(admin, parseConfig('kafka: { partitions: 7 }\nsources: [{ name: x }]', {}).kafka, [topic]);
+  const { kafka, topic } = await freshTopic('partitioner', 'keys', 7);
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   const keys = Array.from({ length: 200 }, () => String(randomKey()));
@@ -94,6 +88,8 @@ test('through createKafka\'s producers, a real broker holds each key in the part
     const p = theirs({ topic, partitionMetadata: meta(7), message: { key, value: null } });
     expected.set(p, (expected.get(p) ?? 0) + 1);
   }
+  const admin = kafka.admin();
+  await admin.connect();
   const offsets = await admin.fetchTopicOffsets(topic);
   await admin.disconnect();
   assert.ok(acks.length > 0);
