@@ -8,8 +8,8 @@ import { join, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
 import { buildIngress } from '../services/ingress/src/app.ts';
 import { createLogger, parseConfig, runtimeEnv } from '../packages/core/src/index.ts';
-import { Encoder, original, produce, records } from '../packages/core/src/kafkajs-encoding.ts';
-import { framing } from '../packages/core/src/kafkajs-request.ts';
+import { Encoder, original, produce, records } from '../packages/core/src/kafkajs/encoding.ts';
+import { framing } from '../packages/core/src/kafkajs/request.ts';
 import { down, stackOptions, up } from '../scripts/infra/local-stack.ts';
 
 if (process.argv.includes('--help')) {
@@ -17,7 +17,7 @@ if (process.argv.includes('--help')) {
 
 Runs hookyard ingress in this process at full load (autocannon, 64 connections, 1 KiB
 bodies, acks=all) and flips, every window, between hookyard's kafkajs encoding speed-ups
-(packages/core/src/kafkajs-encoding.ts, kafkajs-request.ts) and kafkajs's own encoders. Prints the median
+(packages/core/src/kafkajs/encoding.ts, kafkajs/request.ts) and kafkajs's own encoders. Prints the median
 requests/s and CPU per request of each mode and the ratio of adjacent windows. Uses a
 fresh stack of its own on ports 25092/25379/25081 (wiped at the end).`);
   process.exit(0);

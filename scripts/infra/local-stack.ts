@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, wri
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import '../../packages/core/src/node-warnings.ts';
+import '../../packages/core/src/kafkajs/node-warnings.ts';
 import { Kafka, logLevel } from 'kafkajs';
 import { Redis } from 'ioredis';
 

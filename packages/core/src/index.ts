@@ -21,5 +21,5 @@ export * from './destination-state.ts';
 export * from './ops-server.ts';
 export * from './body.ts';
 export * from './consumer-supervisor.ts';
-export * from './kafkajs-partitioner.ts';
-export * from './kafkajs-request.ts';
+export * from './kafkajs/partitioner.ts';
+export * from './kafkajs/request.ts';

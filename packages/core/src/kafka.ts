@@ -1,23 +1,14 @@
-// kafkajs set-up shared by every service: client, log bridge to pino, topic names.
+// kafkajs set-up shared by every service: client (logging through kafkajs/log.ts), topic names.
 // The kafkajs patches first: kafkajs takes some of the functions they replace when it loads.
-import './node-warnings.ts';
-import './kafkajs-request.ts';
-import './kafkajs-connection.ts';
-import './kafkajs-encoding.ts';
-import { fastDefaultPartitioner } from './kafkajs-partitioner.ts';
-import { Kafka, logLevel, type Admin, type ConsumerConfig, type ITopicConfig, type logCreator, type Producer, type ProducerConfig } from 'kafkajs';
+import './kafkajs/node-warnings.ts';
+import './kafkajs/request.ts';
+import './kafkajs/connection.ts';
+import './kafkajs/encoding.ts';
+import { fastDefaultPartitioner } from './kafkajs/partitioner.ts';
+import { kafkajsLogCreator } from './kafkajs/log.ts';
+import { Kafka, logLevel, type Admin, type ConsumerConfig, type ITopicConfig, type Producer, type ProducerConfig } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { KafkaConfig } from './config/options.ts';
-
-function pinoLogCreator(log: Logger): logCreator {
-  return () => ({ level, log: entry }) => {
-    const { message, ...extra } = entry;
-    const target = log.child({ component: 'kafkajs' });
-    if (level === logLevel.ERROR) target.error(extra, message);
-    else if (level === logLevel.WARN) target.warn(extra, message);
-    else if (level === logLevel.INFO) target.debug(extra, message);
-  };
-}
 
 /** kafkajs's client, whose producers hash keys with the fast copy of its default partitioner. */
 class HookyardKafka extends Kafka {
@@ -31,7 +22,7 @@ export function createKafka(brokers: string[], clientId: string, log: Logger): K
     clientId,
     brokers,
     logLevel: logLevel.WARN,
-    logCreator: pinoLogCreator(log),
+    logCreator: kafkajsLogCreator(log),
     connectionTimeout: 3_000,
     requestTimeout: 10_000,
     retry: { initialRetryTime: 100, maxRetryTime: 2_000, retries: 5 },
@@ -79,7 +70,7 @@ export function groupId(cfg: KafkaConfig, service: string): string {
 /**
  * Creates missing topics and waits until every partition has a leader. Replicas starting
  * together race on creation, and a topic one of them just created may not be in another
- * broker's metadata yet (UNKNOWN_TOPIC_OR_PARTITION, kafkajs #1618): those are retried
+ * broker's metadata yet (UNKNOWN_TOPIC_OR_PARTITION; kafkajs #815, #1222): those are retried
  * until a deadline; a refusal that cannot heal (a replication factor the cluster cannot
  * give, a bad config entry) is thrown at once.
  */

@@ -23,7 +23,10 @@ export function opsServer(metrics: Registry, ready: () => Promise<boolean>): Ops
     })();
   });
   return {
-    listen: (port, host = '0.0.0.0') => new Promise((resolve) => server.listen(port, host, () => resolve(`http://${host}:${(server.address() as AddressInfo).port}`))),
+    listen: (port, host = '0.0.0.0') => new Promise((resolve, reject) => {
+      server.once('error', (err) => reject(new Error(`metrics port ${port}: ${err.message}`)));
+      server.listen(port, host, () => resolve(`http://${host}:${(server.address() as AddressInfo).port}`));
+    }),
     close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
   };
 }

@@ -13,6 +13,14 @@ export async function serviceMain(name: string, help: string, build: (deps: { co
   const service = build({ config, env, log });
   // The exit deadline leaves the deliverer its configured drain time plus room to commit and leave.
   runUntilSignal(service, log, Math.max(30_000, config.deliverer.shutdownTimeoutMs + 15_000));
-  const address = await service.start();
+  let address: unknown;
+  try {
+    address = await service.start();
+  } catch (err) {
+    // One line that says why (a port in use, a topic that cannot be created…), not a trace.
+    log.error({ err: (err as Error).message }, `${name} could not start`);
+    await service.close().catch(() => {});
+    process.exit(1);
+  }
   log.info(typeof address === 'string' ? { address } : {}, `${name} started`);
 }

@@ -315,6 +315,27 @@ export function buildDeliverer({ config, env, log, dedup }: DelivererDeps): Serv
     return w;
   }
 
+  /**
+   * A fetch that held only commit markers (or aborted records) never reaches eachBatch:
+   * kafkajs moves its own position past it, and the worker is told here so its commit
+   * does too. A partition's worker that has seen nothing yet (just assigned) takes it only
+   * when it starts at the group's committed offset.
+   */
+  async function skipMarkers(topic: string, partition: number, first: string | null, last: string): Promise<void> {
+    const dest = byTopic.get(topic);
+    if (!dest || first === null || stopping.signal.aborted) return;
+    const existing = workers.main.get(`${topic}:${partition}`);
+    if (existing?.seenAny) {
+      existing.skip(Number(first), Number(last) + 1);
+      return;
+    }
+    try {
+      const [offsets] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+      const committed = Number(offsets?.partitions.find((p) => p.partition === partition)?.offset ?? -1);
+      if (committed === Number(first)) workerFor('main', consumer, topic, partition, dest.ordering === 'per-key').skip(Number(first), Number(last) + 1, committed);
+    } catch { /* the next fetch with records moves the commit instead */ }
+  }
+
   /** A rebalance: whatever the old assignment held is handed back uncommitted. */
   function revokeAll(kind: 'main' | 'retry'): void {
     for (const w of workers[kind].values()) w.revoke();
@@ -373,6 +394,9 @@ export function buildDeliverer({ config, env, log, dedup }: DelivererDeps): Serv
         return opsAddress;
       }
       consumer.on(consumer.events.GROUP_JOIN, () => { rebalances.inc({ consumer: 'main' }); revokeAll('main'); });
+      consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+        if (payload.batchSize === 0) void skipMarkers(payload.topic, payload.partition, payload.firstOffset, payload.lastOffset);
+      });
       retryConsumer.on(retryConsumer.events.GROUP_JOIN, () => { rebalances.inc({ consumer: 'retry' }); revokeAll('retry'); });
       await consumer.subscribe({ topics: [...byTopic.keys()], fromBeginning: true });
       supervised.push(await runSupervised(consumer, {
@@ -423,6 +447,10 @@ export function buildDeliverer({ config, env, log, dedup }: DelivererDeps): Serv
             }, Number(m.timestamp));
             resolveOffset(m.offset);
           }
+          // Every record taken: what follows the last one in this fetch (commit markers) is
+          // committed past once the records before it finish.
+          const last = batch.messages[batch.messages.length - 1];
+          if (last) w.skip(Number(last.offset) + 1, Number(batch.lastOffset()) + 1);
           await heartbeat();
         },
       }, log, 'deliveries'));

@@ -51,6 +51,8 @@ export class PartitionWorker {
   private roomWaiters: (() => void)[] = [];
   private readonly inFlight = new Set<Promise<void>>();
   private committed = -1;
+  /** The first offset not yet fetched, as far as this worker knows (-1: nothing seen). */
+  private frontier = -1;
   private committing: Promise<void> | null = null;
   private commitError: unknown = null;
 
@@ -114,6 +116,7 @@ export class PartitionWorker {
 
   push(offset: number, key: string, task: Task, timestamp = Date.now()): void {
     this.queue.push(offset);
+    if (offset >= this.frontier) this.frontier = offset + 1;
     this.times.push(timestamp);
     if (!this.opts.ordered) {
       this.track(Promise.resolve().then(() => this.runUntilDone(offset, task, noop)));
@@ -189,11 +192,32 @@ export class PartitionWorker {
     for (const f of w) f();
   }
 
+  /**
+   * Offsets [from, to) were fetched and hold nothing to deliver: a transaction's commit
+   * marker (the router writes one per partition per transaction), aborted records. Once
+   * everything before them has finished, the commit moves past them. Without this a
+   * partition whose last record is followed by a marker is committed at the marker and
+   * reads one record behind for good: lag and "pending" never 0 on an idle destination.
+   * Taken only where it joins what this worker has seen (a gap would skip records);
+   * `knownNext`, the group's committed offset, vouches for a worker that has seen nothing.
+   */
+  skip(from: number, to: number, knownNext?: number): boolean {
+    if (this.frontier < 0 && knownNext !== undefined) this.frontier = knownNext;
+    if (this.frontier < 0 || from > this.frontier || to <= this.frontier) return false;
+    this.frontier = to;
+    if (this.head === this.queue.length) void this.flushCommits().catch(() => {});
+    return true;
+  }
+
+  /** Whether this worker knows where its partition's fetching stands. */
+  get seenAny(): boolean {
+    return this.frontier >= 0;
+  }
+
   /** The first offset not yet finished (what a commit may say). */
   private nextOffset(): number | null {
     if (this.head < this.queue.length) return this.queue[this.head]!;
-    const last = this.queue[this.queue.length - 1];
-    return last === undefined ? null : last + 1;
+    return this.frontier >= 0 ? this.frontier : null;
   }
 
   /** Commits the finished prefix; single-flight, and a no-op once the partition is revoked. */

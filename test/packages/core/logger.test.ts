@@ -52,3 +52,35 @@ test('with request logging on, fastify\'s request and error lines carry the reqI
   assert.equal(lines.find((l) => l.msg === 'incoming request')?.reqId, line.reqId);
   await app.close();
 });
+
+test('LOG_FORMAT picks json or pretty; unset, a terminal gets pretty and anything else JSON lines', async () => {
+  const { logFormat } = await import('@hookyard/core');
+  assert.equal(logFormat(1, { LOG_FORMAT: 'json' }), 'json');
+  assert.equal(logFormat(1, { LOG_FORMAT: 'Pretty' }), 'pretty');
+  // The test runner's stdout is a pipe, not a terminal.
+  assert.equal(logFormat(1, {}), 'json');
+});
+
+test('pretty logs: one line per entry with time, level, service and fields, errors included, secrets redacted', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const { join } = await import('node:path');
+  const { repoRoot } = await import('../../support/stack.ts');
+  const code = `
+    import { createLogger } from ${JSON.stringify(join(repoRoot, 'packages/core/src/logger.ts'))};
+    const log = createLogger('router', 'info');
+    log.info({ group: 'hookyard-router', headers: { authorization: 'Bearer s3cret' } }, 'router consuming');
+    log.error({ err: new Error('broker gone\\nsecond line') }, 'could not start');
+    log.warn({ note: 'has spaces', n: 3 }, 'two words');`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { env: { ...process.env, LOG_FORMAT: 'pretty', NO_COLOR: '1' }, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const lines = r.stdout.trimEnd().split('\n');
+  assert.equal(lines.length, 3, r.stdout);
+  assert.match(lines[0]!, /^\[\d\d:\d\d:\d\d\.\d{3}\] INFO \(router\): router consuming group=hookyard-router headers=\{"authorization":"\[redacted\]"\}$/);
+  assert.match(lines[1]!, /^\[[\d:.]+\] ERROR \(router\): could not start err="Error: broker gone\\nsecond line"$/);
+  assert.match(lines[2]!, /WARN \(router\): two words note="has spaces" n=3$/);
+  assert.doesNotMatch(r.stdout, /s3cret/);
+  const json = spawnSync(process.execPath, ['--input-type=module', '-e', code], { env: { ...process.env, LOG_FORMAT: 'json' }, encoding: 'utf8' });
+  const first = JSON.parse(json.stdout.split('\n')[0]!) as { name: string; msg: string; level: number };
+  assert.deepEqual([first.name, first.msg, first.level], ['router', 'router consuming', 30]);
+  assert.match(json.stdout.split('\n')[1]!, /"stack":"Error: broker gone/, 'JSON keeps the stack');
+});

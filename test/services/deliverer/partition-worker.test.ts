@@ -184,3 +184,32 @@ test('a paused fetch resumes once a quarter of the room is free, not at the firs
   assert.equal(woken, true, 'two of eight free: resumed');
   for (const g of gates) g.open();
 });
+
+test('offsets with nothing to deliver (commit markers) are committed past once what precedes them finished', async () => {
+  const { w, commits } = worker();
+  const g = gate();
+  w.push(10, 'a', () => g.wait);
+  w.push(11, 'b', async () => {});
+  assert.equal(w.skip(12, 14), true, 'joins what was pushed');
+  await sleep(20);
+  assert.deepEqual(commits, [], 'not past an unfinished record');
+  g.open();
+  await sleep(20);
+  assert.equal(commits.at(-1), 14, 'past the markers, not at them');
+  assert.equal(w.skip(20, 22), false, 'a gap (offsets never seen) is never skipped');
+  assert.equal(w.skip(14, 16), true);
+  await sleep(20);
+  assert.equal(commits.at(-1), 16, 'markers alone, nothing pending: committed at once');
+});
+
+test('a worker that has seen nothing skips only from the offset the group committed', async () => {
+  const { w, commits } = worker();
+  assert.equal(w.seenAny, false);
+  assert.equal(w.skip(5, 6), false, 'no known position: refused');
+  assert.equal(w.skip(5, 6, 4), false, 'committed 4, markers from 5: offset 4 unseen, refused');
+  const { w: w2, commits: c2 } = worker();
+  assert.equal(w2.skip(5, 6, 5), true);
+  await sleep(20);
+  assert.deepEqual(c2, [6]);
+  assert.deepEqual(commits, []);
+});

@@ -87,7 +87,7 @@ connections:
 
 test('YAML syntax errors and empty files are config errors, not crashes', () => {
   assert.match(problems('sources: [ {')[0] ?? '', /^YAML: /);
-  assert.deepEqual(problems(''), ['sources: expected array, received undefined']);
+  assert.deepEqual(problems(''), ['sources: required']);
 });
 
 test('a service started with a bad config exits 2 and lists problems, without a stack trace', () => {
@@ -101,4 +101,89 @@ test('a service started with a bad config exits 2 and lists problems, without a 
   const missing = spawnSync(process.execPath, [join(repoRoot, 'services/ingress/src/main.ts')], { env: { ...process.env, HOOKYARD_CONFIG: '/nonexistent.yaml' }, encoding: 'utf8' });
   assert.equal(missing.status, 2);
   assert.match(missing.stderr, /cannot read file: ENOENT/);
+});
+
+test('a missing field of each verify type says it is required, and for which type', () => {
+  const needs: Record<string, string[]> = {
+    none: [], stripe: ['secret'], github: ['secret'], shopify: ['secret'], slack: ['secret'], twilio: ['authToken'],
+    'standard-webhooks': ['secret'], hmac: ['secret', 'header'], basic: ['username', 'password'], bearer: ['token'], 'api-key': ['key'],
+  };
+  for (const [type, fields] of Object.entries(needs)) {
+    const yaml = `sources: [{ name: s, verify: { type: ${type} } }]`;
+    if (fields.length === 0) {
+      parseConfig(yaml, {});
+      continue;
+    }
+    assert.deepEqual(problems(yaml), fields.map((f) => `sources[0].verify.${f}: required for type ${type}`), type);
+  }
+  assert.deepEqual(problems('sources: [{ name: s, verify: { secret: x } }]'),
+    ['sources[0].verify.type: required: one of none, stripe, github, shopify, slack, twilio, standard-webhooks, hmac, basic, bearer, api-key']);
+  assert.deepEqual(problems('sources: [{ name: s }]\ndestinations: [{ name: d, url: "http://d/", auth: { type: basic, username: u } }]'),
+    ['destinations[0].auth.password: required for type basic']);
+});
+
+test('a union names what it expected, or what is wrong inside a value of the right shape', () => {
+  assert.deepEqual(problems('sources: [{ name: s, verify: { type: stripe, secret: 5 } }]'),
+    ['sources[0].verify.secret: must be a string or a list, not the number 5']);
+  assert.deepEqual(problems('sources: [{ name: s, verify: { type: stripe, secret: [ok, 7] } }]'),
+    ['sources[0].verify.secret[1]: must be a string, not the number 7']);
+  assert.deepEqual(problems('sources: [{ name: s, verify: { type: stripe, secret: [] } }]'),
+    ['sources[0].verify.secret: must list at least 1']);
+  assert.deepEqual(problems('sources: [{ name: s }]\ndestinations: [{ name: d, url: "http://d/", retry: { schedule: sometimes } }]'),
+    ['destinations[0].retry.schedule: must be "standard", "exponential" or a list, not the string "sometimes"']);
+  assert.deepEqual(problems('sources: [{ name: s, dedup: { window: 5x } }]'),
+    ['sources[0].dedup.window: must be a duration such as 500ms, 30s, 10m, 24h, 7d']);
+  assert.deepEqual(problems('sources: [{ name: s }]\ndestinations: [{ name: d, url: "http://d/", ordering: random }]'),
+    ['destinations[0].ordering: must be "unordered" or "per-key", not the string "random"']);
+});
+
+test('no problem anywhere is a bare "Invalid input": every field of a full config, given wrong values', () => {
+  const base = {
+    kafka: { topicPrefix: 'p', partitions: 3, replicationFactor: 1, produceTimeoutMs: 5000, sessionTimeoutMs: 30000 },
+    ingress: { trustedProxies: ['10.0.0.1'], rejectionsPerSecond: 50 },
+    router: { transformTimeoutMs: 200 },
+    deliverer: { concurrencyPerPartition: 16, dedupWindowSeconds: 60 },
+    sources: [{
+      name: 's', verify: { type: 'hmac', secret: ['a', 'b'], header: 'x-sig', algorithm: 'sha256', encoding: 'hex', timestampHeader: 'x-ts', toleranceSeconds: 300 },
+      allowedIps: ['10.0.0.0/8'], publicUrl: 'https://hooks.example.com', orderingKey: 'body.customer', dedup: { window: '24h', includeFields: ['body.id'] },
+      eventType: 'body.type', allowedEventTypes: ['invoice.*'], maxBodyBytes: 1000,
+    }],
+    destinations: [{
+      name: 'd', url: 'http://d/', auth: { type: 'bearer', token: 't' }, signingSecret: 'whsec_x', timeoutMs: 1000,
+      retry: { maxAttempts: 3, schedule: [0, 100], initialDelayMs: 10, maxDelayMs: 100 }, rateLimit: { perSecond: 5, maxConcurrency: 2 },
+      ordering: 'per-key', paused: false, breaker: { enabled: true, consecutiveFailures: 5, cooldownMs: 1000 },
+    }],
+    connections: [{ source: 's', destination: 'd', filter: { body: { type: 'x' } }, transform: 'body' }],
+  };
+  parseConfig(JSON.stringify(base), {});
+  const leaves: (string | number)[][] = [];
+  const walk = (v: unknown, at: (string | number)[]) => {
+    if (v !== null && typeof v === 'object' && !(at.at(-1) === 'filter')) {
+      for (const [k, x] of Object.entries(v)) walk(x, [...at, Array.isArray(v) ? Number(k) : k]);
+    } else leaves.push(at);
+  };
+  walk(base, []);
+  let checked = 0;
+  for (const at of leaves) {
+    for (const bad of [null, -1, 'zz z', [], {}, [7], { x: 1 }, '']) {
+      const doc = structuredClone(base) as Record<string, unknown>;
+      let parent = doc as Record<string | number, unknown>;
+      for (const k of at.slice(0, -1)) parent = parent[k] as Record<string | number, unknown>;
+      parent[at.at(-1)!] = bad;
+      let list: string[];
+      try {
+        parseConfig(JSON.stringify(doc), {});
+        continue;
+      } catch (err) {
+        assert.ok(err instanceof ConfigError, String(err));
+        list = [...err.problems];
+      }
+      for (const p of list) {
+        checked++;
+        assert.match(p, /^[\w.[\]-]+: \S/, p);
+        assert.doesNotMatch(p, /Invalid input|Invalid option|expected .*, received/, `${JSON.stringify(at)} = ${JSON.stringify(bad)}: ${p}`);
+      }
+    }
+  }
+  assert.ok(checked > 200, `${checked} problems checked`);
 });

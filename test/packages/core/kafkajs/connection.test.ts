@@ -10,9 +10,9 @@ import { createServer, connect, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { infra } from '../../support/infra.ts';
-import { repoRoot } from '../../support/stack.ts';
-import { Connection } from '../../../packages/core/src/kafkajs-connection.ts';
+import { infra } from '../../../support/infra.ts';
+import { repoRoot } from '../../../support/stack.ts';
+import { Connection } from '../../../../packages/core/src/kafkajs/connection.ts';
 
 // kafkajs internals for driving one Connection by hand.
 const kafkajs = createRequire(join(repoRoot, 'packages', 'core', 'src', 'kafka.ts'));

@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { randomBytes, randomInt } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
-import { Encoder, original, kafkajsCrc32c, produce, records, type KafkajsEncoder, type RecordArgs } from '../../../packages/core/src/kafkajs-encoding.ts';
-import { freshTopic } from '../../support/topics.ts';
+import { Encoder, original, kafkajsCrc32c, produce, records, type KafkajsEncoder, type RecordArgs } from '../../../../packages/core/src/kafkajs/encoding.ts';
+import { freshTopic } from '../../../support/topics.ts';
 
 const require = createRequire(import.meta.url);
 const Long = require('kafkajs/src/utils/long.js') as { fromValue(v: unknown): object; fromString(s: string): object };

@@ -1,6 +1,6 @@
 // kafkajs's default partitioner (Java-compatible murmur2) computed with 32-bit integer
 // arithmetic instead of kafkajs's 64-bit Long objects: the same partition for every key
-// (test/packages/core/kafkajs-partitioner.test.ts compares the two over many keys), at a
+// (test/packages/core/kafkajs/partitioner.test.ts compares the two over many keys), at a
 // fraction of the cost. Why: with a 1 KiB webhook, hashing its key through Long, plus
 // filtering the partition list for every message, was ~5 % of ingress's CPU.
 // Keyless messages and messages with an explicit partition are left to kafkajs's own

@@ -1,6 +1,6 @@
 // Speed-ups to kafkajs 2.2.4's produce-request encoding (the last release; the project is
 // unmaintained). Each replaces one internal function with one that writes the same bytes
-// (test/packages/core/kafkajs-encoding.test.ts compares them with kafkajs's own). Why:
+// (test/packages/core/kafkajs/encoding.test.ts compares them with kafkajs's own). Why:
 // building produce requests was the largest share of ingress's CPU that bare fastify does
 // not have (profile in BENCHMARKS.md), and most of it was allocation, not encoding:
 //   - every record batch's CRC-32C computed in JavaScript a byte at a time → @node-rs/crc32

@@ -2,7 +2,7 @@
 // @hookyard/core is imported before kafkajs, as in the services: the framing is replaced
 // only when it is loaded first.
 import { framingInstalled, frameRequest, kafkajsCreateRequest, type RequestArgs } from '@hookyard/core';
-import { Encoder } from '../../../packages/core/src/kafkajs-encoding.ts';
+import { Encoder } from '../../../../packages/core/src/kafkajs/encoding.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';

@@ -3,12 +3,12 @@
 // starting small and growing by doubling: for a 30 KB produce request that is two copies
 // and ~120 KB of fresh buffers per request, on the thread that answers HTTP. Here the
 // frame is written once, by kafkajs's own encoder methods, into a buffer of its exact size
-// (test/packages/core/kafkajs-request.test.ts compares the bytes with kafkajs's framing).
+// (test/packages/core/kafkajs/request.test.ts compares the bytes with kafkajs's framing).
 //
 // kafkajs's Connection takes the function when it loads, so this module must be imported
 // before kafkajs (kafka.ts does); `framingInstalled` says whether it was.
 import { createRequire } from 'node:module';
-import { Encoder, type KafkajsEncoder } from './kafkajs-encoding.ts';
+import { Encoder, type KafkajsEncoder } from './encoding.ts';
 
 const require = createRequire(import.meta.url);
 const REQUEST_MODULE = require.resolve('kafkajs/src/protocol/request.js');

@@ -1,5 +1,5 @@
-// kafkajs 2.2.4 computes a negative timeout in its request queue on Node ≥ 23, which
-// Node turns into a harmless TimeoutNegativeWarning on every start; keep logs clean.
+// kafkajs 2.2.4 computes a negative timeout in its request queue on Node ≥ 23 (kafkajs
+// #1751, open), which Node turns into a harmless TimeoutNegativeWarning on every start; keep logs clean.
 const emitWarning = process.emitWarning.bind(process);
 process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
   const type = typeof warning === 'string'
