@@ -8,6 +8,7 @@ import { stringify } from 'yaml';
 import { tmpdir } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { down, runKafkaTool, stackOptions, up } from '../scripts/infra/local-stack.ts';
+import { delta, formatStages, quantile, stageFigures, type Buckets } from '../test/support/histograms.ts';
 
 if (process.argv.includes('--help')) {
   console.log(`Usage: npm run bench [-- --quick] [-- --stages=ceiling,ingress,…]
@@ -20,7 +21,8 @@ Starts the local stack (infra:up) and runs, in this order (--stages=a,b to choos
   router     raw events waiting in Kafka, fanned out to 2 destinations, exactly-once
   deliverer  deliveries waiting in Kafka to a fast local sink; then 1,000/s for latency
   replay     hookyard replay of a 100,000-event window (events/s, peak RSS)
-  e2e        ingress → router → deliverer → sink: max events/s, latency at 25/50/90 %,
+  e2e        ingress → router → deliverer → sink: max events/s, latency at 25/50/90 % (half
+             of each level to a per-key destination, side by side, with per-stage figures),
              CPU s per 1,000 events and peak RSS per service
   scale      deliverer replicas 1 → 2 → 4 against a destination answering in 50 ms
   isolation  a healthy destination beside a healthy one, then beside one failing hard
@@ -51,10 +53,22 @@ interface Load { rps: number; p50: number; p99: number; p999: number; non2xx: nu
 const manyKeysBody = body.replace('"customer":"cus_bench"', '"customer":"cus_[<id>]"').replace('x'.repeat(30), '');
 const MANY_KEYS = ['-I'];
 
+/** Ordering keys of the e2e stage's open-loop levels (bench/keyed-load.ts, round robin). */
+const E2E_KEYS = 256;
+
+/** An open-loop run at `rate` whose events come from E2E_KEYS keys (see bench/keyed-load.ts). */
+function keyedLoad(url: string, rate: number, seconds = DURATION): Promise<Load> {
+  const template = body.replace('"customer":"cus_bench"', '"customer":"cus_[key]"').replace('x'.repeat(30), '');
+  return runLoad([join(root, 'bench/keyed-load.ts'), url, String(seconds), String(CONNECTIONS), String(rate), String(E2E_KEYS), template]);
+}
+
 function autocannon(url: string, extra: string[], seconds = DURATION, payload = body): Promise<Load> {
+  return runLoad([join(root, 'node_modules/autocannon/autocannon.js'), '-c', String(CONNECTIONS), '-d', String(seconds), '-m', 'POST',
+    '-H', 'content-type=application/json', '-b', payload, '--json', ...extra, url]);
+}
+
+function runLoad(args: string[]): Promise<Load> {
   return new Promise((resolvePromise, reject) => {
-    const args = [join(root, 'node_modules/autocannon/autocannon.js'), '-c', String(CONNECTIONS), '-d', String(seconds), '-m', 'POST',
-      '-H', 'content-type=application/json', '-b', payload, '--json', ...extra, url];
     const p = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
     p.stderr.on('data', (b: Buffer) => { err += b.toString(); });
@@ -381,11 +395,21 @@ const replayResult = stages.has('replay') ? await replayStage() : null;
 // answers and timing the first request to the sink's last 2xx; latency comes from
 // open-loop runs (fixed arrival rate, autocannon -R) at 25 %, 50 % and 90 % of it, from
 // the event id's embedded receive time (first byte at ingress) to the sink's 2xx.
-interface E2eLevel { targetRate: number; sent: number; delivered: number; p50: number; p99: number; p999: number; hops: { routerFetchedP50: number; delivererFetchedP50: number; requestStartedP50: number; ingressAnswerP50: number } }
+interface E2eLevel {
+  targetRate: number; sent: number; delivered: number;
+  /** The unordered destination (half the events). */
+  p50: number; p99: number; p999: number;
+  /** The per-key destination (the other half, from a fixed set of keys). */
+  keyed: { p50: number; p99: number; p999: number };
+  hops: { routerFetchedP50: number; delivererFetchedP50: number; requestStartedP50: number; ingressAnswerP50: number };
+  /** The deliverer's own per-stage p50/p99 (ms) per destination over the level. */
+  stages: Record<string, Record<string, [number, number]>>;
+}
 async function e2eStage(): Promise<{ maxEventsPerSecond: number; levels: E2eLevel[]; resources: Record<string, { cpuSecondsPer1000: number; peakRssMiB: number; heapUsedMiB?: number; heapTotalMiB?: number; externalMiB?: number }> }> {
   const { createServer } = await import('node:http');
   const { eventIdTime } = await import('../packages/core/src/index.ts');
   const latencies: number[] = [];
+  const keyedLatencies: number[] = [];
   let levelFrom = Infinity;
   let received = 0;
   let lastAt = 0;
@@ -397,16 +421,20 @@ async function e2eStage(): Promise<{ maxEventsPerSecond: number; levels: E2eLeve
       const t = eventIdTime(String(req.headers['x-hookyard-event-id']));
       // Only events accepted during the current level count: the backlog of the level
       // before must not be charged to this one.
-      if (t !== undefined && t >= levelFrom) latencies.push(Date.now() - t);
+      if (t !== undefined && t >= levelFrom) (req.url === '/keyed' ? keyedLatencies : latencies).push(Date.now() - t);
       res.writeHead(204).end();
     });
   });
   await new Promise<void>((r) => sink.listen(0, '127.0.0.1', r));
+  // The maximum is measured on 'bench' → an unordered destination alone (comparable with
+  // earlier runs); the latency levels send half their events there and half through
+  // 'bench-keyed' to a per-key destination, from a fixed set of keys, side by side.
+  const sinkBase = `http://127.0.0.1:${(sink.address() as { port: number }).port}`;
   const raw = {
     kafka: { topicPrefix: `bench-e2e-${Date.now()}.`, partitions: 6 },
-    sources: [{ name: 'bench', orderingKey: 'body.data.object.customer' }],
-    destinations: [{ name: 'sink', url: `http://127.0.0.1:${(sink.address() as { port: number }).port}/hook` }],
-    connections: [{ source: 'bench', destination: 'sink' }],
+    sources: [{ name: 'bench', orderingKey: 'body.data.object.customer' }, { name: 'bench-keyed', orderingKey: 'body.data.object.customer' }],
+    destinations: [{ name: 'sink', url: `${sinkBase}/hook` }, { name: 'keyed', url: `${sinkBase}/keyed`, ordering: 'per-key' }],
+    connections: [{ source: 'bench', destination: 'sink' }, { source: 'bench-keyed', destination: 'keyed' }],
   };
   const file = join(tmpdir(), `hookyard-bench-e2e-${randomBytes(3).toString('hex')}.yaml`);
   writeFileSync(file, stringify(raw));
@@ -430,23 +458,7 @@ async function e2eStage(): Promise<{ maxEventsPerSecond: number; levels: E2eLeve
     };
   };
   /** p50 from the difference of two cumulative histograms, interpolated within its bucket (ms). */
-  const histP50 = (a: { le: number; count: number }[], b: { le: number; count: number }[]) => {
-    const d = b.map((x, i) => ({ le: x.le, count: x.count - (a[i]?.count ?? 0) }));
-    const total = d.at(-1)?.count ?? 0;
-    if (total === 0) return NaN;
-    let prevLe = 0;
-    let prevCount = 0;
-    for (const x of d) {
-      if (x.count >= total / 2) {
-        const upper = Number.isFinite(x.le) ? x.le : prevLe;
-        const within = x.count - prevCount;
-        return Math.round(1000 * (prevLe + (within > 0 ? ((total / 2 - prevCount) / within) * (upper - prevLe) : 0)));
-      }
-      prevLe = x.le;
-      prevCount = x.count;
-    }
-    return NaN;
-  };
+  const histP50 = (a: Buckets, b: Buckets) => Math.round(1000 * quantile(delta(a, b), 0.5));
   const url = `http://127.0.0.1:${port}/webhooks/bench`;
   for (let i = 0; i < 60 && !(await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false)); i++) await new Promise((r) => setTimeout(r, 500));
   const drain = async (target: number) => {
@@ -497,23 +509,35 @@ async function e2eStage(): Promise<{ maxEventsPerSecond: number; levels: E2eLeve
     const rate = Math.max(1, Math.round(maxEventsPerSecond * share));
     await quiesce();
     latencies.length = 0;
+    keyedLatencies.length = 0;
     levelFrom = Date.now();
     const start = received;
     const agesBefore = await scrapeAges();
-    const load = await autocannon(url, [...MANY_KEYS, '-R', String(rate)], DURATION, manyKeysBody);
-    const n = Math.round(load.rps * DURATION);
+    const stagesBefore = await fetch(`http://127.0.0.1:${dlvMetrics}/metrics`).then((r) => r.text());
+    const [load, keyedHalf] = await Promise.all([
+      keyedLoad(url, rate - Math.floor(rate / 2)),
+      keyedLoad(url.replace(/\/bench$/, '/bench-keyed'), Math.floor(rate / 2)),
+    ]);
+    const n = Math.round((load.rps + keyedHalf.rps) * DURATION);
     await drain(start + n * 0.999);
     const agesAfter = await scrapeAges();
+    const stageMs = stageFigures(stagesBefore, await fetch(`http://127.0.0.1:${dlvMetrics}/metrics`).then((r) => r.text()));
     const hops = {
       routerFetchedP50: histP50(agesBefore.routerFetched, agesAfter.routerFetched),
       delivererFetchedP50: histP50(agesBefore.delivererFetched, agesAfter.delivererFetched),
       requestStartedP50: histP50(agesBefore.requestStarted, agesAfter.requestStarted),
       ingressAnswerP50: load.p50,
     };
-    const lat = [...latencies].sort((a, b) => a - b);
-    const pct = (p: number) => lat[Math.min(lat.length - 1, Math.floor((p / 100) * lat.length))] ?? NaN;
-    levels.push({ targetRate: rate, sent: n, delivered: received - start, p50: pct(50), p99: pct(99), p999: pct(99.9), hops });
-    console.error(`e2e at ${Math.round(share * 100)} % (${rate}/s): p50 ${pct(50)} ms, p99 ${pct(99)} ms, p99.9 ${pct(99.9)} ms; p50 age at router fetch ${hops.routerFetchedP50} ms, deliverer fetch ${hops.delivererFetchedP50} ms, request start ${hops.requestStartedP50} ms`);
+    const percentiles = (xs: number[]) => {
+      const sorted = [...xs].sort((a, b) => a - b);
+      const pct = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+      return { p50: pct(50), p99: pct(99), p999: pct(99.9) };
+    };
+    const u = percentiles(latencies);
+    const k = percentiles(keyedLatencies);
+    levels.push({ targetRate: rate, sent: n, delivered: received - start, ...u, keyed: k, hops, stages: stageMs });
+    console.error(`e2e at ${Math.round(share * 100)} % (${rate}/s, half per-key from ${E2E_KEYS} keys): unordered p50 ${u.p50} ms, p99 ${u.p99} ms, p99.9 ${u.p999} ms; per-key p50 ${k.p50} ms, p99 ${k.p99} ms, p99.9 ${k.p999} ms (p99 ×${(k.p99 / u.p99).toFixed(2)}); p50 age at router fetch ${hops.routerFetchedP50} ms, deliverer fetch ${hops.delivererFetchedP50} ms, request start ${hops.requestStartedP50} ms`);
+    console.error(`  deliverer stages ms p50/p99: ${formatStages(stageMs)}`);
   }
   for (const c of [ing.child, rtr.child, dlv.child]) await stop(c);
   sink.close();
@@ -746,7 +770,10 @@ if (replayResult) lines.push(`replay (1 KiB, routed, one process): ${replayResul
 if (ceilingResult) lines.push(`broker ceiling (Kafka ProducerPerformance, 1 KiB, acks=all): ${ceilingResult.recordsPerSecond} records/s; hookyard stages as a share of it: ${JSON.stringify(result.ratio.toBrokerCeiling)}`);
 if (e2eResult) {
   lines.push(`end to end (ingress → router → deliverer → sink, 1 KiB): max ${e2eResult.maxEventsPerSecond} events/s`);
-  for (const l of e2eResult.levels) lines.push(`  at ${l.targetRate}/s: p50 ${l.p50} ms, p99 ${l.p99} ms, p99.9 ${l.p999} ms (${l.delivered}/${l.sent} delivered); p50 age at router fetch ${l.hops.routerFetchedP50} ms, at deliverer fetch ${l.hops.delivererFetchedP50} ms, at request start ${l.hops.requestStartedP50} ms`);
+  for (const l of e2eResult.levels) {
+    lines.push(`  at ${l.targetRate}/s (half to a per-key destination): unordered p50 ${l.p50} ms, p99 ${l.p99} ms, p99.9 ${l.p999} ms; per-key p50 ${l.keyed.p50} ms, p99 ${l.keyed.p99} ms, p99.9 ${l.keyed.p999} ms (${l.delivered}/${l.sent} delivered); p50 age at router fetch ${l.hops.routerFetchedP50} ms, at deliverer fetch ${l.hops.delivererFetchedP50} ms, at request start ${l.hops.requestStartedP50} ms`);
+    lines.push(`    deliverer stages ms p50/p99: ${formatStages(l.stages)}`);
+  }
   for (const [n, r] of Object.entries(e2eResult.resources)) lines.push(`  ${n}: ${r.cpuSecondsPer1000} CPU s per 1,000 events, peak RSS ${r.peakRssMiB} MiB (after the maximum run: V8 heap ${r.heapUsedMiB}/${r.heapTotalMiB} MiB used/total, external ${r.externalMiB} MiB)`);
 }
 if (scaleResult) lines.push(`scale (50 ms destination): ${scaleResult.byReplicas.map((r) => `${r.replicas} replica(s) ${r.eventsPerSecond}/s`).join(', ')}`);

@@ -5,6 +5,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { infra } from '../support/infra.ts';
 import { Pipeline, report, sleep } from './support/pipeline.ts';
+import { formatStages, stageFigures } from '../support/histograms.ts';
+
+const pick = (f: ReturnType<typeof stageFigures>) => Object.fromEntries(['all', 'keyed'].filter((d) => f[d]).map((d) => [d, f[d]!]));
 
 const DOWN_MS = Number(process.env.FAULT_DOWN_MS ?? 120_000);
 
@@ -34,10 +37,15 @@ test('a destination down for minutes, one slow (30 s), one failing at random: ot
     const ok = (d: string) => p.sinks.get(d)!.entries.filter((e) => e.status < 300).length;
     while ((ok('all') < 2000 || ok('keyed') < 2000) && Date.now() < warm) await sleep(100);
     assert.ok(Date.now() < warm, 'healthy destinations received 2,000 events within 90 s');
+    // Where a delivery's time goes, per stage, in the 5 s before the outage and during it.
+    const m0 = await p.delivererMetrics();
+    await sleep(5000);
+    const m1 = await p.delivererMetrics();
     p.fault(`destination "down" refuses connections for ${DOWN_MS / 1000} s`);
     const from = Date.now();
     await p.sinks.get('down')!.down();
     await sleep(DOWN_MS);
+    const m2 = await p.delivererMetrics();
     await p.sinks.get('down')!.up();
     p.heal();
     const to = Date.now();
@@ -50,7 +58,7 @@ test('a destination down for minutes, one slow (30 s), one failing at random: ot
     // ('slow' takes only the first 96 events, all accepted before the outage.)
     const lat = Object.fromEntries(['all', 'keyed', 'flaky', 'slow', 'down'].map((d) => [d, p.latency(d, d === 'slow' ? 0 : from)]));
     const before = Object.fromEntries(['all', 'keyed'].map((d) => [d, p.latency(d, from - 5000, from)]));
-    report({ ...r, notes: `delivery latency ms (ingress answer → destination 2xx) of events accepted in the 5 s before the outage: ${Object.entries(before).map(([d, l]) => `${d} p50 ${l.p50} p99 ${l.p99}`).join('; ')}; during the outage: ${Object.entries(lat).map(([d, l]) => `${d} p50 ${l.p50} p99 ${l.p99}`).join('; ')}; keyed p99 per 5 s from the outage's start: ${p.latencySeries('keyed', from)}` });
+    report({ ...r, notes: `delivery latency ms (ingress answer → destination 2xx) of events accepted in the 5 s before the outage: ${Object.entries(before).map(([d, l]) => `${d} p50 ${l.p50} p99 ${l.p99}`).join('; ')}; during the outage: ${Object.entries(lat).map(([d, l]) => `${d} p50 ${l.p50} p99 ${l.p99}`).join('; ')}; keyed p99 per 5 s from the outage's start: ${p.latencySeries('keyed', from)}; deliverer stages ms p50/p99 before the outage: ${formatStages(pick(stageFigures(m0, m1)))}; during: ${formatStages(pick(stageFigures(m1, m2)))}` });
     assert.ok(complete, `not all delivered: lost ${r.lost}`);
     assert.equal(r.lost, 0);
     assert.equal(r.duplicates, 0);

@@ -12,6 +12,7 @@
 // commit stays behind it, so a restart re-reads it; the attempt count is kept as a hint in
 // Redis). After the last attempt, or on a terminal answer, the delivery goes to
 // dead-letters. Every attempt is recorded in delivery-attempts.
+import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Consumer, KafkaMessage, Producer } from 'kafkajs';
 import {
@@ -23,6 +24,7 @@ import { HttpSender, type AttemptResult } from './http-sender.ts';
 import { classify, type Outcome } from './outcome.ts';
 import { DestinationGuard, type Held } from './destination-guard.ts';
 import { PartitionWorker, type Task, type TaskContext } from './partition-worker.ts';
+import { StageMetrics, type StageClock } from './stages.ts';
 import { TIERS_MS, delayBefore, tierFor } from './retry-schedule.ts';
 
 export interface DelivererDeps {
@@ -120,6 +122,7 @@ export function buildDeliverer({ config, env, log, dedup }: DelivererDeps): Serv
       for (const [destination, t] of oldest) this.set({ destination }, (Date.now() - t) / 1000);
     },
   });
+  const stages = new StageMetrics(metrics);
   const rebalances = new Counter({ name: 'hookyard_deliverer_rebalances_total', help: 'Consumer group joins (1 per consumer at start; more mean rebalances)', labelNames: ['consumer'], registers: [metrics] });
   const inFlight = new Gauge({ name: 'hookyard_deliverer_in_flight', help: 'HTTP attempts under way', labelNames: ['destination'], registers: [metrics] });
   new Gauge({
@@ -204,13 +207,16 @@ export function buildDeliverer({ config, env, log, dedup }: DelivererDeps): Serv
    * the partition was revoked or shutdown began is handed back (thrown): the next owner
    * re-reads the uncommitted record.
    */
-  async function attempt(dest: DestinationConfig, d: Delivery, ctx: TaskContext, waitAtGate: boolean): Promise<number | null | Held> {
+  async function attempt(dest: DestinationConfig, d: Delivery, ctx: TaskContext, waitAtGate: boolean, clock?: StageClock): Promise<number | null | Held> {
     const { signal } = ctx;
     // Paused, breaker open, rate or concurrency limit: wait here (or, for a retry from a
     // tier topic, say how long so it is parked again — no attempt is spent).
     const ticket = await guard.admit(dest, signal, waitAtGate);
     if ('held' in ticket) return ticket;
-    if (!(await claim(dest, d, signal).catch(async (err: unknown) => { await ticket.release(); throw err; }))) {
+    clock?.lap('admit');
+    const claimed = await claim(dest, d, signal).catch(async (err: unknown) => { await ticket.release(); throw err; });
+    clock?.lap('claim');
+    if (!claimed) {
       await ticket.release();
       attempts.inc({ destination: dest.name, outcome: 'duplicate_skipped' });
       return null;
@@ -221,13 +227,16 @@ export function buildDeliverer({ config, env, log, dedup }: DelivererDeps): Serv
       // Only the request holds a slot: waiting for Kafka to ack the consequences does not.
       // In-flight requests are not aborted on shutdown: close() gives them a deadline.
       const r = await ctx.slot(() => {
+        clock?.lap('slot');
         if (d.attempt === 0 && d.replayId === null) eventAge.observe({ destination: dest.name, stage: 'sent' }, Math.max(0, Date.now() - d.receivedAt) / 1000);
         inFlight.inc({ destination: dest.name });
         return sender.send(dest, d).finally(() => inFlight.dec({ destination: dest.name }));
       }).catch(async (err: unknown) => { await ticket.release(); throw err; }); // not sent (shutting down)
+      clock?.lap('send');
       const o = classify(r);
       await guard.report(dest, o.kind === 'success' ? 'success' : o.kind === 'retry' ? 'failure' : 'neutral', ticket);
       await ticket.release();
+      clock?.lap('report');
       latency.observe({ destination: dest.name }, r.latencyMs / 1000);
       attempts.inc({ destination: dest.name, outcome: r.ok ? 'success' : r.status ? `http_${Math.floor(r.status / 100)}xx` : 'network' });
       if (o.kind === 'success') {
@@ -236,7 +245,9 @@ export function buildDeliverer({ config, env, log, dedup }: DelivererDeps): Serv
         // the commit) finds the mark and skips, so the key's next record cannot be
         // overtaken by a resend of this one. Unmarked (Redis down), the key waits.
         if (delivered) ctx.releaseKey();
+        clock?.lap('mark');
         await record(d, n, r, o, null);
+        clock?.lap('record');
         return null;
       }
       if (o.pauseDestination) {
@@ -263,18 +274,20 @@ export function buildDeliverer({ config, env, log, dedup }: DelivererDeps): Serv
   }
 
   /** Unordered: attempt in a slot; a retry goes to a tier topic and the record is finished. */
-  const unorderedTask = (dest: DestinationConfig, d: Delivery, fromTier = false): Task => async (ctx) => {
-    const r = await attempt(dest, d, ctx, !fromTier);
+  const unorderedTask = (dest: DestinationConfig, d: Delivery, fromTier = false, clock?: StageClock): Task => async (ctx) => {
+    const r = await attempt(dest, d, ctx, !fromTier, clock);
     if (r === null) return;
     if (typeof r === 'number') await park({ ...d, attempt: d.attempt + 1 }, r);
     else await park(d, r.untilMs); // held (paused or breaker open): same attempt count, later
   };
 
   /** Per-key: the record (and so its key) waits for its own retries; the wait holds no slot. */
-  const perKeyTask = (dest: DestinationConfig, first: Delivery): Task => async (ctx) => {
+  const perKeyTask = (dest: DestinationConfig, first: Delivery, firstClock?: StageClock): Task => async (ctx) => {
     let d = first;
     let notBefore = 0;
+    let clock = firstClock;
     const hint = await store.retryState(dest.name, d.eventId).catch(() => null);
+    clock?.lap('hint');
     if (hint && hint.attempt > d.attempt) {
       d = { ...d, attempt: hint.attempt };
       notBefore = hint.notBefore;
@@ -286,7 +299,8 @@ export function buildDeliverer({ config, env, log, dedup }: DelivererDeps): Serv
         if (wait > 0) await sleep(wait, undefined, { signal: ctx.signal });
         retriesDue.inc({ destination: dest.name });
       }
-      const retryAt = await attempt(dest, d, ctx, true) as number | null; // waits at the gate: never Held
+      const retryAt = await attempt(dest, d, ctx, true, clock) as number | null; // waits at the gate: never Held
+      clock = undefined; // only the first attempt is timed
       if (retryAt === null) {
         if (d.attempt > first.attempt) await store.saveRetryState(dest.name, d.eventId, null, hintTtl).catch(() => {});
         return;
@@ -413,6 +427,7 @@ export function buildDeliverer({ config, env, log, dedup }: DelivererDeps): Serv
           if (!dest) return;
           const w = workerFor('main', consumer, batch.topic, batch.partition, dest.ordering === 'per-key');
           const fetchedAt = Date.now();
+          const fetchedPerf = performance.now();
           const { topic, partition } = batch;
           for (const m of batch.messages) {
             if (!isRunning() || isStale() || w.signal.aborted || stopping.signal.aborted) return;
@@ -439,11 +454,18 @@ export function buildDeliverer({ config, env, log, dedup }: DelivererDeps): Serv
             const rec = lean(m);
             w.push(offset, rec.key ?? '', async (ctx) => {
               if (!rec.value) return;
+              const started = performance.now();
               const d = await decode(topic, partition, rec);
               if (!d) return;
-              if (d.attempt === 0 && d.replayId === null && !observed) eventAge.observe({ destination: dest.name, stage: 'fetched' }, Math.max(0, fetchedAt - d.receivedAt) / 1000);
+              let clock: StageClock | undefined;
+              if (d.attempt === 0 && d.replayId === null && !observed) {
+                eventAge.observe({ destination: dest.name, stage: 'fetched' }, Math.max(0, fetchedAt - d.receivedAt) / 1000);
+                clock = stages.clock(dest.name, dest.ordering, fetchedPerf);
+                clock.lapTo('queued', started);
+                clock.lap('decode');
+              }
               observed = true;
-              await (dest.ordering === 'per-key' ? perKeyTask(dest, d) : unorderedTask(dest, d))(ctx);
+              await (dest.ordering === 'per-key' ? perKeyTask(dest, d, clock) : unorderedTask(dest, d, false, clock))(ctx);
             }, Number(m.timestamp));
             resolveOffset(m.offset);
           }

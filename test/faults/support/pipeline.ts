@@ -374,6 +374,11 @@ export class Pipeline {
     return out.join('\n');
   }
 
+  /** The deliverer's /metrics text now ('' when it does not answer). */
+  async delivererMetrics(): Promise<string> {
+    return fetch(`http://127.0.0.1:${this.metricsPorts.get('deliverer')}/metrics`).then((r) => r.text(), () => '');
+  }
+
   /** For a failed run: what arrived instead of each missing event, and where it is in Kafka. */
   async explainLost(): Promise<string> {
     const located = await this.locateLost().catch((err: unknown) => `locate failed: ${(err as Error).message}`);
