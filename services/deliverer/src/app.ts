@@ -16,13 +16,13 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Consumer, KafkaMessage, Producer } from 'kafkajs';
 import {
-  AGE_BUCKETS, BatchingProducer, logRenewals, Closer, consumerOptions, Counter, EnvelopeCodec, Gauge, Histogram, createKafka, createMetricsRegistry, ensureTopics, groupId, isPoisonRecord, DestinationStateStore, RedisDedupStore, RedisProtectionStore, type DedupStore,
+  AGE_BUCKETS, BatchingProducer, logRenewals, Closer, consumerOptions, Counter, EnvelopeCodec, Gauge, Histogram, createKafka, createMetricsRegistry, ensureTopics, groupId, isPoisonRecord, DestinationStateStore, RedisProtectionStore, type Settle,
   kafkaReadyCheck, lagGauge, opsServer, runSupervised, topicNames, type Config, type SupervisedConsumer, type DeadLetter, type Delivery, type DestinationConfig, type Logger,
   type RuntimeEnv, type Service,
 } from '@hookyard/core';
 import { HttpSender, type AttemptResult } from './http-sender.ts';
 import { classify, type Outcome } from './outcome.ts';
-import { DestinationGuard, type Held } from './destination-guard.ts';
+import { DestinationGuard, type Health, type Held } from './destination-guard.ts';
 import { PartitionWorker, type Task, type TaskContext } from './partition-worker.ts';
 import { StageMetrics, type StageClock } from './stages.ts';
 import { TIERS_MS, delayBefore, tierFor } from './retry-schedule.ts';
@@ -31,7 +31,6 @@ export interface DelivererDeps {
   config: Config;
   env: RuntimeEnv;
   log: Logger;
-  dedup?: DedupStore;
 }
 
 const NOT_BEFORE = 'hookyard-not-before';
@@ -52,7 +51,7 @@ function lean(m: KafkaMessage): LeanRecord {
   };
 }
 
-export function buildDeliverer({ config, env, log, dedup }: DelivererDeps): Service & { metrics: ReturnType<typeof createMetricsRegistry> } {
+export function buildDeliverer({ config, env, log }: DelivererDeps): Service & { metrics: ReturnType<typeof createMetricsRegistry> } {
   const topics = topicNames(config.kafka.topicPrefix);
   const opts = config.deliverer;
   const byName = new Map<string, DestinationConfig>(config.destinations.map((d) => [d.name, d]));
@@ -71,7 +70,6 @@ export function buildDeliverer({ config, env, log, dedup }: DelivererDeps): Serv
   const out = new BatchingProducer(producer, { maxBatch: 1000, timeoutMs: 30_000, renew: newProducer });
   out.onRenew = logRenewals(log, () => out.renewals);
   const admin = kafka.admin();
-  const store = dedup ?? new RedisDedupStore(env.redisUrl, config.kafka.topicPrefix, opts.dedupWindowSeconds);
   const sender = new HttpSender();
   const protection = new RedisProtectionStore(env.redisUrl, config.kafka.topicPrefix);
   const states = new DestinationStateStore(kafka, config.kafka, topics.destinationState);
@@ -136,13 +134,6 @@ export function buildDeliverer({ config, env, log, dedup }: DelivererDeps): Serv
     },
   });
 
-  let storeDownLogged = 0;
-  const storeDown = (err: unknown): void => {
-    if (Date.now() - storeDownLogged < 10_000) return;
-    storeDownLogged = Date.now();
-    log.warn({ err: (err as Error).message }, 'dedup store unavailable; delivering at-least-once');
-  };
-
   async function record(d: Delivery, attempt: number, r: AttemptResult, o: Outcome, nextAt: number | null): Promise<void> {
     const value = await codec.encode(topics.attempts, 'delivery-attempt', {
       eventId: d.eventId, destination: d.destination, attempt, at: Date.now(), status: r.status ?? null, outcome: o.kind,
@@ -186,42 +177,39 @@ export function buildDeliverer({ config, env, log, dedup }: DelivererDeps): Serv
   }
 
   /**
-   * Takes the send lease on (destination, event). Two replicas can hold one record during a
-   * rebalance; the lease makes the second wait for the first's answer instead of sending
-   * too. False when it was delivered already. Redis down: no lease, no dedup.
+   * How an attempt ended: settled (delivered, dead-lettered, or delivered already), to be
+   * tried again at `at` after `made` attempts (`retry`: this one failed; `due`: an earlier
+   * owner's per-key retry is not due yet), or held (paused or breaker open; tier retries).
    */
-  async function claim(dest: DestinationConfig, d: Delivery, signal: AbortSignal): Promise<boolean> {
-    for (;;) {
-      const r = await store.claim(d.destination, d.eventId, dest.timeoutMs + 5_000).catch((err: unknown) => {
-        storeDown(err);
-        return 'claimed' as const;
-      });
-      if (r !== 'busy') return r === 'claimed';
-      await sleep(200, undefined, { signal }); // aborted: handed back uncommitted
-    }
-  }
+  type Attempted = { kind: 'settled' } | { kind: 'retry' | 'due'; at: number; made: number } | Held;
 
   /**
    * One attempt and its consequences (attempt record; dead letter when nothing is left).
-   * Returns when to try again, or null when the delivery is settled. A failure seen after
-   * the partition was revoked or shutdown began is handed back (thrown): the next owner
-   * re-reads the uncommitted record.
+   * Redis is asked twice: once before (hint, delivered mark, send lease, pause, breaker,
+   * rate limit) and once after (breaker report, mark or lease and hint). Two replicas can
+   * hold one record during a rebalance; the lease makes the second wait for the first's
+   * answer instead of sending too. A failure seen after the partition was revoked or
+   * shutdown began is handed back (thrown): the next owner re-reads the uncommitted record.
    */
-  async function attempt(dest: DestinationConfig, d: Delivery, ctx: TaskContext, waitAtGate: boolean, clock?: StageClock): Promise<number | null | Held> {
+  async function attempt(dest: DestinationConfig, first: Delivery, ctx: TaskContext, waitAtGate: boolean, clock: StageClock | undefined, perKey: boolean): Promise<Attempted> {
     const { signal } = ctx;
     // Paused, breaker open, rate or concurrency limit: wait here (or, for a retry from a
     // tier topic, say how long so it is parked again — no attempt is spent).
-    const ticket = await guard.admit(dest, signal, waitAtGate);
+    const ticket = await guard.admit(dest, signal, waitAtGate, { eventId: first.eventId, leaseMs: dest.timeoutMs + 5_000, readHint: perKey });
     if ('held' in ticket) return ticket;
     clock?.lap('admit');
-    const claimed = await claim(dest, d, signal).catch(async (err: unknown) => { await ticket.release(); throw err; });
-    clock?.lap('claim');
-    if (!claimed) {
-      await ticket.release();
+    if ('skip' in ticket) {
+      if (ticket.skip === 'due') return { kind: 'due', at: ticket.due, made: Math.max(first.attempt, ticket.hintAttempt) };
       attempts.inc({ destination: dest.name, outcome: 'duplicate_skipped' });
-      return null;
+      return { kind: 'settled' };
     }
-    let delivered = false;
+    // An earlier owner's attempts count (its per-key retry hint).
+    const d = ticket.hintAttempt > first.attempt ? { ...first, attempt: ticket.hintAttempt } : first;
+    let finished = false;
+    const finish = (health: Health | null, settle: Settle): Promise<boolean> => {
+      finished = true;
+      return guard.finish(dest, ticket, d.eventId, health, settle, opts.dedupWindowSeconds);
+    };
     try {
       const n = d.attempt + 1;
       // Only the request holds a slot: waiting for Kafka to ack the consequences does not.
@@ -231,24 +219,27 @@ export function buildDeliverer({ config, env, log, dedup }: DelivererDeps): Serv
         if (d.attempt === 0 && d.replayId === null) eventAge.observe({ destination: dest.name, stage: 'sent' }, Math.max(0, Date.now() - d.receivedAt) / 1000);
         inFlight.inc({ destination: dest.name });
         return sender.send(dest, d).finally(() => inFlight.dec({ destination: dest.name }));
-      }).catch(async (err: unknown) => { await ticket.release(); throw err; }); // not sent (shutting down)
+      });
       clock?.lap('send');
       const o = classify(r);
-      await guard.report(dest, o.kind === 'success' ? 'success' : o.kind === 'retry' ? 'failure' : 'neutral', ticket);
+      const delay = o.kind === 'retry' ? delayBefore(dest, n + 1) : undefined;
+      const notBefore = delay === undefined ? null : Date.now() + Math.max(delay, o.minDelayMs);
+      const settle: Settle = o.kind === 'success' ? { kind: 'delivered' }
+        : notBefore === null ? { kind: 'dead' }
+        : { kind: 'retry', ...(perKey ? { hint: { attempt: n, notBefore, ttlMs: opts.dedupWindowSeconds * 1000 } } : {}) };
+      const written = await finish(o.kind === 'success' ? 'success' : o.kind === 'retry' ? 'failure' : 'neutral', settle);
       await ticket.release();
-      clock?.lap('report');
+      clock?.lap('settle');
       latency.observe({ destination: dest.name }, r.latencyMs / 1000);
       attempts.inc({ destination: dest.name, outcome: r.ok ? 'success' : r.status ? `http_${Math.floor(r.status / 100)}xx` : 'network' });
       if (o.kind === 'success') {
-        await store.markDelivered(d.destination, d.eventId).then(() => { delivered = true; }, (err: unknown) => log.warn({ err: (err as Error).message }, 'could not record delivery in dedup store'));
         // Marked: a re-run of this record (the attempt record failing below, a crash before
         // the commit) finds the mark and skips, so the key's next record cannot be
         // overtaken by a resend of this one. Unmarked (Redis down), the key waits.
-        if (delivered) ctx.releaseKey();
-        clock?.lap('mark');
+        if (written) ctx.releaseKey();
         await record(d, n, r, o, null);
         clock?.lap('record');
-        return null;
+        return { kind: 'settled' };
       }
       if (o.pauseDestination) {
         gone.inc({ destination: dest.name });
@@ -256,58 +247,50 @@ export function buildDeliverer({ config, env, log, dedup }: DelivererDeps): Serv
         await states.set(dest.name, { paused: true, reason: `410 Gone from ${dest.url}`, at: Date.now(), by: 'deliverer' })
           .catch((err: unknown) => log.error({ err: (err as Error).message, destination: dest.name }, 'could not pause the destination'));
       }
-      const delay = o.kind === 'retry' ? delayBefore(dest, n + 1) : undefined;
-      if (delay === undefined) {
+      if (notBefore === null) {
         await record(d, n, r, { ...o, kind: 'dead' }, null);
         await deadLetter(deadDelivery(d, n, r.status ?? null, o.kind === 'retry' ? `attempts exhausted; last: ${r.error ?? o.reason}` : o.reason));
         log.warn({ destination: dest.name, eventId: d.eventId, attempts: n, status: r.status }, 'delivery dead-lettered');
-        return null;
+        return { kind: 'settled' };
       }
       signal.throwIfAborted();
-      const notBefore = Date.now() + Math.max(delay, o.minDelayMs);
       await record(d, n, r, o, notBefore);
       retriesScheduled.inc({ destination: dest.name });
-      return notBefore;
+      return { kind: 'retry', at: notBefore, made: n };
     } finally {
-      if (!delivered) await store.release(d.destination, d.eventId).catch(() => {});
+      // Not sent (shutting down) or a step threw before the answer was settled: free the lease.
+      if (!finished) {
+        await finish(null, { kind: 'release' }).catch(() => {});
+        await ticket.release();
+      }
     }
   }
 
   /** Unordered: attempt in a slot; a retry goes to a tier topic and the record is finished. */
   const unorderedTask = (dest: DestinationConfig, d: Delivery, fromTier = false, clock?: StageClock): Task => async (ctx) => {
-    const r = await attempt(dest, d, ctx, !fromTier, clock);
-    if (r === null) return;
-    if (typeof r === 'number') await park({ ...d, attempt: d.attempt + 1 }, r);
-    else await park(d, r.untilMs); // held (paused or breaker open): same attempt count, later
+    const r = await attempt(dest, d, ctx, !fromTier, clock, false);
+    if ('held' in r) await park(d, r.untilMs); // paused or breaker open: same attempt count, later
+    else if (r.kind === 'retry') await park({ ...d, attempt: r.made }, r.at);
   };
 
-  /** Per-key: the record (and so its key) waits for its own retries; the wait holds no slot. */
+  /**
+   * Per-key: the record (and so its key) waits for its own retries; the wait holds no slot.
+   * The retry hint in Redis lets the next owner (a restart, a rebalance) resume the
+   * schedule where this one stopped.
+   */
   const perKeyTask = (dest: DestinationConfig, first: Delivery, firstClock?: StageClock): Task => async (ctx) => {
     let d = first;
-    let notBefore = 0;
     let clock = firstClock;
-    const hint = await store.retryState(dest.name, d.eventId).catch(() => null);
-    clock?.lap('hint');
-    if (hint && hint.attempt > d.attempt) {
-      d = { ...d, attempt: hint.attempt };
-      notBefore = hint.notBefore;
-    }
-    const hintTtl = opts.dedupWindowSeconds * 1000;
     for (;;) {
-      if (notBefore > 0) {
-        const wait = notBefore - Date.now();
-        if (wait > 0) await sleep(wait, undefined, { signal: ctx.signal });
-        retriesDue.inc({ destination: dest.name });
-      }
-      const retryAt = await attempt(dest, d, ctx, true, clock) as number | null; // waits at the gate: never Held
+      const r = await attempt(dest, d, ctx, true, clock, true);
       clock = undefined; // only the first attempt is timed
-      if (retryAt === null) {
-        if (d.attempt > first.attempt) await store.saveRetryState(dest.name, d.eventId, null, hintTtl).catch(() => {});
-        return;
-      }
-      d = { ...d, attempt: d.attempt + 1 };
-      notBefore = retryAt;
-      await store.saveRetryState(dest.name, d.eventId, { attempt: d.attempt, notBefore }, hintTtl).catch(storeDown);
+      if (!('held' in r) && r.kind === 'settled') return;
+      // A retry (this owner's or an earlier one's): the key waits here, holding no slot.
+      const at = 'held' in r ? r.untilMs : r.at;
+      if (!('held' in r)) d = { ...d, attempt: r.made };
+      const wait = at - Date.now();
+      if (wait > 0) await sleep(wait, undefined, { signal: ctx.signal });
+      if (!('held' in r)) retriesDue.inc({ destination: dest.name });
     }
   };
 
@@ -376,7 +359,6 @@ export function buildDeliverer({ config, env, log, dedup }: DelivererDeps): Serv
   return {
     metrics,
     async start() {
-      closer.add('dedup', () => store.close());
       closer.add('protection', () => protection.close());
       closer.add('http', () => sender.close());
       await admin.connect();

@@ -1,16 +1,17 @@
 // Asks, before every attempt, whether a destination may be sent to now: not paused, its
 // circuit breaker not open (or this is the one half-open probe), its rate limit and
-// concurrency limit allowing. State is shared by all replicas (Redis for the breaker and
+// concurrency limit allowing — and, in the same Redis call, whether the event is still
+// to be sent (delivered mark, send lease, per-key retry hint). State is shared by all replicas (Redis for the breaker and
 // limits, the destination-state topic for pauses). Waiting here holds no HTTP slot and
 // never touches another destination. Redis down: the breaker and limits are not enforced
 // (fail open, logged) — delivery must not stop because its protection is unavailable.
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { AdmitResult, BreakerOptions, DestinationConfig, Logger } from '@hookyard/core';
+import type { AdmitOptions, BeginResult, BreakerOptions, DestinationConfig, Logger, Settle } from '@hookyard/core';
 
 export interface ProtectionStore {
-  admit(dest: string, now: number, o: { breaker: BreakerOptions | null; perSecond?: number | undefined; perMinute?: number | undefined; probeLeaseMs: number }): Promise<AdmitResult>;
-  report(dest: string, now: number, ok: boolean, probe: boolean, b: BreakerOptions): Promise<'closed' | 'open' | 'opened'>;
+  begin(dest: string, eventId: string, now: number, o: AdmitOptions & { leaseMs: number; readHint: boolean }): Promise<BeginResult>;
+  finish(dest: string, eventId: string, now: number, o: { report: { ok: boolean; probe: boolean; breaker: BreakerOptions } | null; settle: Settle; markTtlSeconds: number }): Promise<'closed' | 'open' | 'opened' | null>;
   acquire(dest: string, holder: string, max: number, leaseMs: number): Promise<boolean>;
   release(dest: string, holder: string): Promise<void>;
 }
@@ -21,9 +22,23 @@ export interface PauseState {
 
 export interface Ticket {
   probe: boolean;
-  /** Marks the probe's outcome as reported (report() calls it). */
+  /** Attempts an earlier owner made (its per-key retry hint); 0 when none. */
+  hintAttempt: number;
+  /** Whether the send lease is held in Redis (not when Redis was unavailable). */
+  leased: boolean;
+  /** Marks the probe's outcome as reported (finish() calls it). */
   reported?: () => void;
   release(): Promise<void>;
+}
+
+/** Nothing to send: delivered already, or an earlier owner's per-key retry is not due yet (`due`, epoch ms). */
+export type Skip = { skip: 'delivered'; hintAttempt: number } | { skip: 'due'; due: number; hintAttempt: number };
+
+/** What an attempt asks for besides admission: its send lease and, per-key, the retry hint. */
+export interface Claim {
+  eventId: string;
+  leaseMs: number;
+  readHint: boolean;
 }
 
 export interface Held {
@@ -100,6 +115,8 @@ class OpenGate {
 }
 
 const PAUSED_RECHECK_MS = 500;
+/** Another replica holds the send lease (a rebalance): ask again after this. */
+const BUSY_RECHECK_MS = 200;
 const PAUSED_PARK_MS = 30_000;
 
 export class DestinationGuard {
@@ -127,12 +144,14 @@ export class DestinationGuard {
   }
 
   /**
-   * Waits until the destination may be sent to, or — with `wait` false (retries from the
-   * tier topics) — says how long it is held so the caller can park the record instead.
+   * Waits until the destination may be sent to and the event's send lease is ours, or —
+   * with `wait` false (retries from the tier topics) — says how long it is held so the
+   * caller can park the record instead. One Redis round trip when nothing is in the way
+   * (see RedisProtectionStore.begin). Says so when there is nothing to send.
    */
-  async admit(dest: DestinationConfig, signal: AbortSignal, wait: boolean): Promise<Ticket | Held> {
-    const holder = randomUUID();
+  async admit(dest: DestinationConfig, signal: AbortSignal, wait: boolean, claim: Claim): Promise<Ticket | Held | Skip> {
     const max = dest.rateLimit?.maxConcurrency;
+    const holder = max === undefined ? '' : randomUUID(); // the semaphore's holder id
     let slot = false;
     let leader: OpenGate | undefined;
     const releaseSlot = async () => {
@@ -162,18 +181,32 @@ export class DestinationGuard {
             continue;
           }
         }
-        const r = await this.store.admit(dest.name, Date.now(), {
+        let leased = true;
+        const r = await this.store.begin(dest.name, claim.eventId, Date.now(), {
           breaker: dest.breaker.enabled ? dest.breaker : null, perSecond: dest.rateLimit?.perSecond, perMinute: dest.rateLimit?.perMinute, probeLeaseMs: dest.timeoutMs + 5_000,
-        }).catch((err: unknown): AdmitResult => {
+          leaseMs: claim.leaseMs, readHint: claim.readHint,
+        }).catch((err: unknown): BeginResult => {
           this.failOpen(err);
-          return { kind: 'go', probe: false };
+          leased = false;
+          return { kind: 'go', probe: false, hintAttempt: 0 };
         });
+        if (r.kind === 'delivered' || r.kind === 'due') {
+          await releaseSlot();
+          if (leader && this.gates.get(dest.name) === leader) leader.arm(Date.now()); // hand the lead on
+          return r.kind === 'delivered' ? { skip: 'delivered', hintAttempt: r.hintAttempt } : { skip: 'due', due: Date.now() + r.waitMs, hintAttempt: r.hintAttempt };
+        }
+        if (r.kind === 'busy') {
+          await sleep(BUSY_RECHECK_MS, undefined, { signal });
+          continue;
+        }
         if (r.kind === 'go') {
           if (!r.probe) this.clearGate(dest.name); // closed (another replica's probe, or a reset)
           const probeGate = r.probe ? this.gates.get(dest.name) : undefined;
           let reported = false;
           return {
             probe: r.probe,
+            hintAttempt: r.hintAttempt,
+            leased,
             reported: () => { reported = true; },
             release: async () => {
               await releaseSlot();
@@ -208,14 +241,28 @@ export class DestinationGuard {
     g.releaseAll();
   }
 
-  async report(dest: DestinationConfig, health: Health, ticket: Ticket): Promise<void> {
+  /**
+   * After the answer (or, with `health` null, when nothing was sent), one Redis round
+   * trip: the breaker hears how it went, and the event's
+   * keys are settled (delivered mark, lease, retry hint). Returns whether that was
+   * written (false with Redis unavailable: no mark, so a per-key successor waits for the
+   * record's whole step).
+   */
+  async finish(dest: DestinationConfig, ticket: Ticket, eventId: string, health: Health | null, settle: Settle, markTtlSeconds: number): Promise<boolean> {
     const { probe } = ticket;
-    ticket.reported?.();
-    if (!dest.breaker.enabled) return;
+    // null: nothing was sent, so the breaker hears nothing (an unsent probe is handed on
+    // by the ticket's release).
+    if (health !== null) ticket.reported?.();
     // A terminal 4xx still shows the destination is up: it closes a probing breaker.
-    const ok = health !== 'failure';
-    if (health === 'neutral' && !probe) return;
-    const state = await this.store.report(dest.name, Date.now(), ok, probe, dest.breaker).catch(() => null);
+    const report = health !== null && dest.breaker.enabled && (health !== 'neutral' || probe) ? { ok: health !== 'failure', probe, breaker: dest.breaker } : null;
+    if (!report && !ticket.leased && settle.kind !== 'delivered' && !(settle.kind === 'retry' && settle.hint)) return true; // nothing to write
+    let state: 'closed' | 'open' | 'opened' | null;
+    try {
+      state = await this.store.finish(dest.name, eventId, Date.now(), { report, settle, markTtlSeconds });
+    } catch (err) {
+      this.failOpen(err);
+      return false;
+    }
     if (probe && state === 'open') this.gates.get(dest.name)?.arm(Date.now() + dest.breaker.cooldownMs);
     if (probe && state === 'closed') this.clearGate(dest.name);
     if (state === 'opened') {
@@ -225,12 +272,13 @@ export class DestinationGuard {
       this.log.info({ destination: dest.name }, 'circuit breaker closed after a successful probe');
       this.onBreaker(dest.name, 'closed');
     }
+    return true;
   }
 
   private failOpen(err: unknown): true {
     if (Date.now() - this.lastWarned > 10_000) {
       this.lastWarned = Date.now();
-      this.log.warn({ err: (err as Error).message }, 'protection store unavailable; breaker and rate limits not enforced');
+      this.log.warn({ err: (err as Error).message }, 'Redis unavailable: breaker, rate limits and dedup not enforced; delivering at-least-once');
     }
     return true;
   }

@@ -8,13 +8,10 @@ import { Histogram, type Registry } from '@hookyard/core';
 export const STAGES = [
   'queued', // fetched → the task starts (per-key: behind the key's earlier records)
   'decode', // the record decoded (registry)
-  'hint', // per-key: the retry hint read from Redis
-  'admit', // pause, breaker and rate limit (Redis)
-  'claim', // dedup check and send lease (Redis)
+  'admit', // pause, then one Redis script: retry hint, delivered mark, send lease, rate limit, breaker
   'slot', // waiting for one of the partition's attempt slots
   'send', // the HTTP request
-  'report', // breaker report and lease release (Redis)
-  'mark', // the delivered mark (Redis); per-key: the key is released after it
+  'settle', // one Redis script: breaker report and the delivered mark (per-key: the key is released after it)
   'record', // the attempt record acked by Kafka
 ] as const;
 export type Stage = (typeof STAGES)[number];

@@ -49,7 +49,7 @@ export function createContext(config: Config, env: RuntimeEnv, out: Output = std
       await p.connect();
       return p;
     })()),
-    dedup: () => (dedup ??= new RedisDedupStore(env.redisUrl, config.kafka.topicPrefix, config.deliverer.dedupWindowSeconds)),
+    dedup: () => (dedup ??= new RedisDedupStore(env.redisUrl, config.kafka.topicPrefix)),
     protection: () => (protection ??= new RedisProtectionStore(env.redisUrl, config.kafka.topicPrefix)),
     async close() {
       await Promise.allSettled([
