@@ -8,7 +8,7 @@ import { stringify } from 'yaml';
 import { tmpdir } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { down, runKafkaTool, stackOptions, up } from '../scripts/infra/local-stack.ts';
-import { delta, formatStages, quantile, stageFigures, type Buckets } from '../test/support/histograms.ts';
+import { delta, formatStages, parseHistograms, quantile, stageFigures, type Buckets } from '../test/support/histograms.ts';
 
 if (process.argv.includes('--help')) {
   console.log(`Usage: npm run bench [-- --quick] [-- --stages=ceiling,ingress,…]
@@ -24,6 +24,8 @@ Starts the local stack (infra:up) and runs, in this order (--stages=a,b to choos
   e2e        ingress → router → deliverer → sink: max events/s, latency at 25/50/90 % (half
              of each level to a per-key destination, side by side, with per-stage figures),
              CPU s per 1,000 events and peak RSS per service
+  durability kafka.durability fsync against replicated, alternating rounds in one run: the
+             end-to-end maximum, latency at 80 events/s and at half the maximum
   scale      deliverer replicas 1 → 2 → 4 against a destination answering in 50 ms
   isolation  a healthy destination beside a healthy one, then beside one failing hard
 --quick shortens every stage. --profile=<service> (ingress, router or deliverer) writes
@@ -37,7 +39,7 @@ HOOKYARD_* variables point at instead. Writes bench/results/<date>.json and prin
 const root = resolve(import.meta.dirname, '..');
 const quick = process.argv.includes('--quick');
 const profileService = process.argv.find((a) => a.startsWith('--profile='))?.slice('--profile='.length);
-const ALL_STAGES = ['ceiling', 'ingress', 'router', 'deliverer', 'replay', 'e2e', 'scale', 'isolation'] as const;
+const ALL_STAGES = ['ceiling', 'ingress', 'router', 'deliverer', 'replay', 'e2e', 'durability', 'scale', 'isolation'] as const;
 const stagesArg = process.argv.find((a) => a.startsWith('--stages='))?.slice('--stages='.length);
 const stages = new Set(stagesArg ? stagesArg.split(',') : ALL_STAGES);
 for (const st of stages) if (!(ALL_STAGES as readonly string[]).includes(st)) { console.error(`unknown stage "${st}" (stages: ${ALL_STAGES.join(', ')})`); process.exit(2); }
@@ -545,6 +547,115 @@ async function e2eStage(): Promise<{ maxEventsPerSecond: number; levels: E2eLeve
 }
 const e2eResult = stages.has('e2e') ? await e2eStage() : null;
 
+// Durability: what a 202 costs in each mode of kafka.durability, in the same run. fsync:
+// hookyard's topics flush.messages=1 and the broker flushes its own state per message
+// (the stack's static setting); replicated: neither (the broker's flush lifted by a
+// per-broker dynamic setting; one broker here, so the risk accepted). Modes alternate
+// round by round; each round measures the end-to-end maximum, then the latency at
+// 80 events/s and at half the maximum.
+interface DurabilityRound { mode: 'fsync' | 'replicated'; maxEventsPerSecond: number; at80: { p50: number; p99: number }; atHalf: { rate: number; p50: number; p99: number }; eventsPerProduceAtMax: number; produceP50MsAtMax: number }
+async function durabilityStage(): Promise<{ rounds: DurabilityRound[]; median: Record<'fsync' | 'replicated', { maxEventsPerSecond: number; at80: { p50: number; p99: number }; atHalf: { p50: number; p99: number } }>; ratio: { max: number; p99At80: number; p99AtHalf: number } }> {
+  const { createServer } = await import('node:http');
+  const { eventIdTime } = await import('../packages/core/src/index.ts');
+  const { Kafka, logLevel } = await import('kafkajs');
+  let received = 0;
+  let lastAt = 0;
+  let from = Infinity;
+  const latencies: number[] = [];
+  const sink = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      received++;
+      lastAt = performance.now();
+      const t = eventIdTime(String(req.headers['x-hookyard-event-id']));
+      if (t !== undefined && t >= from) latencies.push(Date.now() - t);
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((r) => sink.listen(0, '127.0.0.1', r));
+  const admin = new Kafka({ brokers: addrs.KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  const { brokers } = await admin.describeCluster();
+  const brokerFlush = (value: string | null) => admin.alterConfigs({ validateOnly: false, resources: brokers.map((b) => ({ type: 4, name: String(b.nodeId), configEntries: value === null ? [] : [{ name: 'log.flush.interval.messages', value }] })) });
+  const pct = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN; };
+  const waitFor = async (n: number) => { const deadline = Date.now() + 180_000; while (received < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50)); };
+  const quiesce = async () => { let seen = -1; const deadline = Date.now() + 120_000; while (seen !== received && Date.now() < deadline) { seen = received; await new Promise((r) => setTimeout(r, 1000)); } };
+  const rounds: DurabilityRound[] = [];
+  const order: ('fsync' | 'replicated')[] = [];
+  for (let r = 0; r < (quick ? 1 : 2); r++) order.push(...(r % 2 === 0 ? ['fsync', 'replicated'] as const : ['replicated', 'fsync'] as const));
+  try {
+    for (const mode of order) {
+      await brokerFlush(mode === 'fsync' ? null : '9223372036854775807');
+      const raw = {
+        kafka: { topicPrefix: `bench-durability-${mode}-${Date.now()}.`, partitions: 6, durability: mode, ...(mode === 'replicated' ? { acceptPowerLossRisk: true } : {}) },
+        sources: [{ name: 'bench', orderingKey: 'body.data.object.customer' }],
+        destinations: [{ name: 'sink', url: `http://127.0.0.1:${(sink.address() as { port: number }).port}/hook` }],
+        connections: [{ source: 'bench', destination: 'sink' }],
+      };
+      const file = join(tmpdir(), `hookyard-bench-durability-${randomBytes(3).toString('hex')}.yaml`);
+      writeFileSync(file, stringify(raw));
+      const port = String(18000 + Math.floor(Math.random() * 1000));
+      const env = { ...addrs, HOOKYARD_CONFIG: file, LOG_LEVEL: 'info' };
+      const ing = await startProcess(join(root, 'services/ingress/src/main.ts'), { ...env, PORT: port }, /"address":"(http:\/\/[^"]+)"/);
+      const rtr = await startProcess(join(root, 'services/router/src/main.ts'), env, /(router consuming)/);
+      const dlv = await startProcess(join(root, 'services/deliverer/src/main.ts'), env, /(deliverer consuming)/);
+      const url = `http://127.0.0.1:${port}/webhooks/bench`;
+      for (let i = 0; i < 60 && !(await fetch(`http://127.0.0.1:${port}/readyz`).then((x) => x.ok, () => false)); i++) await new Promise((x) => setTimeout(x, 500));
+      const w = await autocannon(url, MANY_KEYS, 3, manyKeysBody);
+      await waitFor(received + Math.round(w.rps * 3 * 0.99));
+      await quiesce();
+      const before = received;
+      // Events per produce request (ingress coalesces concurrent requests): under fsync the
+      // broker flushes once per request and partition, not once per event.
+      const scrape = () => fetch(`http://127.0.0.1:${port}/metrics`).then((x) => x.text());
+      const m0 = await scrape();
+      const t0 = performance.now();
+      const max = await autocannon(url, MANY_KEYS, DURATION, manyKeysBody);
+      await waitFor(before + Math.round(max.rps * DURATION * 0.999));
+      const maxEventsPerSecond = Math.round((received - before) / ((lastAt - t0) / 1000));
+      const m1 = await scrape();
+      const num = (text: string, name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+]+)`, 'm').exec(text)?.[1] ?? NaN);
+      const batches = num(m1, 'hookyard_ingress_produce_batch_size_count') - num(m0, 'hookyard_ingress_produce_batch_size_count');
+      const eventsPerProduceAtMax = +((num(m1, 'hookyard_ingress_produce_batch_size_sum') - num(m0, 'hookyard_ingress_produce_batch_size_sum')) / batches).toFixed(1);
+      const produce = delta(parseHistograms(m0, 'hookyard_ingress_produce_seconds').get('outcome=ok'), parseHistograms(m1, 'hookyard_ingress_produce_seconds').get('outcome=ok') ?? []);
+      const produceP50MsAtMax = Math.round(quantile(produce, 0.5) * 10_000) / 10;
+      const level = async (rate: number) => {
+        await quiesce();
+        latencies.length = 0;
+        from = Date.now();
+        const start = received;
+        const l = await keyedLoad(url, rate);
+        await waitFor(start + Math.round(l.rps * DURATION * 0.999));
+        from = Infinity;
+        return { p50: pct(latencies, 50), p99: pct(latencies, 99) };
+      };
+      const at80 = await level(80);
+      const half = Math.max(1, Math.round(maxEventsPerSecond / 2));
+      const atHalf = { rate: half, ...(await level(half)) };
+      for (const c of [ing.child, rtr.child, dlv.child]) await stop(c);
+      rounds.push({ mode, maxEventsPerSecond, at80, atHalf, eventsPerProduceAtMax, produceP50MsAtMax });
+      console.error(`durability ${mode}: max ${maxEventsPerSecond} events/s (${eventsPerProduceAtMax} events per produce request, produce p50 ${produceP50MsAtMax} ms); at 80/s p50 ${at80.p50} ms p99 ${at80.p99} ms; at ${half}/s p50 ${atHalf.p50} ms p99 ${atHalf.p99} ms`);
+    }
+  } finally {
+    await brokerFlush(null).catch(() => {});
+    await admin.disconnect();
+    sink.close();
+  }
+  const med = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor((s.length - 1) / 2)] ?? NaN; };
+  const of = (mode: 'fsync' | 'replicated') => {
+    const rs = rounds.filter((x) => x.mode === mode);
+    return { maxEventsPerSecond: med(rs.map((x) => x.maxEventsPerSecond)), at80: { p50: med(rs.map((x) => x.at80.p50)), p99: med(rs.map((x) => x.at80.p99)) }, atHalf: { p50: med(rs.map((x) => x.atHalf.p50)), p99: med(rs.map((x) => x.atHalf.p99)) } };
+  };
+  const median = { fsync: of('fsync'), replicated: of('replicated') };
+  const ratio = {
+    max: +(median.fsync.maxEventsPerSecond / median.replicated.maxEventsPerSecond).toFixed(3),
+    p99At80: +(median.fsync.at80.p99 / median.replicated.at80.p99).toFixed(2),
+    p99AtHalf: +(median.fsync.atHalf.p99 / median.replicated.atHalf.p99).toFixed(2),
+  };
+  return { rounds, median, ratio };
+}
+const durabilityResult = stages.has('durability') ? await durabilityStage() : null;
+
 // Scale: deliverer replicas 1 → 2 → 4 against a destination answering in 50 ms; each run
 // delivers N waiting deliveries and counts events/s from first to last.
 async function scaleStage(): Promise<{ latencyMs: number; events: number; byReplicas: { replicas: number; eventsPerSecond: number }[] }> {
@@ -741,6 +852,7 @@ const result = {
   replay: replayResult,
   brokerCeiling: ceilingResult,
   e2e: e2eResult,
+  durability: durabilityResult,
   scale: scaleResult,
   isolation: isolationResult,
   ratio: {
@@ -775,6 +887,10 @@ if (e2eResult) {
     lines.push(`    deliverer stages ms p50/p99: ${formatStages(l.stages)}`);
   }
   for (const [n, r] of Object.entries(e2eResult.resources)) lines.push(`  ${n}: ${r.cpuSecondsPer1000} CPU s per 1,000 events, peak RSS ${r.peakRssMiB} MiB (after the maximum run: V8 heap ${r.heapUsedMiB}/${r.heapTotalMiB} MiB used/total, external ${r.externalMiB} MiB)`);
+}
+if (durabilityResult) {
+  const d = durabilityResult;
+  lines.push(`durability (same run, modes alternating; medians): fsync max ${d.median.fsync.maxEventsPerSecond}/s, at 80/s p50 ${d.median.fsync.at80.p50} ms p99 ${d.median.fsync.at80.p99} ms, at half p50 ${d.median.fsync.atHalf.p50} ms p99 ${d.median.fsync.atHalf.p99} ms; replicated max ${d.median.replicated.maxEventsPerSecond}/s, at 80/s p50 ${d.median.replicated.at80.p50} ms p99 ${d.median.replicated.at80.p99} ms, at half p50 ${d.median.replicated.atHalf.p50} ms p99 ${d.median.replicated.atHalf.p99} ms; fsync/replicated: max ×${d.ratio.max}, p99 at 80/s ×${d.ratio.p99At80}, at half ×${d.ratio.p99AtHalf}`);
 }
 if (scaleResult) lines.push(`scale (50 ms destination): ${scaleResult.byReplicas.map((r) => `${r.replicas} replica(s) ${r.eventsPerSecond}/s`).join(', ')}`);
 if (isolationResult) {

@@ -5,7 +5,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { brokerDefaults, kafkaReady, kafkaJava, kafkaLibs, type StackOptions } from './local-stack.ts';
+import { brokerDefaults, kafkaReady, kafkaJava, kafkaLibs, singleCopyDurability, type StackOptions } from './local-stack.ts';
 
 export interface ClusterOptions {
   nodes: number;
@@ -16,6 +16,10 @@ export interface ClusterOptions {
   /** Broker-wide min.insync.replicas (and the internal topics' replication). */
   minInsyncReplicas?: number;
   dir: string;
+  /** Where the nodes keep their logs (node-N below it); default `dir` (the power-cut test puts them on lossyfs). */
+  dataDir?: string;
+  /** log.flush.interval.messages=1 (default: with a single copy, as hookyard's own stacks). */
+  flushEveryWrite?: boolean;
 }
 
 export interface KafkaCluster {
@@ -42,10 +46,11 @@ function props(o: ClusterOptions, i: number): string {
     'controller.listener.names=CONTROLLER',
     'listener.security.protocol.map=CLIENT:PLAINTEXT,CONTROLLER:PLAINTEXT,INTERNAL:PLAINTEXT',
     'inter.broker.listener.name=INTERNAL',
-    `log.dirs=${join(o.dir, `node-${i + 1}`, 'data')}`,
+    `log.dirs=${join(o.dataDir ?? o.dir, `node-${i + 1}`, 'data')}`,
     `default.replication.factor=${rf}`,
     `min.insync.replicas=${isr}`,
     ...brokerDefaults(rf, isr),
+    ...((o.flushEveryWrite ?? rf === 1) ? singleCopyDurability() : []),
     // A killed node's partitions move to the others quickly, so the run does not wait on it.
     'replica.lag.time.max.ms=10000',
     '',
@@ -81,13 +86,14 @@ export async function startKafkaCluster(stack: StackOptions, o: ClusterOptions):
     if (r.status !== 0) throw new Error(`format of node ${i + 1} failed: ${r.stdout}${r.stderr}`);
   }
 
+  const aliveNode = (i: number) => { const c = children.get(i); return c !== undefined && c.exitCode === null && c.signalCode === null; };
   const start = async (i: number): Promise<void> => {
-    if (children.get(i)?.exitCode === null) return;
+    // A node killed by a signal has no exit code either: it must count as stopped.
+    if (aliveNode(i)) return;
     const out = openSync(join(nodeDir(i), 'kafka.out'), 'a');
     const child = spawn(java, ['-Xms128m', '-Xmx512m', '-XX:+UseG1GC', ...jvmLog(i), '-cp', cp, 'kafka.Kafka', join(nodeDir(i), 'server.properties')], { stdio: ['ignore', out, out] });
     children.set(i, child);
   };
-  const aliveNode = (i: number) => { const c = children.get(i); return c !== undefined && c.exitCode === null && c.signalCode === null; };
   const direct = listenPorts.map((p) => `127.0.0.1:${p}`);
   const ready = async () => {
     // Every live node answers metadata on its own port.

@@ -245,9 +245,18 @@ function kafkaProps(o: StackOptions): string {
     `log.dirs=${dataDir}`,
     // A single broker cannot satisfy the multi-replica defaults of the internal topics.
     ...brokerDefaults(1, 1),
+    // One copy: every write on disk before it is acknowledged, Kafka's own offsets and
+    // transaction state included (hookyard's topics also get flush.messages=1 under
+    // kafka.durability: fsync, the default on one broker). See README, "What a 202 means".
+    ...singleCopyDurability(),
     'log.retention.hours=168',
     '',
   ].join('\n');
+}
+
+/** A broker holding the only copy flushes every write before acknowledging it. */
+export function singleCopyDurability(): string[] {
+  return ['log.flush.interval.messages=1'];
 }
 
 /** Settings every local broker gets, for `rf` replicas of the internal topics and `minIsr`. */

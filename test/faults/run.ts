@@ -11,7 +11,9 @@ const HELP = `Usage: npm run test:faults [-- [--only=<name,…>] [--reuse-stack]
 Runs every fault scenario (test/faults/*.fault.ts) as its own test: the whole pipeline
 as separate processes against real Kafka, Redis and the registry, with kill -9, rolling
 SIGTERM, a broker killed, a 3-broker cluster losing one, Redis restarted empty, broken
-destinations, network faults through a TCP proxy and a 100,000-request fuzz run.
+destinations, network faults through a TCP proxy, a 100,000-request fuzz run, and a power
+cut under one broker in both modes of kafka.durability (its data on lossyfs, a FUSE
+filesystem that drops unsynced writes; installs Debian's fuse3 and mfusepy on first use).
 Prints one line of figures per scenario and writes them, with a Markdown table, to
 test/faults/results/<time>.{jsonl,md}. Takes 10–18 minutes on 2 cores.
 
@@ -20,7 +22,8 @@ test/faults/results/<time>.{jsonl,md}. Takes 10–18 minutes on 2 cores.
                        default one) instead of a fresh one on ports 22092/22379/22081
 
 Environment: FAULT_DOWN_MS (destination outage, 120000), FUZZ_REQUESTS (100000),
-FUZZ_SEED (random; printed), FAULT_CLUSTER_PORT (23100), FAULT_PROXY_KAFKA_PORT (23200).`;
+FUZZ_SEED (random; printed), FAULT_CLUSTER_PORT (23100), FAULT_PROXY_KAFKA_PORT (23200),
+FAULT_POWER_PORT (23300), POWER_CUT_EVENTS (1000).`;
 
 const args = process.argv.slice(2);
 if (args.includes('--help') || args.includes('-h')) {
@@ -35,7 +38,7 @@ if (unknown.length) {
 
 const dir = resolve(import.meta.dirname);
 const only = args.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
-const files = (only ?? ['kill-9', 'rolling-restart', 'broker-restart', 'cluster-broker', 'redis-restart', 'destinations', 'network', 'fuzz'])
+const files = (only ?? ['kill-9', 'rolling-restart', 'broker-restart', 'cluster-broker', 'redis-restart', 'destinations', 'network', 'fuzz', 'power-cut'])
   .map((n) => join(dir, `${n}.fault.ts`));
 for (const f of files) if (!existsSync(f)) { console.error(`test:faults: no scenario ${f}`); process.exit(2); }
 

@@ -36,6 +36,7 @@ async function viaTestcontainers(): Promise<StackAddresses> {
       KAFKA_SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR: '1',
       KAFKA_SHARE_COORDINATOR_STATE_TOPIC_MIN_ISR: '1',
       KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS: '0',
+      KAFKA_LOG_FLUSH_INTERVAL_MESSAGES: '1',
     })
     .withWaitStrategy(Wait.forLogMessage(/Kafka Server started/))
     .start();

@@ -77,10 +77,10 @@ export function groupId(cfg: KafkaConfig, service: string): string {
 export async function ensureTopics(admin: Admin, cfg: KafkaConfig, topics: string[], extra: ITopicConfig['configEntries'] = [], timeoutMs = 30_000): Promise<void> {
   const existing = new Set(await admin.listTopics());
   const absent = [...new Set(topics)].filter((t) => !existing.has(t));
-  if (absent.length === 0) return;
+  const settings = durabilitySettings(cfg);
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
-  for (;;) {
+  while (absent.length > 0) {
     try {
       const now = new Set(await admin.listTopics());
       const missing = absent.filter((t) => !now.has(t));
@@ -91,7 +91,11 @@ export async function ensureTopics(admin: Admin, cfg: KafkaConfig, topics: strin
             topic,
             numPartitions: cfg.partitions,
             replicationFactor: cfg.replicationFactor,
-            configEntries: [{ name: 'max.message.bytes', value: String(11 * 1024 * 1024) }, ...(extra ?? [])],
+            configEntries: [
+              { name: 'max.message.bytes', value: String(11 * 1024 * 1024) },
+              ...settings.filter((x): x is { name: string; value: string } => x.value !== null),
+              ...(extra ?? []),
+            ],
           })),
         }).catch((err: unknown) => {
           if (!healsByItself(err)) throw Object.assign(new Error(`could not create topics: ${reasons(err)}`, { cause: err }), { permanent: true });
@@ -101,7 +105,7 @@ export async function ensureTopics(admin: Admin, cfg: KafkaConfig, topics: strin
       const md = await admin.fetchTopicMetadata({ topics: absent });
       if (md.topics.length === absent.length && md.topics.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))) {
         await Promise.all(absent.map((t) => admin.fetchTopicOffsets(t)));
-        return;
+        break;
       }
     } catch (err) {
       if ((err as { permanent?: boolean }).permanent) throw err;
@@ -110,6 +114,74 @@ export async function ensureTopics(admin: Admin, cfg: KafkaConfig, topics: strin
     if (Date.now() > deadline) throw new Error(`topics ${absent.join(', ')} not ready after ${timeoutMs} ms: ${(last as Error | undefined)?.message ?? 'partitions without leaders'}`);
     await new Promise((r) => setTimeout(r, 200));
   }
+  await alignTopicConfigs(admin, [...new Set(topics)], settings);
+}
+
+const TOPIC_RESOURCE = 2; // kafkajs ConfigResourceTypes.TOPIC
+const BROKER_RESOURCE = 4; // kafkajs ConfigResourceTypes.BROKER
+const TOPIC_OVERRIDE = 1; // kafkajs ConfigSource.TOPIC_CONFIG
+
+/**
+ * The topic settings `durability` asks for (value null: no override, the broker's default).
+ * fsync: flush.messages=1, so a broker acknowledges a record only once it is on disk.
+ */
+export function durabilitySettings(cfg: KafkaConfig): { name: string; value: string | null }[] {
+  return [
+    { name: 'flush.messages', value: cfg.durability === 'fsync' ? '1' : null },
+    { name: 'min.insync.replicas', value: String(cfg.minInsyncReplicas) },
+  ];
+}
+
+/**
+ * Topics that exist already (created earlier, by another version, or in another mode) get
+ * the settings too. kafkajs has only the non-incremental AlterConfigs, which replaces a
+ * topic's whole set of overrides: the current ones are read and written back with the
+ * change, so others (cleanup.policy, retention…) are kept.
+ */
+async function alignTopicConfigs(admin: Admin, topics: string[], settings: { name: string; value: string | null }[]): Promise<void> {
+  if (topics.length === 0) return;
+  const described = await admin.describeConfigs({ resources: topics.map((name) => ({ type: TOPIC_RESOURCE, name })), includeSynonyms: false });
+  const changes = [];
+  for (const r of described.resources) {
+    if (r.errorCode !== 0) continue;
+    const overrides = new Map(r.configEntries.filter((e) => e.configSource === TOPIC_OVERRIDE && !e.isSensitive).map((e) => [e.configName, e.configValue]));
+    let changed = false;
+    for (const { name, value } of settings) {
+      if (value === null ? overrides.has(name) : overrides.get(name) !== value) {
+        changed = true;
+        if (value === null) overrides.delete(name);
+        else overrides.set(name, value);
+      }
+    }
+    if (changed) changes.push({ type: TOPIC_RESOURCE, name: r.resourceName, configEntries: [...overrides].map(([name, value]) => ({ name, value })) });
+  }
+  if (changes.length > 0) await admin.alterConfigs({ validateOnly: false, resources: changes });
+}
+
+/**
+ * fsync asks every broker to flush Kafka's own state too (consumer offsets, transaction
+ * state), which hookyard cannot set per topic on a cluster it does not run: a warning when
+ * the brokers do not (log.flush.interval.messages=1), null when they do or it does not matter.
+ */
+/** Logs internalDurabilityWarning's finding, if any, without holding up the start. */
+export function warnIfInternalStateUnflushed(admin: Admin, cfg: KafkaConfig, log: Logger): void {
+  internalDurabilityWarning(admin, cfg).then((w) => { if (w) log.warn(w); }, () => { /* best effort */ });
+}
+
+export async function internalDurabilityWarning(admin: Admin, cfg: KafkaConfig): Promise<string | null> {
+  if (cfg.durability !== 'fsync') return null;
+  const internal = ['__consumer_offsets', '__transaction_state'];
+  const present = new Set(await admin.listTopics());
+  const { brokers } = await admin.describeCluster();
+  const resources = [
+    ...internal.filter((t) => present.has(t)).map((name) => ({ type: TOPIC_RESOURCE, name, configNames: ['flush.messages'] })),
+    ...brokers.map((b) => ({ type: BROKER_RESOURCE, name: String(b.nodeId), configNames: ['log.flush.interval.messages'] })),
+  ];
+  const described = await admin.describeConfigs({ resources, includeSynonyms: false });
+  const loose = described.resources.filter((r) => r.errorCode === 0 && r.configEntries.some((e) => e.configValue !== '1'))
+    .map((r) => (r.resourceType === BROKER_RESOURCE ? `broker ${r.resourceName}` : r.resourceName));
+  if (loose.length === 0) return null;
+  return `durability is fsync, but Kafka's own consumer offsets and transaction state are not flushed per message (${loose.join(', ')}): set log.flush.interval.messages=1 on every broker (hookyard's own stacks do)`;
 }
 
 function reasons(err: unknown): string {

@@ -3,7 +3,7 @@ import { createLogger, type Logger } from './logger.ts';
 import { helpRequested, loadConfigOrExit } from './main-helper.ts';
 import { runUntilSignal, type Service } from './lifecycle.ts';
 import { runtimeEnv, type RuntimeEnv } from './runtime-env.ts';
-import type { Config } from './config/options.ts';
+import { durabilityPromise, type Config } from './config/options.ts';
 
 export async function serviceMain(name: string, help: string, build: (deps: { config: Config; env: RuntimeEnv; log: Logger }) => Service): Promise<void> {
   if (helpRequested(process.argv, help)) return;
@@ -22,5 +22,6 @@ export async function serviceMain(name: string, help: string, build: (deps: { co
     await service.close().catch(() => {});
     process.exit(1);
   }
-  log.info(typeof address === 'string' ? { address } : {}, `${name} started`);
+  // What a 202 means under this configuration, said where operators look first.
+  log.info({ ...(typeof address === 'string' ? { address } : {}), durability: durabilityPromise(config.kafka) }, `${name} started`);
 }

@@ -19,6 +19,7 @@ import {
   AGE_BUCKETS, BatchingProducer, logRenewals, Closer, consumerOptions, Counter, EnvelopeCodec, Gauge, Histogram, createKafka, createMetricsRegistry, ensureTopics, groupId, isPoisonRecord, DestinationStateStore, RedisProtectionStore, type Settle,
   kafkaReadyCheck, lagGauge, opsServer, runSupervised, topicNames, type Config, type SupervisedConsumer, type DeadLetter, type Delivery, type DestinationConfig, type Logger,
   type RuntimeEnv, type Service,
+  durabilityPromise, warnIfInternalStateUnflushed,
 } from '@hookyard/core';
 import { HttpSender, type AttemptResult } from './http-sender.ts';
 import { classify, type Outcome } from './outcome.ts';
@@ -365,12 +366,13 @@ export function buildDeliverer({ config, env, log }: DelivererDeps): Service & {
       closer.add('admin', () => admin.disconnect());
       lagGauge(metrics, admin, group, () => [...byTopic.keys()], 'hookyard_deliverer_consumer_lag');
       await ensureTopics(admin, config.kafka, [...byTopic.keys(), ...tierTopics.keys(), topics.deadLetters, topics.attempts]);
+      warnIfInternalStateUnflushed(admin, config.kafka, log);
       await states.start(admin, log);
       closer.add('destination-state', () => states.close());
       let opsAddress: string | undefined;
       const firstTopic = [...byTopic.keys()][0];
       if (env.metricsPort !== undefined && firstTopic) {
-        const ops = opsServer(metrics, kafkaReadyCheck(admin, firstTopic));
+        const ops = opsServer(metrics, kafkaReadyCheck(admin, firstTopic), { durability: durabilityPromise(config.kafka) });
         opsAddress = await ops.listen(env.metricsPort);
         closer.add('ops', () => ops.close());
       }

@@ -7,6 +7,7 @@ import {
   Closer, Counter, EnvelopeCodec, lazyChildLoggerFactory, Gauge, eventId, kafkaReadyCheck, parseStructuredBody, Histogram, HookyardError, createKafka, createMetricsRegistry,
   ensureTopics, keyAt, topicNames, type Config, type ErrorCode, type Logger, type RawEvent, type RequestView, type RuntimeEnv,
   type SourceConfig,
+  durabilityPromise, warnIfInternalStateUnflushed,
 } from '@hookyard/core';
 import { KafkaCapture, type EventCapture } from './kafka-capture.ts';
 import { RedisEdgeDedup, dedupKeyOf, dedupWindowMs, type EdgeDedup } from './edge-dedup.ts';
@@ -145,7 +146,7 @@ export function buildIngress({ config, env, log, dedup, now = Date.now }: Ingres
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
     const ok = await capture.ready();
-    return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not ready', kafka: ok });
+    return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not ready', kafka: ok, durability: durabilityPromise(config.kafka) });
   });
   app.get('/metrics', async (_req, reply) => reply.type(metrics.contentType).send(await metrics.metrics()));
 
@@ -271,6 +272,7 @@ export function buildIngress({ config, env, log, dedup, now = Date.now }: Ingres
       const connect = async () => {
         await admin.connect();
         await ensureTopics(admin, config.kafka, [topics.rawEvents, topics.rejections]);
+        warnIfInternalStateUnflushed(admin, config.kafka, log);
         await codec.schemaId(topics.rawEvents, 'raw-event');
         await codec.schemaId(topics.rejections, 'ingress-rejection');
         await producer.connect();

@@ -10,6 +10,7 @@ import type { Producer } from 'kafkajs';
 import {
   AGE_BUCKETS, Closer, consumerOptions, Counter, EnvelopeCodec, kafkaReadyCheck, lagGauge, opsServer, Histogram, createKafka, createMetricsRegistry, ensureTopics, groupId, isPoisonRecord, route, routeTable, runSupervised, topicNames,
   type Config, type SupervisedConsumer, type DeadLetter, type Logger, type RawEvent, type RuntimeEnv, type Service,
+  durabilityPromise, warnIfInternalStateUnflushed,
 } from '@hookyard/core';
 
 export interface RouterDeps {
@@ -68,11 +69,12 @@ export function buildRouter({ config, env, log }: RouterDeps): Service & { metri
       lagGauge(metrics, admin, group, () => [topics.rawEvents], 'hookyard_router_consumer_lag');
       let opsAddress: string | undefined;
       if (env.metricsPort !== undefined) {
-        const ops = opsServer(metrics, kafkaReadyCheck(admin, topics.rawEvents));
+        const ops = opsServer(metrics, kafkaReadyCheck(admin, topics.rawEvents), { durability: durabilityPromise(config.kafka) });
         opsAddress = await ops.listen(env.metricsPort);
         closer.add('ops', () => ops.close());
       }
       await ensureTopics(admin, config.kafka, [topics.rawEvents, topics.deadLetters, ...config.destinations.map((d) => topics.delivery(d.name))]);
+      warnIfInternalStateUnflushed(admin, config.kafka, log);
       closer.add('producers', async () => {
         for (const p of producers.values()) await p.then((x) => x.disconnect(), () => {});
       });

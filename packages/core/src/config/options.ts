@@ -119,14 +119,56 @@ export const delivererSchema = z.strictObject({
   dedupWindowSeconds: z.number().int().positive().default(7 * 24 * 3600),
 });
 
+/**
+ * What a broker's acknowledgement means, so what a 202 promises:
+ * - fsync: every record is on disk (flush.messages=1) before the broker acknowledges it —
+ *   on one broker, it survives a power cut; the default unless minInsyncReplicas ≥ 2;
+ * - replicated: on at least minInsyncReplicas brokers (in their memory; the OS writes it
+ *   to disk later), as Kafka recommends for a cluster of three with min ISR 2.
+ */
+export const DURABILITY = ['fsync', 'replicated'] as const;
+export type Durability = (typeof DURABILITY)[number];
+
 export const kafkaSchema = z.strictObject({
   topicPrefix: z.string().regex(/^[A-Za-z0-9._-]*$/, 'may hold only letters, digits, ".", "_" and "-"').default(''),
   partitions: z.number().int().min(1).max(1000).default(6),
   replicationFactor: z.number().int().min(1).max(7).default(1),
+  /** min.insync.replicas of the topics hookyard creates (default: 2 from 3 replicas up, else 1). */
+  minInsyncReplicas: z.number().int().min(1).max(7).optional(),
+  /** Default: replicated when minInsyncReplicas ≥ 2, else fsync. */
+  durability: z.enum(DURABILITY).optional(),
+  /** replicated with one in-sync copy (replicationFactor 1, or minInsyncReplicas 1): allowed only with this. */
+  acceptPowerLossRisk: z.boolean().default(false),
   produceTimeoutMs: z.number().int().positive().default(5_000),
   clientId: z.string().default('hookyard'),
   sessionTimeoutMs: z.number().int().min(6_000).max(300_000).default(30_000),
+}).superRefine((k, ctx) => {
+  if (k.minInsyncReplicas !== undefined && k.minInsyncReplicas > k.replicationFactor) {
+    ctx.addIssue({ code: 'custom', path: ['minInsyncReplicas'], message: `must be at most replicationFactor (${k.replicationFactor})` });
+  }
+  const minIsr = k.minInsyncReplicas ?? defaultMinIsr(k.replicationFactor);
+  if (k.durability === 'replicated' && minIsr < 2 && !k.acceptPowerLossRisk) {
+    ctx.addIssue({
+      code: 'custom', path: ['durability'],
+      message: `"replicated" with ${k.replicationFactor === 1 ? 'replicationFactor 1' : 'minInsyncReplicas 1'} acknowledges an event held in one broker's memory: a power cut loses events that were answered 202. Use fsync, or replicationFactor 3 with minInsyncReplicas 2, or set acceptPowerLossRisk: true`,
+    });
+  }
+}).transform((k) => {
+  const minInsyncReplicas = k.minInsyncReplicas ?? defaultMinIsr(k.replicationFactor);
+  return { ...k, minInsyncReplicas, durability: k.durability ?? (minInsyncReplicas >= 2 ? 'replicated' : 'fsync') as Durability };
 });
+
+function defaultMinIsr(replicationFactor: number): number {
+  return replicationFactor >= 3 ? 2 : 1;
+}
+
+/** What a 202 (an acknowledged write) means under this configuration, in a few words. */
+export function durabilityPromise(k: { durability: Durability; replicationFactor: number; minInsyncReplicas: number }): string {
+  const brokers = (n: number) => (n === 1 ? '1 broker' : `${n} brokers`);
+  if (k.durability === 'fsync') return `accepted = on disk on ${k.minInsyncReplicas === k.replicationFactor ? brokers(k.replicationFactor) : `at least ${brokers(k.minInsyncReplicas)} of ${k.replicationFactor}`} (fsync before each acknowledgement)`;
+  if (k.minInsyncReplicas < 2) return `accepted = in the memory of ${brokers(1)} (no fsync; a power cut can lose it: acceptPowerLossRisk)`;
+  return `accepted = on ${k.minInsyncReplicas === k.replicationFactor ? brokers(k.replicationFactor) : `at least ${brokers(k.minInsyncReplicas)} of ${k.replicationFactor}`} (replicated; each writes to disk when its OS does)`;
+}
 
 export const ingressSchema = z.strictObject({
   /** Peers whose X-Forwarded-For is believed (load balancers), as IPs or CIDR ranges. */
