@@ -28,6 +28,9 @@ import { PartitionWorker, type Task, type TaskContext } from './partition-worker
 import { StageMetrics, type StageClock } from './stages.ts';
 import { TIERS_MS, delayBefore, tierFor } from './retry-schedule.ts';
 
+/** A tier record due within this is taken now (the attempt re-parks it if still early). */
+const TIER_EARLY_MS = 20;
+
 export interface DelivererDeps {
   config: Config;
   env: RuntimeEnv;
@@ -340,8 +343,24 @@ export function buildDeliverer({ config, env, log }: DelivererDeps): Service & {
     workers[kind].clear();
   }
 
+  /** Tier partitions paused until their next record is due (see the retry consumer). */
+  const wakeups = new Map<string, NodeJS.Timeout>();
+  function sleepUntil(c: Consumer, topic: string, partition: number, due: number): void {
+    const key = `${topic}|${partition}`;
+    clearTimeout(wakeups.get(key));
+    c.pause([{ topic, partitions: [partition] }]);
+    const timer = setTimeout(() => {
+      wakeups.delete(key);
+      if (!stopping.signal.aborted) c.resume([{ topic, partitions: [partition] }]);
+    }, Math.max(0, due - Date.now()));
+    timer.unref();
+    wakeups.set(key, timer);
+  }
+
   async function drain(): Promise<void> {
     stopping.abort();
+    for (const t of wakeups.values()) clearTimeout(t);
+    wakeups.clear();
     for (const [c, list] of [[consumer, [...byTopic.keys()]], [retryConsumer, [...tierTopics.keys()]]] as const) {
       try {
         c.pause(list.map((topic) => ({ topic })));
@@ -472,11 +491,18 @@ export function buildDeliverer({ config, env, log }: DelivererDeps): Service & {
           const w = workerFor('retry', retryConsumer, batch.topic, batch.partition, false);
           for (const m of batch.messages) {
             // Every record of a tier waits the tier's time from when it was written, so
-            // due times follow offsets.
+            // due times follow offsets: the first one not due ends the batch.
             const due = Number(m.timestamp) + tier;
-            while ((Date.now() < due || !w.hasRoom()) && !stopping.signal.aborted && !w.signal.aborted) {
-              if (!w.hasRoom()) await w.waitForRoom(1000);
-              else await sleep(Math.min(1000, due - Date.now()), undefined, { signal: w.signal }).catch(() => {});
+            if (due - Date.now() > TIER_EARLY_MS) {
+              // Not by sleeping here: kafkajs fetches again only once every batch of the
+              // last fetch is done, so one tier's wait (minutes, in the 300 s tier) would
+              // hold every other tier's due retries. The partition is paused until due and
+              // its unresolved records are fetched again after the resume.
+              sleepUntil(retryConsumer, topic, partition, due);
+              break;
+            }
+            while (!w.hasRoom() && !stopping.signal.aborted && !w.signal.aborted) {
+              await w.waitForRoom(1000);
               await heartbeat();
             }
             if (!isRunning() || isStale() || w.signal.aborted) return; // unresolved: the next owner resumes here

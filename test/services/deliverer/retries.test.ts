@@ -20,10 +20,12 @@ after(async () => { for (const c of cleanup.reverse()) await c(); });
 
 before(async () => {
   addr = await infra();
-  for (const name of ['flaky', 'bad', 'exhaust', 'ra', 'slow', 'ordered']) sinks[name] = await startSink();
+  for (const name of ['flaky', 'bad', 'exhaust', 'ra', 'slow', 'ordered', 'long', 'quick']) sinks[name] = await startSink();
   cleanup.push(...Object.values(sinks).map((s) => () => s.close()));
   sinks.flaky!.respond = (n) => (n < 2 ? 503 : 200);
   sinks.bad!.respond = 400;
+  sinks.long!.respond = 500;
+  sinks.quick!.respond = (n) => (n === 0 ? 503 : 200);
   sinks.exhaust!.respond = 500;
   sinks.ra!.respond = (n) => (n === 0 ? { status: 429, headers: { 'retry-after': '2' } } : 200);
   sinks.slow!.respond = (_n, r) => (JSON.parse(r.body.toString()).n === 0 && sinks.slow!.requests.length === 0 ? 503 : 200);
@@ -42,6 +44,8 @@ before(async () => {
       { name: 'ra', url: sinks.ra!.url, retry: { schedule: [0, 10] } },
       { name: 'slow', url: sinks.slow!.url, retry: { schedule: [0, 3000] } },
       { name: 'ordered', url: sinks.ordered!.url, ordering: 'per-key', retry: { schedule: [0, 1000, 1000] } },
+      { name: 'long', url: sinks.long!.url, retry: { schedule: [0, 600_000] } },
+      { name: 'quick', url: sinks.quick!.url, retry: { schedule: [0, 300] } },
     ],
   });
   const kafka = new Kafka({ brokers: addr.KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING });
@@ -114,6 +118,21 @@ test('a waiting retry does not hold up the rest of its partition', async () => {
   const failedAt = sinks.slow!.requests[0]!.at;
   assert.ok(got[2]!.at - failedAt < 2500, 'others delivered while event 0 waited');
   assert.ok(got[3]!.at - failedAt >= 2700, 'the retry waited its ~3 s');
+});
+
+test('a retry waiting minutes in a long tier does not hold back a short tier\'s due retries', async () => {
+  // The long one waits in the 300 s tier; before the fix its batch slept in the retry
+  // consumer and no other tier was fetched until it woke.
+  await send('long', 1, 'x');
+  while (sinks.long!.requests.length === 0) await new Promise((r) => setTimeout(r, 50));
+  await new Promise((r) => setTimeout(r, 1500));
+  const t0 = Date.now();
+  await send('quick', 1, 'y');
+  await sinks.quick!.waitFor(1, 30_000);
+  const [first, second] = sinks.quick!.requests;
+  assert.equal(first!.status, 503);
+  assert.ok(second!.at - t0 < 5000, `the quick retry came ${second!.at - t0} ms after its event`);
+  assert.equal(sinks.long!.requests.length, 1, 'the long one still waits');
 });
 
 test('per-key: a key waiting for its retry holds back only its own later events', async () => {
