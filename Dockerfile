@@ -8,6 +8,7 @@ COPY services/ingress/package.json services/ingress/
 COPY services/router/package.json services/router/
 COPY services/deliverer/package.json services/deliverer/
 COPY services/replayer/package.json services/replayer/
+COPY services/console/package.json services/console/
 RUN npm ci --omit=dev --no-audit --no-fund
 COPY packages packages
 COPY services services

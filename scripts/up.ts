@@ -7,7 +7,8 @@
 // otherwise (LOG_FORMAT forces either).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
-import { writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { logFormat } from '../packages/core/src/logger.ts';
@@ -16,7 +17,7 @@ import { stackOptions, up } from './infra/local-stack.ts';
 const HELP = `Usage: ./hookyard up      (or npm run stack)
 
 Starts Kafka (KRaft), Redis and the schema registry as local processes (downloading and
-installing what is missing on first use), then the ingress, router and deliverer with
+installing what is missing on first use), then the ingress, router, deliverer and console with
 examples/hookyard.yaml and a demo sink that prints every delivery it receives. Prints
 what to try. Ctrl-C stops the services; ./hookyard down stops the infrastructure.
 
@@ -26,6 +27,9 @@ Environment:
   SINK_PORT                 the demo sink (9999)
   ROUTER_METRICS_PORT       router /healthz, /readyz, /metrics (8091)
   DELIVERER_METRICS_PORT    deliverer /healthz, /readyz, /metrics (8092)
+  CONSOLE_PORT              console: the event history's API, /healthz, /readyz, /metrics (8090)
+  HOOKYARD_API_TOKEN        the API token (generated once per stack, kept in its state dir)
+  HOOKYARD_INDEX_PATH       the event history's SQLite file (in the stack's state dir)
   LOG_LEVEL (info), LOG_FORMAT (pretty on a terminal, else json)
   HOOKYARD_KAFKA_PORT, HOOKYARD_REDIS_PORT, HOOKYARD_REGISTRY_PORT, HOOKYARD_CACHE: see ./hookyard infra --help`;
 
@@ -41,6 +45,7 @@ const ports = {
   sink: num(process.env.SINK_PORT, 9999),
   router: num(process.env.ROUTER_METRICS_PORT, 8091),
   deliverer: num(process.env.DELIVERER_METRICS_PORT, 8092),
+  console: num(process.env.CONSOLE_PORT, 8090),
 };
 const format = logFormat(1);
 const say = (line: string): void => { process.stdout.write(`${line}\n`); };
@@ -51,9 +56,17 @@ const addrs = await up(o, (m) => say(`hookyard: ${m}`)).catch(fail);
 const sinkUrl = `http://127.0.0.1:${ports.sink}/hook`;
 const sink = await startSink(ports.sink).catch(fail);
 const config = process.env.HOOKYARD_CONFIG ?? join(root, 'examples', 'hookyard.yaml');
+// The query API's token for this stack: kept with the stack so the CLI verbs use it too.
+const tokenFile = join(o.stateDir, 'api-token');
+const apiToken = process.env.HOOKYARD_API_TOKEN ?? (existsSync(tokenFile) ? readFileSync(tokenFile, 'utf8').trim() : randomBytes(24).toString('base64url'));
+writeFileSync(tokenFile, apiToken, { mode: 0o600 });
+const consoleUrl = `http://127.0.0.1:${ports.console}`;
 const env: NodeJS.ProcessEnv = {
   ...process.env, ...addrs,
   HOOKYARD_CONFIG: config,
+  HOOKYARD_API_TOKEN: apiToken,
+  HOOKYARD_INDEX_PATH: process.env.HOOKYARD_INDEX_PATH ?? join(o.stateDir, 'index.db'),
+  HOOKYARD_CONSOLE_URL: consoleUrl,
   SINK_URL: process.env.SINK_URL ?? sinkUrl,
   LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
   LOG_FORMAT: format,
@@ -64,14 +77,17 @@ writeFileSync(join(o.stateDir, 'up.env'), [
   ...Object.entries(addrs).map(([k, v]) => `${k}=${v}`),
   `HOOKYARD_CONFIG=\${HOOKYARD_CONFIG:-${config}}`,
   `SINK_URL=\${SINK_URL:-${env.SINK_URL}}`,
+  `HOOKYARD_API_TOKEN=\${HOOKYARD_API_TOKEN:-${apiToken}}`,
+  `HOOKYARD_CONSOLE_URL=\${HOOKYARD_CONSOLE_URL:-${consoleUrl}}`,
+  `HOOKYARD_INDEX_PATH=\${HOOKYARD_INDEX_PATH:-${env.HOOKYARD_INDEX_PATH}}`,
   '',
 ].join('\n'));
 
-const services = ['ingress', 'router', 'deliverer'] as const;
+const services = ['ingress', 'router', 'deliverer', 'console'] as const;
 const children = new Map<string, ChildProcess>();
 let stopping = false;
 for (const name of services) {
-  const extra = name === 'ingress' ? { PORT: String(ports.ingress) } : { METRICS_PORT: String(ports[name]) };
+  const extra = name === 'ingress' || name === 'console' ? { PORT: String(ports[name]) } : { METRICS_PORT: String(ports[name]) };
   const child = spawn(process.execPath, [join(root, 'services', name, 'src', 'main.ts')], { env: { ...env, ...extra }, stdio: ['ignore', 'pipe', 'pipe'] });
   children.set(name, child);
   // Log lines carry the service's name already; anything else a service prints gets it.
@@ -84,7 +100,7 @@ for (const name of services) {
   });
 }
 
-const urls = { ingress: `http://127.0.0.1:${ports.ingress}`, router: `http://127.0.0.1:${ports.router}`, deliverer: `http://127.0.0.1:${ports.deliverer}` };
+const urls = { ingress: `http://127.0.0.1:${ports.ingress}`, router: `http://127.0.0.1:${ports.router}`, deliverer: `http://127.0.0.1:${ports.deliverer}`, console: consoleUrl };
 // Ready when each answers /readyz, a real Kafka call behind it.
 const readyBy = Date.now() + 120_000;
 for (const [name, url] of Object.entries(urls)) {
@@ -102,13 +118,15 @@ if (!stopping) {
 hookyard is up.
   ingress     ${urls.ingress}/webhooks/<source>   (sources in ${config})
   demo sink   ${sinkUrl}   (what it receives is printed here as [sink] …)
-  metrics     ${urls.ingress}/metrics  ${urls.router}/metrics  ${urls.deliverer}/metrics
+  history     ${urls.console}/api/v1/events   (token in ${tokenFile})
+  metrics     ${urls.ingress}/metrics  ${urls.router}/metrics  ${urls.deliverer}/metrics  ${urls.console}/metrics
   Kafka ${addrs.KAFKA_BROKERS}   registry ${addrs.SCHEMA_REGISTRY_URL}   Redis ${addrs.REDIS_URL}
 
 Try:
   curl -i -X POST ${urls.ingress}/webhooks/demo -H 'content-type: application/json' -d '{"customer":"cus_1","hello":"world"}'
 and, from another terminal:
-  ./hookyard events list --from 10m
+  ./hookyard events search --from 10m
+  ./hookyard events show <id from the curl's answer>
   ./hookyard destination status
 
 Ctrl-C stops the services; ./hookyard down stops Kafka, Redis and the registry.

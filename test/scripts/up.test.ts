@@ -15,9 +15,9 @@ const env: NodeJS.ProcessEnv = {
   ...process.env,
   HOOKYARD_KAFKA_PORT: '23092', HOOKYARD_REDIS_PORT: '23379', HOOKYARD_REGISTRY_PORT: '23081',
   HOOKYARD_STACK_DIR: mkdtempSync(join(tmpdir(), 'hookyard-up-test-')),
-  PORT: '23080', SINK_PORT: '23099', ROUTER_METRICS_PORT: '23091', DELIVERER_METRICS_PORT: '23095',
+  PORT: '23080', SINK_PORT: '23099', ROUTER_METRICS_PORT: '23091', DELIVERER_METRICS_PORT: '23095', CONSOLE_PORT: '23097',
 };
-for (const k of ['KAFKA_BROKERS', 'SCHEMA_REGISTRY_URL', 'REDIS_URL', 'HOOKYARD_CONFIG', 'LOG_FORMAT', 'LOG_LEVEL', 'SINK_URL']) delete env[k];
+for (const k of ['KAFKA_BROKERS', 'SCHEMA_REGISTRY_URL', 'REDIS_URL', 'HOOKYARD_CONFIG', 'LOG_FORMAT', 'LOG_LEVEL', 'SINK_URL', 'HOOKYARD_API_TOKEN', 'HOOKYARD_CONSOLE_URL', 'HOOKYARD_INDEX_PATH']) delete env[k];
 
 after(() => {
   spawnSync('bash', [join(repoRoot, 'hookyard'), 'down', '--wipe'], { env, stdio: 'ignore' });
@@ -50,6 +50,15 @@ test('./hookyard up on a fresh broker: the printed curl reaches the demo sink, a
     const { id } = JSON.parse(stdout.trim().split('\n').at(-1)!) as { id: string };
     const delivered = await waitLine((l) => l.startsWith('[sink]') && l.includes(`webhook-id=${id}.`), 60_000, 'the event at the demo sink');
     assert.match(delivered, /"hello":"world"/);
+    // The event history, through the CLI as the printed hint says, with the stack's token.
+    let found = '';
+    const want = new RegExp(`"id":"${id}".*"destination":"demo-sink","state":"delivered"`);
+    for (let i = 0; i < 40 && !want.test(found); i++) {
+      const r = await promisify(execFile)('bash', [join(repoRoot, 'hookyard'), 'events', 'search', '--from', '10m', '--json'], { env }).catch((e: { stdout: string; stderr: string }) => e);
+      found = `${r.stdout}${r.stderr}`;
+      if (!want.test(found)) await new Promise((x) => setTimeout(x, 500));
+    }
+    assert.match(found, want);
     // Chatter came after the first event too (a deliverer's first transaction, a rebalance).
     await new Promise((r) => setTimeout(r, 5_000));
   } finally {
@@ -61,5 +70,5 @@ test('./hookyard up on a fresh broker: the printed curl reaches the demo sink, a
   assert.ok(logged.some((e) => e.name === 'deliverer' && e.msg === 'deliverer started'), 'service lines come through, JSON when not on a terminal');
   const loud = logged.filter((e) => e.level >= 50);
   assert.deepEqual(loud.map((e) => `${e.name}: ${e.msg}`), [], 'no error-level line on a healthy first run');
-  assert.deepEqual(lines.filter((l) => /^\s+at |^\[(ingress|router|deliverer)\] /.test(l)), [], 'no stack trace and no stray output from a service');
+  assert.deepEqual(lines.filter((l) => /^\s+at |^\[(ingress|router|deliverer|console)\] /.test(l)), [], 'no stack trace and no stray output from a service');
 });

@@ -72,7 +72,18 @@ export interface DeliveryAttempt {
   nextAttemptAt: number | null;
 }
 
-export type SchemaName = 'raw-event' | 'delivery' | 'ingress-rejection' | 'dead-letter' | 'delivery-attempt';
+export interface RoutingDecision {
+  eventId: string;
+  source: string;
+  receivedAt: number;
+  routedAt: number;
+  decisions: { destination: string; outcome: 'matched' | 'filtered' | 'transform_error'; error: string | null }[];
+  replayId: string | null;
+}
+
+export type Envelope = RawEvent | Delivery | IngressRejection | DeadLetter | DeliveryAttempt | RoutingDecision;
+
+export type SchemaName = 'raw-event' | 'delivery' | 'ingress-rejection' | 'dead-letter' | 'delivery-attempt' | 'routing-decision';
 
 const schemaDir = resolve(import.meta.dirname, '..', '..', '..', 'schemas');
 
@@ -120,7 +131,8 @@ export class EnvelopeCodec {
   async encode(topic: string, name: 'ingress-rejection', value: IngressRejection): Promise<Buffer>;
   async encode(topic: string, name: 'dead-letter', value: DeadLetter): Promise<Buffer>;
   async encode(topic: string, name: 'delivery-attempt', value: DeliveryAttempt): Promise<Buffer>;
-  async encode(topic: string, name: SchemaName, value: RawEvent | Delivery | IngressRejection | DeadLetter | DeliveryAttempt): Promise<Buffer> {
+  async encode(topic: string, name: 'routing-decision', value: RoutingDecision): Promise<Buffer>;
+  async encode(topic: string, name: SchemaName, value: Envelope): Promise<Buffer> {
     if (!this.ready.has(topic)) await this.schemaId(topic, name);
     const { id, type } = this.ready.get(topic)!;
     try {
@@ -151,7 +163,7 @@ export class EnvelopeCodec {
     }
   }
 
-  async decode<T extends RawEvent | Delivery | IngressRejection | DeadLetter | DeliveryAttempt>(buf: Buffer): Promise<T> {
+  async decode<T extends Envelope>(buf: Buffer): Promise<T> {
     if (buf.length >= 5 && buf[0] === 0) await this.loaded(buf.readInt32BE(1));
     return (await this.registry.decode(buf)) as T;
   }

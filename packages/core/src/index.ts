@@ -23,3 +23,5 @@ export * from './body.ts';
 export * from './consumer-supervisor.ts';
 export * from './kafkajs/partitioner.ts';
 export * from './kafkajs/request.ts';
+export * from './redact.ts';
+export * from './duration.ts';

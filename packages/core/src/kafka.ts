@@ -35,6 +35,7 @@ export interface TopicNames {
   attempts: string;
   rejections: string;
   destinationState: string;
+  decisions: string;
   delivery(destination: string): string;
   retryTier(tierMs: number): string;
 }
@@ -46,6 +47,7 @@ export function topicNames(prefix: string): TopicNames {
     attempts: `${prefix}delivery-attempts`,
     rejections: `${prefix}ingress-rejections`,
     destinationState: `${prefix}destination-state`,
+    decisions: `${prefix}routing-decisions`,
     delivery: (destination) => `${prefix}deliveries.${destination}`,
     retryTier: (tierMs) => `${prefix}retry.${tierMs}ms`,
   };

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import {
   Closer, Counter, EnvelopeCodec, lazyChildLoggerFactory, Gauge, eventId, kafkaReadyCheck, parseStructuredBody, Histogram, HookyardError, createKafka, createMetricsRegistry,
-  ensureTopics, keyAt, topicNames, type Config, type ErrorCode, type Logger, type RawEvent, type RequestView, type RuntimeEnv,
+  ensureTopics, keyAt, redactHeaders, topicNames, type Config, type ErrorCode, type Logger, type RawEvent, type RequestView, type RuntimeEnv,
   type SourceConfig,
   durabilityPromise, warnIfInternalStateUnflushed,
 } from '@hookyard/core';
@@ -35,14 +35,6 @@ interface SourceRuntime {
   needsBody: boolean;
   dedupWindowMs: number;
   rejectTokens: { tokens: number; at: number };
-}
-
-const SECRET_HEADER = /authorization|cookie|signature|token|secret|api-key|apikey|hmac|password/i;
-
-export function redactHeaders(headers: Record<string, string>, extra: readonly string[] = []): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(headers)) out[k] = SECRET_HEADER.test(k) || extra.includes(k) ? '[redacted]' : v;
-  return out;
 }
 
 export interface Ingress {

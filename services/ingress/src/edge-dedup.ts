@@ -3,7 +3,7 @@
 // makes an event look seen. Redis down → fail open (accept; the deliverer dedups too).
 import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { valueAt, type RequestView, type SourceConfig } from '@hookyard/core';
+import { parseDuration, valueAt, type RequestView, type SourceConfig } from '@hookyard/core';
 
 export interface EdgeDedup {
   seen(source: string, key: string): Promise<string | undefined>;
@@ -36,14 +36,6 @@ export class RedisEdgeDedup implements EdgeDedup {
   async close(): Promise<void> {
     this.redis.disconnect();
   }
-}
-
-export function parseDuration(d: number | string): number {
-  if (typeof d === 'number') return d;
-  const m = /^(\d+)(ms|s|m|h|d)$/.exec(d);
-  if (!m) throw new Error(`bad duration ${d}`);
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
-  return Number(m[1]) * unit;
 }
 
 function withoutPath(obj: unknown, parts: string[]): unknown {

@@ -8,6 +8,8 @@ import { CommandFailed, UsageError } from './errors.ts';
 import { DESTINATION_HELP, DESTINATION_OPTIONS, destination, destinationOptions, formatStatus } from './commands/destination.ts';
 import { DLQ_HELP, DLQ_OPTIONS, dlq, dlqOptions, formatDlq } from './commands/dlq.ts';
 import { EVENTS_HELP, EVENTS_OPTIONS, eventsOptions, formatShown, listEvents, showEvent, shownJson } from './commands/events.ts';
+import { eraseEvent, formatTrace, searchEvents, traceFromIndex } from './commands/history.ts';
+import { consoleClient, ConsoleUnavailable, type ConsoleClient } from './console-client.ts';
 import { REPLAY_HELP, REPLAY_OPTIONS, formatReplay, replay, replayOptions } from './commands/replay.ts';
 import { REWIND_HELP, REWIND_OPTIONS, formatMoves, rewind, rewindOptions } from './commands/rewind.ts';
 
@@ -21,8 +23,10 @@ Commands:
            move a stopped consumer group's offsets to a time
   dlq      list | redrive [--destination D] [--from/--to] [--event-id ID…] [--dry-run]
            read the dead letters, or send them back to their destination
-  events   list --from/--to [--source S] [--rejected] | show <event id>
-           what arrived (or was refused), and every delivery attempt of one event
+  events   search [filters] | show <event id> | erase <event id>
+           | list --from/--to [--source S] [--rejected]
+           the event history: find events by source, destination, state, type, status,
+           key, JSON path or words; one event's whole story; what arrived (or was refused)
   destination pause|resume|reset-breaker <name> | status [<name>] [--json]
            stop and restart delivery to a destination; breaker, backlog and pause state
 
@@ -38,6 +42,7 @@ export interface CliDeps {
   /** Tests pass the config and context; the command loads both from the environment. */
   config?: Config;
   context?: (config: Config) => CliContext;
+  console?: (config: Config) => ConsoleClient;
 }
 
 export async function runCli(argv: string[], deps: CliDeps = {}): Promise<number> {
@@ -105,6 +110,29 @@ export async function runCli(argv: string[], deps: CliDeps = {}): Promise<number
       }
       case 'events': {
         const o = eventsOptions(positionals, v, { config });
+        const client = () => (deps.console ?? consoleClient)(config);
+        if (o.action === 'search') {
+          await searchEvents(client(), o, out);
+          return 0;
+        }
+        if (o.action === 'erase') {
+          const r = await eraseEvent(client(), o.id);
+          if (o.json) out.line(JSON.stringify(r));
+          else {
+            out.line(`erased ${r.erased} from the index`);
+            out.note(r.kafka);
+          }
+          return 0;
+        }
+        if (o.action === 'show') {
+          const { trace, why } = await traceFromIndex(client(), o.id);
+          if (trace?.event && trace.event.bodyStored) {
+            if (o.json) out.line(JSON.stringify(trace));
+            else for (const l of formatTrace(trace)) out.line(l);
+            return 0;
+          }
+          out.note(trace ? 'the index does not keep this body: reading the event from Kafka' : `not from the index (${why}): reading Kafka`);
+        }
         if (o.action === 'list') {
           const s = await listEvents(context(), o);
           out.note(`${s.matched} ${o.rejected ? 'refusal' : 'event'}(s) of ${s.scanned} scanned`);
@@ -129,6 +157,10 @@ export async function runCli(argv: string[], deps: CliDeps = {}): Promise<number
     if (err instanceof ConfigError) {
       out.note(`hookyard ${command}: ${err.message}`);
       return 2;
+    }
+    if (err instanceof ConsoleUnavailable) {
+      out.note(`hookyard ${command}: ${err.message}`);
+      return 1;
     }
     if (err instanceof CommandFailed) {
       out.note(`hookyard ${command}: failed: ${err.message}`);

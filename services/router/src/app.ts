@@ -10,7 +10,7 @@ import type { Producer } from 'kafkajs';
 import {
   AGE_BUCKETS, Closer, consumerOptions, Counter, EnvelopeCodec, kafkaReadyCheck, lagGauge, opsServer, Histogram, createKafka, createMetricsRegistry, ensureTopics, groupId, isPoisonRecord, route, routeTable, runSupervised, topicNames,
   type Config, type SupervisedConsumer, type DeadLetter, type Logger, type RawEvent, type RuntimeEnv, type Service,
-  durabilityPromise, warnIfInternalStateUnflushed,
+  decisionsOf, durabilityPromise, warnIfInternalStateUnflushed,
 } from '@hookyard/core';
 
 export interface RouterDeps {
@@ -73,7 +73,7 @@ export function buildRouter({ config, env, log }: RouterDeps): Service & { metri
         opsAddress = await ops.listen(env.metricsPort);
         closer.add('ops', () => ops.close());
       }
-      await ensureTopics(admin, config.kafka, [topics.rawEvents, topics.deadLetters, ...config.destinations.map((d) => topics.delivery(d.name))]);
+      await ensureTopics(admin, config.kafka, [topics.rawEvents, topics.deadLetters, ...(config.router.recordDecisions ? [topics.decisions] : []), ...config.destinations.map((d) => topics.delivery(d.name))]);
       warnIfInternalStateUnflushed(admin, config.kafka, log);
       closer.add('producers', async () => {
         for (const p of producers.values()) await p.then((x) => x.disconnect(), () => {});
@@ -96,11 +96,11 @@ export function buildRouter({ config, env, log }: RouterDeps): Service & { metri
           for (let i = 0; i < batch.messages.length; i += CHUNK) {
             if (!isRunning() || isStale()) return;
             const chunk = batch.messages.slice(i, i + CHUNK);
-            const out = new Map<string, { key: string; value: Buffer; timestamp: string }[]>();
-            const push = (topic: string, key: string, value: Buffer, timestamp: string) => {
+            const out = new Map<string, { key: string; value: Buffer; timestamp: string; partition?: number }[]>();
+            const push = (topic: string, key: string, value: Buffer, timestamp: string, partition?: number) => {
               let list = out.get(topic);
               if (!list) out.set(topic, (list = []));
-              list.push({ key, value, timestamp });
+              list.push(partition === undefined ? { key, value, timestamp } : { key, value, timestamp, partition });
             };
             for (const message of chunk) {
               let event: RawEvent;
@@ -127,6 +127,13 @@ export function buildRouter({ config, env, log }: RouterDeps): Service & { metri
                 matched.inc({ source: event.source, destination: d.destination });
               }
               for (const dest of r.filtered) filtered.inc({ source: event.source, destination: dest });
+              if (config.router.recordDecisions) {
+                // The decision goes to the partition matching the raw event's, so a
+                // transaction adds one partition to its commit, not one per key.
+                push(topics.decisions, event.id, await codec.encode(topics.decisions, 'routing-decision', {
+                  eventId: event.id, source: event.source, receivedAt: event.receivedAt, routedAt: Date.now(), decisions: decisionsOf(r), replayId: event.replayId,
+                }), message.timestamp, batch.partition % config.kafka.partitions);
+              }
               for (const dl of r.deadLetters) {
                 push(topics.deadLetters, dl.orderingKey, await codec.encode(topics.deadLetters, 'dead-letter', dl), message.timestamp);
                 transformErrors.inc({ source: event.source, destination: dl.destination });

@@ -106,6 +106,8 @@ export const connectionSchema = z.strictObject({
 export const routerSchema = z.strictObject({
   transformTimeoutMs: z.number().int().positive().max(10_000).default(200),
   transformMaxResultBytes: z.number().int().positive().max(10 * 1024 * 1024).default(1024 * 1024),
+  /** One routing-decisions record per event (matched / filtered / transform error per connection), for the event history's trace. */
+  recordDecisions: z.boolean().default(true),
 });
 
 export const delivererSchema = z.strictObject({
@@ -177,11 +179,27 @@ export const ingressSchema = z.strictObject({
   rejectionsPerSecond: z.number().positive().default(50),
 });
 
+/** The event history (services/console): its store, what it keeps, who may read it. */
+export const consoleSchema = z.strictObject({
+  /** Bearer tokens for /api/v1 (compared in constant time). None: the API refuses every request. */
+  /** An entry whose token is empty (an unset ${VAR:-}) is left out: the API refuses rather than opens. */
+  apiTokens: z.array(z.strictObject({ name, token: z.string().refine((t) => t === '' || t.length >= 16, 'must be at least 16 characters') }))
+    .default([]).transform((list) => list.filter((t) => t.token !== '')),
+  store: z.discriminatedUnion('type', [
+    z.strictObject({ type: z.literal('sqlite'), path: z.string().min(1).default('.hookyard/index.db') }),
+  ]).default({ type: 'sqlite', path: '.hookyard/index.db' }),
+  /** How long the index keeps an event and its story (Kafka keeps the events by its own retention). */
+  retention: duration.default('7d'),
+  /** Bodies up to this size are stored in the index; a bigger one keeps its Kafka coordinates. */
+  maxBodyBytes: z.number().int().min(0).max(10 * 1024 * 1024).default(256 * 1024),
+});
+
 export const configSchema = z.strictObject({
   kafka: kafkaSchema.default(kafkaSchema.parse({})),
   ingress: ingressSchema.default(ingressSchema.parse({})),
   router: routerSchema.default(routerSchema.parse({})),
   deliverer: delivererSchema.default(delivererSchema.parse({})),
+  console: consoleSchema.default(consoleSchema.parse({})),
   sources: z.array(sourceSchema).min(1, 'must list at least one source'),
   destinations: z.array(destinationSchema).default([]),
   connections: z.array(connectionSchema).default([]),
@@ -229,3 +247,4 @@ export type SourceConfig = Config['sources'][number];
 export type DestinationConfig = Config['destinations'][number];
 export type ConnectionConfig = Config['connections'][number];
 export type KafkaConfig = Config['kafka'];
+export type ConsoleConfig = Config['console'];

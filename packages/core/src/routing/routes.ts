@@ -3,7 +3,7 @@
 // from the transforms' own evaluation; the Kafka plumbing stays in app.ts.
 import type { Config } from '../config/options.ts';
 import { parseStructuredBody } from '../body.ts';
-import type { DeadLetter, Delivery, RawEvent } from '../envelope.ts';
+import type { DeadLetter, Delivery, RawEvent, RoutingDecision } from '../envelope.ts';
 import { matchesFilter, type FilterView } from './filter.ts';
 import { compileTransform, TransformError, type CompiledTransform } from './transform.ts';
 
@@ -58,6 +58,15 @@ export interface RouteResult {
   deliveries: Delivery[];
   deadLetters: DeadLetter[];
   filtered: string[];
+}
+
+/** The route result as the trace records it: one line per connection of the event's source. */
+export function decisionsOf(r: RouteResult): RoutingDecision['decisions'] {
+  return [
+    ...r.deliveries.map((d) => ({ destination: d.destination, outcome: 'matched' as const, error: null })),
+    ...r.filtered.map((destination) => ({ destination, outcome: 'filtered' as const, error: null })),
+    ...r.deadLetters.map((d) => ({ destination: d.destination, outcome: 'transform_error' as const, error: d.lastError })),
+  ];
 }
 
 /** A delivery of the raw event as it arrived, without filters or transforms (replay --no-route). */

@@ -8,8 +8,20 @@ import { progress } from '../progress.ts';
 import { planScan, rangeSize, scan } from '../scan.ts';
 import { iso, parseWindow } from '../time.ts';
 
-export const EVENTS_HELP = `Usage: hookyard events list --from <time> [--to <time>] [--source S] [--rejected] [--json]
+export const EVENTS_HELP = `Usage: hookyard events search [filters] [--limit N] [--all] [--json]
        hookyard events show <event id> [--json]
+       hookyard events erase <event id> [--json]
+       hookyard events list --from <time> [--to <time>] [--source S] [--rejected] [--json]
+
+search the event history (the console's index; newest first): every filter narrows.
+       --from/--to, --source S (repeatable), --destination D, --state pending|retrying|
+       delivered|dead|held, --type 'invoice.*', --status 500, --key <ordering key>,
+       --event-id ID, --webhook-id ID, --replay-id ID, --match body.data.object.customer=cus_123
+       (repeatable; headers.x-shop=acme too), --q 'words in the body or headers'.
+show   one event's whole story from the index: headers, body, each connection's decision,
+       each destination's state and attempts. Without the index (console not running, or
+       the event not indexed yet): headers, body and attempts read from Kafka.
+erase  remove one event and its story from the index (Kafka keeps it until its own retention).
 
 list   the events received in [--from, --to): time, id, source, method, path, size.
        With --rejected: the requests ingress refused (ingress-rejections), with the
@@ -21,22 +33,41 @@ Options:
   --from / --to <time>  ISO 8601, or 90m / 2h / 3d ago, or now (--to defaults to now)
   --source <name>       only this source (repeatable)
   --rejected            refusals instead of accepted events
-  --json                one JSON object per line (list) or one object (show)
+  --limit N             search: events per page (default 50, at most 500)
+  --all                 search: every page, not only the first
+  --json                one JSON object per line (list, search) or one object (show)
   --help                this text
 
+Environment: HOOKYARD_CONSOLE_URL (http://127.0.0.1:8090), HOOKYARD_API_TOKEN (default: the
+config's first console.apiTokens entry).
+
 Examples:
+  hookyard events search --from 1d --destination billing --state dead --type 'invoice.*' --q cus_123
+  hookyard events search --state retrying --json
+  hookyard events erase 01937d3e-5a1c-7c2e-9f00-3b2a1c0d4e5f
   hookyard events list --from 1h --source stripe
   hookyard events list --from 30m --rejected
   hookyard events show 01937d3e-5a1c-7c2e-9f00-3b2a1c0d4e5f`;
 
 export const EVENTS_OPTIONS = {
   from: { type: 'string' }, to: { type: 'string' }, source: { type: 'string', multiple: true }, rejected: { type: 'boolean' },
+  destination: { type: 'string' }, state: { type: 'string' }, type: { type: 'string' }, status: { type: 'string' }, key: { type: 'string' },
+  'event-id': { type: 'string' }, 'webhook-id': { type: 'string' }, 'replay-id': { type: 'string' }, match: { type: 'string', multiple: true }, q: { type: 'string' },
+  limit: { type: 'string' }, all: { type: 'boolean' },
   json: { type: 'boolean' }, help: { type: 'boolean' },
 } as const;
 
+/** CLI flag → API parameter (search). */
+const SEARCH_FLAGS: Record<string, string> = {
+  from: 'from', to: 'to', source: 'source', destination: 'destination', state: 'state', type: 'eventType', status: 'status', key: 'orderingKey',
+  'event-id': 'eventId', 'webhook-id': 'webhookId', 'replay-id': 'replayId', match: 'match', q: 'q', limit: 'limit',
+};
+
 export type EventsOptions =
   | { action: 'list'; from: number; to: number; sources: string[]; rejected: boolean; json: boolean }
-  | { action: 'show'; id: string; at: number; json: boolean };
+  | { action: 'show'; id: string; at: number; json: boolean }
+  | { action: 'search'; params: URLSearchParams; all: boolean; json: boolean }
+  | { action: 'erase'; id: string; json: boolean };
 
 const SLACK_MS = 60_000;
 
@@ -48,7 +79,23 @@ export function eventsOptions(positionals: string[], v: { [K in keyof typeof EVE
     if (at === undefined) throw new UsageError(`"${id}" is not a hookyard event id (UUIDv7)`);
     return { action, id, at, json: Boolean(v.json) };
   }
-  if (action !== 'list') throw new UsageError(`events: expected "list" or "show"${action ? `, not "${action}"` : ''}`);
+  if (action === 'erase') {
+    if (!id) throw new UsageError('events erase: give an event id');
+    if (eventIdTime(id) === undefined) throw new UsageError(`"${id}" is not a hookyard event id (UUIDv7)`);
+    return { action, id, json: Boolean(v.json) };
+  }
+  if (action === 'search') {
+    if (id !== undefined) throw new UsageError(`unexpected argument "${id}" (filters are flags: --q for words)`);
+    if (v.rejected) throw new UsageError('--rejected is for events list');
+    const params = new URLSearchParams();
+    for (const [flag, param] of Object.entries(SEARCH_FLAGS)) {
+      const value = (v as Record<string, unknown>)[flag];
+      if (value === undefined) continue;
+      for (const x of Array.isArray(value) ? value : [value]) params.append(param, String(x));
+    }
+    return { action, params, all: Boolean(v.all), json: Boolean(v.json) };
+  }
+  if (action !== 'list') throw new UsageError(`events: expected "search", "show", "erase" or "list"${action ? `, not "${action}"` : ''}`);
   const sources = (v.source as string[] | undefined) ?? [];
   const known = new Set(ctx.config.sources.map((s) => s.name));
   for (const s of sources) if (!known.has(s)) throw new UsageError(`--source: unknown source "${s}" (configured: ${[...known].join(', ')})`);

@@ -1,0 +1,113 @@
+// /api/v1: the event history's query API (docs/api.md). Every route needs a token; every
+// answer says how fresh the index is.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { IndexFreshness } from '../freshness.ts';
+import type { Hold, LiveDestinations } from '../live.ts';
+import type { DeliverySummary, IndexStore, Trace } from '../store/driver.ts';
+import type { TokenCheck } from './auth.ts';
+import { BadQuery, parseCountsQuery, parseEventId, parseEventQuery, parseRejectionQuery, type Params } from './query.ts';
+
+export interface ApiDeps {
+  /** The open store (throws a 503 error while it is not). */
+  store: () => IndexStore;
+  live: LiveDestinations;
+  freshness: () => IndexFreshness;
+  check: TokenCheck;
+}
+
+/** A delivery as the API shows it: pending or retrying to a held destination is "held". */
+function shown<T extends DeliverySummary>(d: T, holds: Map<string, Hold>): T & { state: string; storedState: string; hold?: Hold } {
+  const hold = holds.get(d.destination);
+  if (hold && (d.state === 'pending' || d.state === 'retrying')) return { ...d, state: 'held', storedState: d.state, hold };
+  return { ...d, storedState: d.state };
+}
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+function traceJson(t: Trace, holds: Map<string, Hold>) {
+  const e = t.event;
+  return {
+    event: e && {
+      id: e.id, source: e.source, receivedAt: iso(e.receivedAt), method: e.method, path: e.path, query: e.query, headers: e.headers,
+      body: e.body === null ? null : e.body.toString(isUtf8(e.body) ? 'utf8' : 'base64'), bodyEncoding: e.body === null ? null : isUtf8(e.body) ? 'utf8' : 'base64',
+      bodySize: e.bodySize, bodyStored: e.body !== null, kafka: e.kafka, orderingKey: e.orderingKey, eventType: e.eventType, webhookId: e.webhookId, replayId: e.replayId,
+    },
+    decisions: t.decisions.map((d) => ({ destination: d.destination, outcome: d.outcome, error: d.error, at: iso(d.at), replayId: d.replayId })),
+    deliveries: t.deliveries.map((d) => ({ ...shown(d, holds), lastAt: iso(d.lastAt), nextAttemptAt: iso(d.nextAttemptAt) })),
+    attempts: t.attempts.map((a) => ({ ...a, at: iso(a.at), nextAttemptAt: iso(a.nextAttemptAt) })),
+    deadLetters: t.deadLetters.map((d) => ({ ...d, receivedAt: iso(d.receivedAt), deadAt: iso(d.deadAt) })),
+  };
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+function isUtf8(b: Buffer): boolean {
+  try { utf8.decode(b); return true; } catch { return false; }
+}
+
+export function apiRoutes(app: FastifyInstance, deps: ApiDeps): void {
+  const { live, check } = deps;
+  app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
+    if (!req.url.startsWith('/api/')) return;
+    const who = check(req.headers.authorization);
+    if (who === undefined) {
+      return reply.code(401).header('www-authenticate', 'Bearer realm="hookyard"').send({ error: { code: 'unauthorized', message: 'an API token is required: Authorization: Bearer <token> (console.apiTokens)' } });
+    }
+  });
+  app.setErrorHandler((err: Error & { statusCode?: number }, _req, reply) => {
+    if (err instanceof BadQuery) return reply.code(400).send({ error: { code: err.code, param: err.param, message: err.message } });
+    if (err.statusCode !== undefined && err.statusCode < 500) return reply.code(err.statusCode).send({ error: { code: 'bad_request', message: err.message } });
+    app.log.error({ err: err.message }, 'API request failed');
+    return reply.code(500).send({ error: { code: 'internal', message: 'the index could not answer; see the console log' } });
+  });
+
+  app.get('/api/v1/events', async (req) => {
+    const { query, state } = parseEventQuery(req.query as Params);
+    const holds = await live.holds();
+    if (state === 'held') {
+      const held = [...holds.keys()].filter((d) => query.destinations === undefined || query.destinations.includes(d));
+      if (held.length === 0) return { items: [], next: null, index: deps.freshness() };
+      query.destinations = held;
+      query.states = ['pending', 'retrying'];
+    }
+    const page = await deps.store().searchEvents(query);
+    return {
+      items: page.items.map((i) => ({ ...i, receivedAt: iso(i.receivedAt), deliveries: i.deliveries.map((d) => shown(d, holds)) })),
+      next: page.next,
+      index: deps.freshness(),
+    };
+  });
+
+  app.get('/api/v1/events/:id', async (req, reply) => {
+    const id = parseEventId((req.params as { id: string }).id);
+    const t = await deps.store().trace(id);
+    const index = deps.freshness();
+    if (t === null) {
+      const behind = index.totalLag === null || index.totalLag > 0;
+      return reply.code(404).send({ error: { code: 'not_found', message: behind ? `event ${id} is not in the index; the index is ${index.totalLag ?? 'an unknown number of'} records behind Kafka, so it may not be indexed yet` : `event ${id} is not in the index (the index is up to date)` }, index });
+    }
+    return { ...traceJson(t, await live.holds()), index };
+  });
+
+  app.delete('/api/v1/events/:id', async (req, reply) => {
+    const id = parseEventId((req.params as { id: string }).id);
+    const erased = await deps.store().erase(id);
+    if (!erased) return reply.code(404).send({ error: { code: 'not_found', message: `event ${id} is not in the index` } });
+    return {
+      erased: id,
+      kafka: 'the event is still in Kafka (raw-events, its deliveries, attempts and dead letters) until the topics\' own retention removes it; a replay of its time window would bring it back into the index',
+    };
+  });
+
+  app.get('/api/v1/stats', async (req) => {
+    const q = parseCountsQuery(req.query as Params);
+    const c = await deps.store().counts(q);
+    return { from: iso(q.from), to: iso(q.to), bucketMs: q.bucketMs, ...c, index: deps.freshness() };
+  });
+
+  app.get('/api/v1/rejections', async (req) => {
+    const page = await deps.store().rejections(parseRejectionQuery(req.query as Params));
+    return { items: page.items.map((r) => ({ ...r, receivedAt: iso(r.receivedAt) })), next: page.next, index: deps.freshness() };
+  });
+
+  app.get('/api/v1/index', async () => ({ ...(await deps.store().stats()), index: deps.freshness() }));
+}

@@ -1,0 +1,100 @@
+// Composition root of the console: the indexer (Kafka → the event history), the query API
+// and the retention sweep, wired from the config. Nothing listens until start().
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import {
+  Closer, DestinationStateStore, EnvelopeCodec, RedisProtectionStore, createKafka, createMetricsRegistry, ensureTopics, groupId, kafkaReadyCheck, lazyChildLoggerFactory, parseDuration, topicNames,
+  type Config, type Logger, type RuntimeEnv, type Service,
+} from '@hookyard/core';
+import { tokenCheck } from './api/auth.ts';
+import { apiRoutes } from './api/routes.ts';
+import { Freshness } from './freshness.ts';
+import { Indexer, indexedTopics } from './indexer.ts';
+import { KafkaRedisLive } from './live.ts';
+import { openStore } from './store/open.ts';
+import type { IndexStore } from './store/driver.ts';
+
+export interface ConsoleDeps {
+  config: Config;
+  env: RuntimeEnv;
+  log: Logger;
+}
+
+const RETENTION_SWEEP_MS = 10 * 60_000;
+
+export interface Console extends Service {
+  app: FastifyInstance;
+  store(): IndexStore | undefined;
+  freshness: Freshness;
+  /** Resolves with the API's address once it listens and the indexer consumes. */
+  start(opts?: { port?: number; host?: string }): Promise<string>;
+}
+
+export function buildConsole({ config, env, log }: ConsoleDeps): Console {
+  const topics = topicNames(config.kafka.topicPrefix);
+  const group = groupId(config.kafka, 'console');
+  const kafka = createKafka(env.brokers, `${config.kafka.clientId}-console`, log);
+  const admin = kafka.admin();
+  const codec = new EnvelopeCodec(env.registryUrl);
+  const metrics = createMetricsRegistry('console');
+  const closer = new Closer();
+  const indexed = [...indexedTopics(config, topics).keys()];
+  const freshness = new Freshness(admin, group, () => indexed, metrics);
+  const states = new DestinationStateStore(kafka, config.kafka, topics.destinationState);
+  const protection = new RedisProtectionStore(env.redisUrl, config.kafka.topicPrefix);
+  const live = new KafkaRedisLive(config, states, protection);
+  let store: IndexStore | undefined;
+  const ready = kafkaReadyCheck(admin, topics.rawEvents);
+  const app = Fastify({ loggerInstance: log as FastifyBaseLogger, childLoggerFactory: lazyChildLoggerFactory as never, logController: new LogController({ disableRequestLogging: true }), return503OnClosing: true });
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  // Ready: Kafka answers and the store is open (an index lagging far behind is still ready: /api/v1 says how far).
+  app.get('/readyz', async (_req, reply) => {
+    const ok = store !== undefined && (await ready());
+    return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not ready', index: freshness.current() });
+  });
+  app.get('/metrics', async (_req, reply) => reply.type(metrics.contentType).send(await metrics.metrics()));
+  apiRoutes(app, { store: s, live, freshness: () => freshness.current(), check: tokenCheck(config.console.apiTokens) });
+  function s(): IndexStore {
+    if (!store) throw Object.assign(new Error('the index is starting'), { statusCode: 503 });
+    return store;
+  }
+  if (config.console.apiTokens.length === 0) log.warn('console.apiTokens is empty: the query API refuses every request until a token is configured');
+
+  return {
+    app,
+    store: () => store,
+    freshness,
+    async start({ port = env.port, host = '0.0.0.0' }: { port?: number; host?: string } = {}) {
+      closer.add('protection', () => protection.close());
+      await admin.connect();
+      closer.add('admin', () => admin.disconnect());
+      // The console may start before the services that create these.
+      await ensureTopics(admin, config.kafka, indexed);
+      store = await openStore(config.console.store);
+      const opened = store;
+      closer.add('store', () => opened.close());
+      await states.start(admin, log);
+      closer.add('destination-state', () => states.close());
+      closer.add('http', () => app.close());
+      const address = await app.listen({ port, host });
+      const indexer = new Indexer({ config, kafka, admin, codec, store, topics, group, log, metrics });
+      await indexer.start();
+      closer.add('indexer', () => indexer.close());
+      freshness.start();
+      closer.add('freshness', () => freshness.stop());
+      const retentionMs = parseDuration(config.console.retention);
+      const sweep = () => {
+        opened.prune(Date.now() - retentionMs).then(
+          (r) => { if (r.events > 0 || r.rejections > 0) log.info({ ...r, retention: config.console.retention }, 'index retention: dropped old events'); },
+          (err: unknown) => log.error({ err: (err as Error).message }, 'index retention sweep failed'),
+        );
+      };
+      sweep();
+      const timer = setInterval(sweep, RETENTION_SWEEP_MS);
+      timer.unref();
+      closer.add('retention', () => clearInterval(timer));
+      log.info({ group, store: config.console.store.type }, 'console indexing');
+      return address;
+    },
+    close: () => closer.close(log),
+  };
+}

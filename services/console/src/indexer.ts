@@ -1,0 +1,130 @@
+// Kafka → the event history. One consumer group reads every topic the trace needs
+// (read_committed: an aborted router transaction is never indexed); each fetched batch is
+// written to the store in one transaction and only then is its offset committed. A crash
+// between the two re-reads the batch, and the store's keys make the second write a no-op:
+// no duplicate, no gap.
+import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import {
+  Counter, Histogram, consumerOptions, isPoisonRecord, runSupervised,
+  type Config, type DeadLetter, type Delivery, type DeliveryAttempt, type EnvelopeCodec, type IngressRejection, type Logger, type RawEvent, type Registry, type RoutingDecision, type SupervisedConsumer, type TopicNames,
+} from '@hookyard/core';
+import { attemptRow, deadLetterRow, decisionRows, deliveryRecordRow, eventMapping, eventRow, rejectionRow } from './records.ts';
+import { emptyBatch, type IndexStore, type WriteBatch } from './store/driver.ts';
+
+/** The consumer's own view: the store it writes (a narrow slice of IndexStore). */
+export type IndexWriter = Pick<IndexStore, 'write'>;
+
+export interface IndexerDeps {
+  config: Config;
+  kafka: Kafka;
+  admin: Admin;
+  codec: EnvelopeCodec;
+  store: IndexWriter;
+  topics: TopicNames;
+  group: string;
+  log: Logger;
+  metrics: Registry;
+}
+
+export type TopicKind = 'raw' | 'rejection' | 'decision' | 'delivery' | 'attempt' | 'dead';
+
+export function indexedTopics(config: Config, topics: TopicNames): Map<string, TopicKind> {
+  const m = new Map<string, TopicKind>([
+    [topics.rawEvents, 'raw'], [topics.rejections, 'rejection'], [topics.decisions, 'decision'], [topics.attempts, 'attempt'], [topics.deadLetters, 'dead'],
+  ]);
+  for (const d of config.destinations) m.set(topics.delivery(d.name), 'delivery');
+  return m;
+}
+
+export class Indexer {
+  private readonly consumer: Consumer;
+  private supervised: SupervisedConsumer | undefined;
+  private readonly kinds: Map<string, TopicKind>;
+  private readonly mapping;
+  private readonly indexed: Counter;
+  private readonly skipped: Counter;
+  private readonly writeSeconds: Histogram;
+  /** Per topic: the newest record time written (ms), for "indexed up to". */
+  readonly newest = new Map<string, number>();
+  private readonly deps: IndexerDeps;
+
+  constructor(deps: IndexerDeps) {
+    this.deps = deps;
+    this.kinds = indexedTopics(deps.config, deps.topics);
+    this.mapping = eventMapping(deps.config);
+    this.consumer = deps.kafka.consumer({ ...consumerOptions(deps.config.kafka, deps.group), readUncommitted: false });
+    this.indexed = new Counter({ name: 'hookyard_console_indexed_total', help: 'Kafka records written to the event history', labelNames: ['topic'], registers: [deps.metrics] });
+    this.skipped = new Counter({ name: 'hookyard_console_undecodable_total', help: 'Records that could not be decoded (not indexed)', labelNames: ['topic'], registers: [deps.metrics] });
+    this.writeSeconds = new Histogram({ name: 'hookyard_console_index_write_seconds', help: 'One batch written to the store', buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [deps.metrics] });
+  }
+
+  topics(): string[] {
+    return [...this.kinds.keys()];
+  }
+
+  async start(): Promise<void> {
+    const { log } = this.deps;
+    await this.consumer.connect();
+    // A fetch of only transaction markers (the router's and deliverer's commits) never
+    // reaches eachBatch; without this commit the index would read as behind forever.
+    // Nothing but markers or aborted records lies in that range, so moving past it is safe.
+    this.consumer.on(this.consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+      if (payload.batchSize !== 0 || payload.firstOffset === null) return;
+      this.consumer.commitOffsets([{ topic: payload.topic, partition: payload.partition, offset: (BigInt(payload.lastOffset) + 1n).toString() }]).catch(() => { /* the next batch commits */ });
+    });
+    await this.consumer.subscribe({ topics: this.topics(), fromBeginning: true });
+    this.supervised = await runSupervised(this.consumer, {
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      // Several partitions at once: each batch is one store transaction, and the store
+      // serialises them; concurrency here overlaps decoding with writing.
+      partitionsConsumedConcurrently: 4,
+      eachBatch: (p) => this.batch(p),
+    }, log, 'indexer');
+  }
+
+  private async batch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    if (batch.messages.length === 0 || !isRunning() || isStale()) return;
+    const kind = this.kinds.get(batch.topic);
+    if (kind === undefined) return;
+    const rows: WriteBatch = emptyBatch();
+    let newest = 0;
+    for (const m of batch.messages) {
+      if (m.value === null) continue;
+      const kafka = { topic: batch.topic, partition: batch.partition, offset: m.offset };
+      let value: unknown;
+      try {
+        value = await this.deps.codec.decode(m.value);
+      } catch (err) {
+        if (!isPoisonRecord(err)) throw err; // the registry, not the record: try the batch again
+        this.skipped.inc({ topic: batch.topic });
+        continue;
+      }
+      newest = Math.max(newest, Number(m.timestamp));
+      switch (kind) {
+        case 'raw': rows.events.push(eventRow(this.mapping, value as RawEvent, kafka)); break;
+        case 'rejection': rows.rejections.push(rejectionRow(value as IngressRejection, kafka)); break;
+        case 'decision': rows.decisions.push(...decisionRows(value as RoutingDecision)); break;
+        case 'delivery': rows.deliveries.push(deliveryRecordRow(value as Delivery, Number(m.timestamp), kafka)); break;
+        case 'attempt': rows.attempts.push(attemptRow(value as DeliveryAttempt, kafka)); break;
+        case 'dead': rows.deadLetters.push(deadLetterRow(value as DeadLetter, kafka)); break;
+      }
+    }
+    const t0 = performance.now();
+    await this.deps.store.write(rows);
+    this.writeSeconds.observe((performance.now() - t0) / 1000);
+    const last = batch.messages[batch.messages.length - 1]!;
+    // Committed only after the store has the rows (see the file's comment), and past the
+    // batch's trailing transaction marker (lastOffset() counts it; every record is written).
+    await this.consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(batch.lastOffset()) + 1n).toString() }]);
+    resolveOffset(last.offset);
+    this.indexed.inc({ topic: batch.topic }, batch.messages.length);
+    if (newest > (this.newest.get(batch.topic) ?? 0)) this.newest.set(batch.topic, newest);
+    await heartbeat();
+  }
+
+  async close(): Promise<void> {
+    this.supervised?.stop();
+    await this.consumer.disconnect();
+  }
+}

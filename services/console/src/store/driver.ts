@@ -1,0 +1,182 @@
+// The event history's store, as the indexer and the query API use it. Every backend
+// implements this and passes drivertest/; rows are keyed so that writing the same Kafka
+// record twice changes nothing (an indexer restarted after a crash re-reads what it had
+// written but not yet committed).
+
+/** Where a record lives in Kafka: the idempotency key of append-only rows. */
+export interface Coordinates { topic: string; partition: number; offset: string }
+
+export interface EventRow {
+  id: string;
+  source: string;
+  receivedAt: number;
+  method: string;
+  path: string;
+  query: string;
+  /** Credentials and signatures redacted. */
+  headers: Record<string, string>;
+  /** null when the body was larger than console.maxBodyBytes: fetch it from Kafka at `kafka`. */
+  body: Buffer | null;
+  bodySize: number;
+  kafka: Coordinates;
+  orderingKey: string;
+  eventType: string | null;
+  /** The provider's own id of the webhook (the source's dedupKey, or webhook-id / svix-id / x-github-delivery…). */
+  webhookId: string | null;
+  replayId: string | null;
+}
+
+export type DecisionOutcome = 'matched' | 'filtered' | 'transform_error';
+export interface DecisionRow { eventId: string; destination: string; outcome: DecisionOutcome; error: string | null; at: number; replayId: string | null }
+
+/** The router's delivery record (or a replay's): the delivery exists, nothing attempted yet. */
+export interface DeliveryRecordRow { eventId: string; source: string; destination: string; receivedAt: number; at: number; replayId: string | null; kafka: Coordinates }
+
+export interface AttemptRow {
+  kafka: Coordinates;
+  eventId: string;
+  destination: string;
+  attempt: number;
+  at: number;
+  status: number | null;
+  outcome: 'success' | 'retry' | 'dead';
+  latencyMs: number;
+  error: string | null;
+  responseSnippet: string;
+  nextAttemptAt: number | null;
+}
+
+export interface DeadLetterRow {
+  kafka: Coordinates;
+  eventId: string;
+  source: string;
+  destination: string;
+  receivedAt: number;
+  stage: 'decode' | 'transform' | 'delivery';
+  attempts: number;
+  lastStatus: number | null;
+  lastError: string;
+  deadAt: number;
+  replayId: string | null;
+}
+
+export interface RejectionRow {
+  kafka: Coordinates;
+  source: string;
+  receivedAt: number;
+  status: number;
+  code: string;
+  reason: string;
+  method: string;
+  path: string;
+  remoteIp: string;
+  headers: Record<string, string>;
+  bodySize: number;
+  bodySha256: string | null;
+}
+
+/** One indexer batch: written atomically (all or nothing). */
+export interface WriteBatch {
+  events: EventRow[];
+  decisions: DecisionRow[];
+  deliveries: DeliveryRecordRow[];
+  attempts: AttemptRow[];
+  deadLetters: DeadLetterRow[];
+  rejections: RejectionRow[];
+}
+
+export const emptyBatch = (): WriteBatch => ({ events: [], decisions: [], deliveries: [], attempts: [], deadLetters: [], rejections: [] });
+
+/**
+ * A delivery's state, from its latest record by time: pending (routed or replayed, not yet
+ * attempted), retrying (an attempt failed and another is scheduled), delivered, dead
+ * (dead-lettered: attempts exhausted, a 4xx that is not retried, or a transform error).
+ * "held" (destination paused or breaker open) is not stored: the API adds it from the
+ * destination's live state.
+ */
+export const DELIVERY_STATES = ['pending', 'retrying', 'delivered', 'dead'] as const;
+export type DeliveryState = (typeof DELIVERY_STATES)[number];
+
+/** A filter on the event history. Every field narrows; all are optional but `limit`. */
+export interface EventQuery {
+  from?: number;
+  to?: number;
+  sources?: string[];
+  /** Any of these destinations' deliveries (with states: in one of them). */
+  destinations?: string[];
+  /** A delivery (to one of `destinations`, when given) in one of these states. */
+  states?: DeliveryState[];
+  /** Glob: `*` any run of characters (invoice.*). */
+  eventType?: string;
+  /** Any attempt answered with this HTTP status (to one of `destinations` when given). */
+  status?: number;
+  orderingKey?: string;
+  eventId?: string;
+  webhookId?: string;
+  replayId?: string;
+  /** Equality on a JSON path into the body (`body.data.object.customer`) or a header (`headers.x-shop`). */
+  match: { path: string[]; root: 'body' | 'headers'; value: string }[];
+  /** Full text over body and headers: every word must occur. */
+  text?: string;
+  limit: number;
+  /** From a previous page's `next`. */
+  cursor?: string;
+}
+
+export interface DeliverySummary { destination: string; state: DeliveryState; attempts: number; lastStatus: number | null; replayId: string | null }
+
+export interface EventSummary {
+  id: string;
+  source: string;
+  receivedAt: number;
+  eventType: string | null;
+  orderingKey: string;
+  webhookId: string | null;
+  bodySize: number;
+  replayId: string | null;
+  deliveries: DeliverySummary[];
+}
+
+export interface Page<T> { items: T[]; next: string | null }
+
+export interface DeliveryDetail extends DeliverySummary {
+  lastError: string | null;
+  lastAt: number;
+  nextAttemptAt: number | null;
+}
+
+/** One event's whole story. */
+export interface Trace {
+  event: EventRow | null;
+  decisions: DecisionRow[];
+  deliveries: DeliveryDetail[];
+  attempts: AttemptRow[];
+  deadLetters: DeadLetterRow[];
+}
+
+export interface CountsQuery { from: number; to: number; bucketMs: number }
+export interface Counts {
+  /** Events received per source per bucket (bucket = start, epoch ms). */
+  received: { bucket: number; source: string; count: number }[];
+  /** Deliveries by their current state, per destination, bucketed by the event's receipt. */
+  deliveries: { bucket: number; source: string; destination: string; state: DeliveryState; count: number }[];
+}
+
+export interface RejectionQuery { from?: number; to?: number; sources?: string[]; limit: number; cursor?: string }
+
+export interface StoreStats { events: number; bytes: number }
+
+export interface IndexStore {
+  /** Idempotent: the same rows written twice leave the store as once. Atomic per batch. */
+  write(batch: WriteBatch): Promise<void>;
+  searchEvents(q: EventQuery): Promise<Page<EventSummary>>;
+  trace(eventId: string): Promise<Trace | null>;
+  counts(q: CountsQuery): Promise<Counts>;
+  rejections(q: RejectionQuery): Promise<Page<RejectionRow>>;
+  /** Drops everything about events received before `before` (and refusals before it). */
+  prune(before: number): Promise<{ events: number; rejections: number }>;
+  /** Removes one event and its story; false when the index did not have it. */
+  erase(eventId: string): Promise<boolean>;
+  stats(): Promise<StoreStats>;
+  close(): Promise<void>;
+}

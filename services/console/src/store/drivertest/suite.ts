@@ -1,0 +1,215 @@
+// One conformance suite for every IndexStore backend: a backend is done when this passes
+// against it (test/services/console/store/<backend>.test.ts runs it).
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { eventId } from '@hookyard/core';
+import { emptyBatch, type AttemptRow, type EventQuery, type EventRow, type IndexStore, type WriteBatch } from '../driver.ts';
+
+let offsets = 0;
+const at = (topic: string) => ({ topic, partition: 0, offset: String(offsets++) });
+
+export function eventRow(over: Partial<EventRow> & { receivedAt: number }): EventRow {
+  const body = over.body === undefined ? Buffer.from(JSON.stringify({ type: 'invoice.paid', data: { object: { customer: 'cus_123', amount: 42, live: true } } })) : over.body;
+  return {
+    id: eventId(over.receivedAt), source: 'stripe', method: 'POST', path: '/webhooks/stripe', query: '', headers: { 'content-type': 'application/json', 'stripe-signature': '[redacted]' },
+    body, bodySize: body?.length ?? 0, kafka: at('raw-events'), orderingKey: 'cus_123', eventType: 'invoice.paid', webhookId: null, replayId: null, ...over,
+  };
+}
+
+export function attemptRow(e: EventRow, destination: string, n: number, outcome: AttemptRow['outcome'], status: number | null, t: number): AttemptRow {
+  return {
+    kafka: at('delivery-attempts'), eventId: e.id, destination, attempt: n, at: t, status, outcome, latencyMs: 12.5, error: outcome === 'success' ? null : `HTTP ${status}`,
+    responseSnippet: outcome === 'success' ? 'ok' : 'nope', nextAttemptAt: outcome === 'retry' ? t + 5000 : null,
+  };
+}
+
+const batch = (over: Partial<WriteBatch>): WriteBatch => ({ ...emptyBatch(), ...over });
+const q = (over: Partial<EventQuery> = {}): EventQuery => ({ match: [], limit: 50, ...over });
+
+export function storeConformance(name: string, open: () => Promise<IndexStore>): void {
+  describe(`IndexStore conformance: ${name}`, () => {
+    let store: IndexStore;
+    const t0 = Date.UTC(2026, 11, 7, 10, 0, 0);
+    before(async () => { store = await open(); });
+    after(async () => { await store.close(); });
+
+    test('an event, its decisions, deliveries, attempts and dead letters come back as one trace; writing the same records again changes nothing', async () => {
+      const e = eventRow({ receivedAt: t0 });
+      const records = batch({
+        events: [e],
+        decisions: [
+          { eventId: e.id, destination: 'billing', outcome: 'matched', error: null, at: t0 + 5, replayId: null },
+          { eventId: e.id, destination: 'crm', outcome: 'filtered', error: null, at: t0 + 5, replayId: null },
+          { eventId: e.id, destination: 'audit', outcome: 'transform_error', error: 'TypeError: x is undefined', at: t0 + 5, replayId: null },
+        ],
+        deliveries: [{ eventId: e.id, source: 'stripe', destination: 'billing', receivedAt: t0, at: t0 + 5, replayId: null, kafka: at('deliveries.billing') }],
+        attempts: [attemptRow(e, 'billing', 1, 'retry', 500, t0 + 10), attemptRow(e, 'billing', 2, 'success', 200, t0 + 5010)],
+        deadLetters: [{ kafka: at('dead-letters'), eventId: e.id, source: 'stripe', destination: 'audit', receivedAt: t0, stage: 'transform', attempts: 0, lastStatus: null, lastError: 'TypeError: x is undefined', deadAt: t0 + 5, replayId: null }],
+      });
+      await store.write(records);
+      await store.write(records);
+      const tr = await store.trace(e.id);
+      assert.ok(tr?.event);
+      assert.equal(tr.event.body?.toString(), e.body?.toString());
+      assert.deepEqual(tr.event.headers, e.headers);
+      assert.deepEqual(tr.decisions.map((d) => [d.destination, d.outcome]), [['audit', 'transform_error'], ['billing', 'matched'], ['crm', 'filtered']]);
+      assert.equal(tr.attempts.length, 2);
+      assert.deepEqual(tr.attempts.map((a) => [a.attempt, a.status, a.outcome]), [[1, 500, 'retry'], [2, 200, 'success']]);
+      assert.equal(tr.deadLetters.length, 1);
+      assert.deepEqual(tr.deliveries.map((d) => [d.destination, d.state, d.attempts, d.lastStatus]), [['audit', 'dead', 0, null], ['billing', 'delivered', 2, 200]]);
+      assert.equal((await store.stats()).events, 1);
+    });
+
+    test('a delivery state moves only forward in time, whatever order its records are indexed in', async () => {
+      const e = eventRow({ receivedAt: t0 + 1000 });
+      const a1 = attemptRow(e, 'billing', 1, 'retry', 503, t0 + 1010);
+      const a2 = attemptRow(e, 'billing', 2, 'retry', 503, t0 + 6010);
+      // The second attempt first, then the event, the router's record and the first attempt late.
+      await store.write(batch({ attempts: [a2] }));
+      let tr = await store.trace(e.id);
+      assert.equal(tr?.event, null);
+      assert.equal(tr?.deliveries[0]?.state, 'retrying');
+      await store.write(batch({ events: [e], deliveries: [{ eventId: e.id, source: 'stripe', destination: 'billing', receivedAt: e.receivedAt, at: t0 + 1005, replayId: null, kafka: at('deliveries.billing') }], attempts: [a1] }));
+      tr = await store.trace(e.id);
+      assert.deepEqual(tr?.deliveries.map((d) => [d.state, d.attempts, d.nextAttemptAt]), [['retrying', 2, a2.nextAttemptAt]]);
+      const page = await store.searchEvents(q({ states: ['retrying'], destinations: ['billing'], sources: ['stripe'] }));
+      assert.ok(page.items.some((i) => i.id === e.id), 'found by state once the event row came');
+      // Exhausted: the dead letter and the last attempt.
+      await store.write(batch({ deadLetters: [{ kafka: at('dead-letters'), eventId: e.id, source: 'stripe', destination: 'billing', receivedAt: e.receivedAt, stage: 'delivery', attempts: 3, lastStatus: 503, lastError: 'HTTP 503', deadAt: t0 + 20_000, replayId: null }] }));
+      await store.write(batch({ attempts: [attemptRow(e, 'billing', 3, 'dead', 503, t0 + 20_000)] }));
+      tr = await store.trace(e.id);
+      assert.deepEqual(tr?.deliveries.map((d) => [d.state, d.attempts, d.lastStatus]), [['dead', 3, 503]]);
+      // A replay puts it back to pending, then delivered.
+      await store.write(batch({ deliveries: [{ eventId: e.id, source: 'stripe', destination: 'billing', receivedAt: e.receivedAt, at: t0 + 30_000, replayId: 'rpl_1', kafka: at('deliveries.billing') }] }));
+      tr = await store.trace(e.id);
+      assert.deepEqual(tr?.deliveries.map((d) => [d.state, d.replayId]), [['pending', 'rpl_1']]);
+      await store.write(batch({ attempts: [attemptRow(e, 'billing', 1, 'success', 204, t0 + 30_010)] }));
+      tr = await store.trace(e.id);
+      assert.deepEqual(tr?.deliveries.map((d) => [d.state, d.lastStatus, d.replayId]), [['delivered', 204, 'rpl_1']]);
+      assert.ok((await store.searchEvents(q({ replayId: 'rpl_1' }))).items.some((i) => i.id === e.id));
+    });
+
+    test('search: every filter narrows, newest first, cursor pagination without gaps or repeats', async () => {
+      const base = t0 + 100_000;
+      const events: EventRow[] = [];
+      for (let i = 0; i < 25; i++) {
+        events.push(eventRow({
+          receivedAt: base + i * 10, source: i % 2 === 0 ? 'stripe' : 'github', eventType: i % 3 === 0 ? 'invoice.paid' : 'customer.created',
+          orderingKey: `key-${i % 4}`, webhookId: `wh_${i}`,
+          headers: { 'content-type': 'application/json', 'x-shop': i % 5 === 0 ? 'shop-five' : 'shop-other' },
+          body: Buffer.from(JSON.stringify({ n: i, flag: i % 2 === 0, data: { object: { customer: i < 5 ? 'cus_777' : 'cus_888' } }, note: i === 7 ? 'the quick brown fox' : 'nothing to see' })),
+        }));
+      }
+      await store.write(batch({ events, attempts: events.filter((_, i) => i % 6 === 0).map((e) => attemptRow(e, 'billing', 1, 'retry', 502, e.receivedAt + 1)) }));
+      const win = { from: base, to: base + 1000 };
+      const ids = async (over: Partial<EventQuery>) => (await store.searchEvents(q({ ...win, ...over }))).items.map((i) => i.id);
+      const expect = (pred: (i: number) => boolean) => events.map((e, i) => [e.id, i] as const).filter(([, i]) => pred(i)).map(([id]) => id).reverse();
+      assert.deepEqual(await ids({}), expect(() => true));
+      assert.deepEqual(await ids({ sources: ['github'] }), expect((i) => i % 2 === 1));
+      assert.deepEqual(await ids({ eventType: 'invoice.*' }), expect((i) => i % 3 === 0));
+      assert.deepEqual(await ids({ eventType: 'invoice_paid' }), [], 'LIKE wildcards in the input are literal');
+      assert.deepEqual(await ids({ orderingKey: 'key-1' }), expect((i) => i % 4 === 1));
+      assert.deepEqual(await ids({ webhookId: 'wh_13' }), expect((i) => i === 13));
+      assert.deepEqual(await ids({ eventId: events[3]!.id }), expect((i) => i === 3));
+      assert.deepEqual(await ids({ status: 502 }), expect((i) => i % 6 === 0));
+      assert.deepEqual(await ids({ states: ['retrying'] }), expect((i) => i % 6 === 0));
+      assert.deepEqual(await ids({ states: ['retrying'], destinations: ['billing', 'x'] }), expect((i) => i % 6 === 0));
+      assert.deepEqual(await ids({ states: ['delivered', 'dead'] }), []);
+      assert.deepEqual(await ids({ status: 502, destinations: ['other'] }), []);
+      assert.deepEqual(await ids({ match: [{ root: 'body', path: ['data', 'object', 'customer'], value: 'cus_777' }] }), expect((i) => i < 5));
+      assert.deepEqual(await ids({ match: [{ root: 'body', path: ['n'], value: '12' }] }), expect((i) => i === 12));
+      assert.deepEqual(await ids({ match: [{ root: 'body', path: ['flag'], value: 'true' }] }), expect((i) => i % 2 === 0));
+      assert.deepEqual(await ids({ match: [{ root: 'headers', path: ['x-shop'], value: 'shop-five' }] }), expect((i) => i % 5 === 0));
+      assert.deepEqual(await ids({ text: 'quick fox' }), expect((i) => i === 7));
+      assert.deepEqual(await ids({ text: 'cus_888 quick' }), expect((i) => i === 7));
+      assert.deepEqual(await ids({ text: 'quick', sources: ['stripe'] }), []);
+      assert.deepEqual(await ids({ from: base + 100, to: base + 150 }), expect((i) => i >= 10 && i < 15));
+      // Pages of 7: all 25, once each, in order.
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      for (let n = 0; n < 10; n++) {
+        const page = await store.searchEvents(q({ ...win, limit: 7, ...(cursor ? { cursor } : {}) }));
+        seen.push(...page.items.map((i) => i.id));
+        if (page.next === null) break;
+        cursor = page.next;
+      }
+      assert.deepEqual(seen, expect(() => true));
+    });
+
+    test('input that looks like SQL or FTS syntax is only ever a value', async () => {
+      const nasty = ["'; DROP TABLE events; --", '" OR 1=1 --', 'NEAR(a b)', '*', 'a AND', '\\', '%', "') UNION SELECT * FROM rejections --"];
+      for (const v of nasty) {
+        const page = await store.searchEvents(q({ text: v, sources: [v], eventType: v, orderingKey: v, webhookId: v, match: [{ root: 'body', path: [v], value: v }] }));
+        assert.deepEqual(page.items, []);
+      }
+      assert.ok((await store.stats()).events > 0, 'nothing was dropped');
+    });
+
+    test('a body too big for the index keeps its size and Kafka coordinates; a binary body is kept as bytes', async () => {
+      const big = eventRow({ receivedAt: t0 + 200_000, body: null, bodySize: 5_000_000 });
+      const bin = eventRow({ receivedAt: t0 + 200_001, body: Buffer.from([0xff, 0x00, 0xfe, 0x01]) });
+      await store.write(batch({ events: [big, bin] }));
+      const a = await store.trace(big.id);
+      assert.equal(a?.event?.body, null);
+      assert.equal(a?.event?.bodySize, 5_000_000);
+      assert.deepEqual(a?.event?.kafka, big.kafka);
+      assert.deepEqual((await store.trace(bin.id))?.event?.body, Buffer.from([0xff, 0x00, 0xfe, 0x01]));
+    });
+
+    test('counts by source and by delivery state in time buckets', async () => {
+      const base = t0 + 300_000;
+      const es = [0, 10, 61_000].map((d, i) => eventRow({ receivedAt: base + d, source: i === 2 ? 'github' : 'shopify' }));
+      await store.write(batch({
+        events: es,
+        deliveries: es.map((e) => ({ eventId: e.id, source: e.source, destination: 'sink', receivedAt: e.receivedAt, at: e.receivedAt + 1, replayId: null, kafka: at('deliveries.sink') })),
+        attempts: [attemptRow(es[0]!, 'sink', 1, 'success', 200, base + 5)],
+      }));
+      const c = await store.counts({ from: base, to: base + 120_000, bucketMs: 60_000 });
+      const b0 = Math.floor(base / 60_000) * 60_000;
+      const b1 = Math.floor((base + 61_000) / 60_000) * 60_000;
+      assert.deepEqual(c.received.filter((r) => r.source !== 'stripe'), [{ bucket: b0, source: 'shopify', count: 2 }, { bucket: b1, source: 'github', count: 1 }].sort((x, y) => x.bucket - y.bucket || x.source.localeCompare(y.source)));
+      const sink = c.deliveries.filter((r) => r.destination === 'sink');
+      assert.equal(sink.find((r) => r.state === 'delivered')?.count, 1);
+      assert.equal(sink.filter((r) => r.state === 'pending').reduce((n, r) => n + r.count, 0), 2);
+    });
+
+    test('refused requests: newest first, paginated, idempotent', async () => {
+      const base = t0 + 400_000;
+      const rows = Array.from({ length: 5 }, (_, i) => ({
+        kafka: at('ingress-rejections'), source: 'stripe', receivedAt: base + i, status: 401, code: 'signature_invalid', reason: 'no matching signature', method: 'POST',
+        path: '/webhooks/stripe', remoteIp: '203.0.113.9', headers: { 'stripe-signature': '[redacted]' }, bodySize: 10, bodySha256: 'ab'.repeat(32),
+      }));
+      await store.write(batch({ rejections: rows }));
+      await store.write(batch({ rejections: rows }));
+      const p1 = await store.rejections({ from: base, limit: 3 });
+      assert.equal(p1.items.length, 3);
+      assert.ok(p1.next);
+      const p2 = await store.rejections({ from: base, limit: 3, cursor: p1.next });
+      assert.deepEqual([...p1.items, ...p2.items].map((r) => r.receivedAt), [4, 3, 2, 1, 0].map((i) => base + i));
+      assert.equal(p2.next, null);
+    });
+
+    test('erase removes an event and its whole story; prune drops what is older than the retention', async () => {
+      const e = eventRow({ receivedAt: t0 + 500_000 });
+      await store.write(batch({ events: [e], attempts: [attemptRow(e, 'billing', 1, 'success', 200, e.receivedAt + 1)], decisions: [{ eventId: e.id, destination: 'billing', outcome: 'matched', error: null, at: e.receivedAt, replayId: null }] }));
+      assert.equal(await store.erase(e.id), true);
+      assert.equal(await store.trace(e.id), null);
+      assert.equal(await store.erase(e.id), false);
+      assert.deepEqual((await store.searchEvents(q({ text: 'cus_123', from: e.receivedAt - 1 }))).items, []);
+
+      const old = eventRow({ receivedAt: t0 - 86_400_000 });
+      const fresh = eventRow({ receivedAt: t0 + 600_000 });
+      await store.write(batch({
+        events: [old, fresh], attempts: [attemptRow(old, 'billing', 1, 'success', 200, old.receivedAt + 1), attemptRow(fresh, 'billing', 1, 'success', 200, fresh.receivedAt + 1)],
+        rejections: [{ kafka: at('ingress-rejections'), source: 'stripe', receivedAt: old.receivedAt, status: 413, code: 'body_too_large', reason: 'too large', method: 'POST', path: '/', remoteIp: '::1', headers: {}, bodySize: 1, bodySha256: null }],
+      }));
+      const before = (await store.stats()).events;
+      const r = await store.prune(t0 - 1000);
+      assert.equal(r.events, 1);
+      assert.equal(r.rejections, 1);
+      assert.equal(await store.trace(old.id), null);
+      assert.ok(await store.trace(fresh.id));
+      assert.equal((await store.stats()).events, before - 1);
+    });
+  });
+}

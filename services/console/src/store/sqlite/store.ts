@@ -1,0 +1,387 @@
+// The embedded event history: one SQLite file through Node's built-in node:sqlite, full
+// text by FTS5 (compiled into Node's SQLite). No server to run: what `./hookyard up` and
+// most tests use. See README.md beside this file for its layout and limits.
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import type {
+  AttemptRow, Counts, CountsQuery, DeadLetterRow, DecisionRow, DeliveryDetail, DeliveryState, EventQuery, EventRow, EventSummary, IndexStore, Page,
+  RejectionQuery, RejectionRow, StoreStats, Trace, WriteBatch,
+} from '../driver.ts';
+import { bodyColumns, ftsQuery, ftsText, globToLike, idBoundary, jsonPathOf, STATE_RANK } from '../shared.ts';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS events (
+  seq INTEGER PRIMARY KEY,
+  id TEXT NOT NULL UNIQUE,
+  source TEXT NOT NULL,
+  received_at INTEGER NOT NULL,
+  method TEXT NOT NULL,
+  path TEXT NOT NULL,
+  query TEXT NOT NULL,
+  headers TEXT NOT NULL,
+  body_text TEXT,
+  body_bin BLOB,
+  body_is_json INTEGER NOT NULL,
+  body_size INTEGER NOT NULL,
+  body_stored INTEGER NOT NULL,
+  kafka_topic TEXT NOT NULL,
+  kafka_partition INTEGER NOT NULL,
+  kafka_offset TEXT NOT NULL,
+  ordering_key TEXT NOT NULL,
+  event_type TEXT,
+  webhook_id TEXT,
+  replay_id TEXT
+);
+CREATE INDEX IF NOT EXISTS events_received ON events(received_at);
+CREATE INDEX IF NOT EXISTS events_source ON events(source, id);
+CREATE INDEX IF NOT EXISTS events_type ON events(event_type, id);
+CREATE INDEX IF NOT EXISTS events_key ON events(ordering_key, id);
+CREATE INDEX IF NOT EXISTS events_webhook ON events(webhook_id);
+CREATE VIRTUAL TABLE IF NOT EXISTS events_fts USING fts5(text, content='', contentless_delete=1);
+CREATE TABLE IF NOT EXISTS decisions (
+  event_id TEXT NOT NULL, destination TEXT NOT NULL, outcome TEXT NOT NULL, error TEXT, at INTEGER NOT NULL, replay_id TEXT,
+  PRIMARY KEY (event_id, destination)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS delivery_records (
+  topic TEXT NOT NULL, partition INTEGER NOT NULL, "offset" TEXT NOT NULL,
+  event_id TEXT NOT NULL, destination TEXT NOT NULL, at INTEGER NOT NULL, replay_id TEXT,
+  PRIMARY KEY (topic, partition, "offset")
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS delivery_records_event ON delivery_records(event_id);
+CREATE TABLE IF NOT EXISTS deliveries (
+  event_id TEXT NOT NULL, destination TEXT NOT NULL, source TEXT NOT NULL, received_at INTEGER NOT NULL,
+  state TEXT NOT NULL, state_at INTEGER NOT NULL, state_rank INTEGER NOT NULL,
+  attempts INTEGER NOT NULL, last_status INTEGER, last_error TEXT, next_attempt_at INTEGER, replay_id TEXT,
+  PRIMARY KEY (event_id, destination)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS deliveries_dest_state ON deliveries(destination, state, event_id);
+CREATE INDEX IF NOT EXISTS deliveries_state ON deliveries(state, event_id);
+CREATE INDEX IF NOT EXISTS deliveries_received ON deliveries(received_at);
+CREATE TABLE IF NOT EXISTS attempts (
+  topic TEXT NOT NULL, partition INTEGER NOT NULL, "offset" TEXT NOT NULL,
+  event_id TEXT NOT NULL, destination TEXT NOT NULL, attempt INTEGER NOT NULL, at INTEGER NOT NULL, status INTEGER, outcome TEXT NOT NULL,
+  latency_ms REAL NOT NULL, error TEXT, response_snippet TEXT NOT NULL, next_attempt_at INTEGER,
+  PRIMARY KEY (topic, partition, "offset")
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS attempts_event ON attempts(event_id, destination);
+CREATE INDEX IF NOT EXISTS attempts_status ON attempts(status, event_id);
+CREATE TABLE IF NOT EXISTS dead_letters (
+  topic TEXT NOT NULL, partition INTEGER NOT NULL, "offset" TEXT NOT NULL,
+  event_id TEXT NOT NULL, source TEXT NOT NULL, destination TEXT NOT NULL, received_at INTEGER NOT NULL, stage TEXT NOT NULL,
+  attempts INTEGER NOT NULL, last_status INTEGER, last_error TEXT NOT NULL, dead_at INTEGER NOT NULL, replay_id TEXT,
+  PRIMARY KEY (topic, partition, "offset")
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS dead_letters_event ON dead_letters(event_id);
+CREATE INDEX IF NOT EXISTS dead_letters_time ON dead_letters(dead_at);
+CREATE TABLE IF NOT EXISTS rejections (
+  seq INTEGER PRIMARY KEY,
+  topic TEXT NOT NULL, partition INTEGER NOT NULL, "offset" TEXT NOT NULL,
+  source TEXT NOT NULL, received_at INTEGER NOT NULL, status INTEGER NOT NULL, code TEXT NOT NULL, reason TEXT NOT NULL,
+  method TEXT NOT NULL, path TEXT NOT NULL, remote_ip TEXT NOT NULL, headers TEXT NOT NULL, body_size INTEGER NOT NULL, body_sha256 TEXT,
+  UNIQUE (topic, partition, "offset")
+);
+CREATE INDEX IF NOT EXISTS rejections_time ON rejections(received_at);
+`;
+
+// A delivery's row moves only forward in time: a record indexed late (another topic, a
+// re-read after a crash) never overwrites a newer state. Equal times: the later stage wins.
+const UPSERT_DELIVERY = `
+INSERT INTO deliveries (event_id, destination, source, received_at, state, state_at, state_rank, attempts, last_status, last_error, next_attempt_at, replay_id)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (event_id, destination) DO UPDATE SET
+  source = CASE WHEN source = '' THEN excluded.source ELSE source END,
+  received_at = CASE WHEN source = '' AND excluded.source <> '' THEN excluded.received_at ELSE received_at END,
+  attempts = max(attempts, excluded.attempts),
+  state = CASE WHEN excluded.state_at > state_at OR (excluded.state_at = state_at AND excluded.state_rank >= state_rank) THEN excluded.state ELSE state END,
+  last_status = CASE WHEN excluded.state_at > state_at OR (excluded.state_at = state_at AND excluded.state_rank >= state_rank) THEN coalesce(excluded.last_status, CASE WHEN excluded.state = 'pending' THEN last_status END) ELSE last_status END,
+  last_error = CASE WHEN excluded.state_at > state_at OR (excluded.state_at = state_at AND excluded.state_rank >= state_rank) THEN coalesce(excluded.last_error, CASE WHEN excluded.state = 'pending' THEN last_error END) ELSE last_error END,
+  next_attempt_at = CASE WHEN excluded.state_at > state_at OR (excluded.state_at = state_at AND excluded.state_rank >= state_rank) THEN excluded.next_attempt_at ELSE next_attempt_at END,
+  replay_id = CASE WHEN excluded.state_at > state_at OR (excluded.state_at = state_at AND excluded.state_rank >= state_rank) THEN coalesce(excluded.replay_id, replay_id) ELSE replay_id END,
+  state_rank = CASE WHEN excluded.state_at > state_at OR (excluded.state_at = state_at AND excluded.state_rank >= state_rank) THEN excluded.state_rank ELSE state_rank END,
+  state_at = max(state_at, excluded.state_at)`;
+
+type Row = Record<string, unknown>;
+const str = (v: unknown): string => String(v);
+const optStr = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
+const optNum = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+
+export interface SqliteStoreOptions { path: string }
+
+export class SqliteStore implements IndexStore {
+  private readonly db: DatabaseSync;
+  private readonly stmts = new Map<string, StatementSync>();
+
+  constructor(opts: SqliteStoreOptions) {
+    if (opts.path !== ':memory:') mkdirSync(dirname(opts.path), { recursive: true });
+    this.db = new DatabaseSync(opts.path);
+    // WAL: readers (the API) never wait for the indexer's writes. synchronous=FULL: a
+    // committed batch survives a power cut, so the indexer may commit its Kafka offsets
+    // after it (NORMAL could lose the last batches after offsets moved past them: a gap).
+    this.db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = OFF;');
+    this.db.exec(SCHEMA);
+  }
+
+  private stmt(sql: string): StatementSync {
+    let s = this.stmts.get(sql);
+    if (!s) {
+      s = this.db.prepare(sql);
+      this.stmts.set(sql, s);
+    }
+    return s;
+  }
+
+  async write(batch: WriteBatch): Promise<void> {
+    this.db.exec('BEGIN IMMEDIATE');
+    try {
+      const insertEvent = this.stmt(`INSERT OR IGNORE INTO events (id, source, received_at, method, path, query, headers, body_text, body_bin, body_is_json, body_size, body_stored,
+        kafka_topic, kafka_partition, kafka_offset, ordering_key, event_type, webhook_id, replay_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+      const insertFts = this.stmt('INSERT INTO events_fts (rowid, text) VALUES (?, ?)');
+      for (const e of batch.events) {
+        const b = bodyColumns(e.body);
+        const r = insertEvent.run(e.id, e.source, e.receivedAt, e.method, e.path, e.query, JSON.stringify(e.headers), b.text, b.bin, b.isJson ? 1 : 0, e.bodySize, e.body === null ? 0 : 1,
+          e.kafka.topic, e.kafka.partition, e.kafka.offset, e.orderingKey, e.eventType, e.webhookId, e.replayId);
+        if (r.changes === 1) {
+          insertFts.run(r.lastInsertRowid, ftsText(e.headers, b.text));
+          // Deliveries first seen through an attempt (another topic, indexed first).
+          this.stmt("UPDATE deliveries SET source = ?, received_at = ? WHERE event_id = ? AND source = ''").run(e.source, e.receivedAt, e.id);
+        }
+      }
+      const insertDecision = this.stmt(`INSERT INTO decisions (event_id, destination, outcome, error, at, replay_id) VALUES (?, ?, ?, ?, ?, ?)
+        ON CONFLICT (event_id, destination) DO UPDATE SET outcome = excluded.outcome, error = excluded.error, at = excluded.at, replay_id = excluded.replay_id WHERE excluded.at >= at`);
+      for (const d of batch.decisions) insertDecision.run(d.eventId, d.destination, d.outcome, d.error, d.at, d.replayId);
+      const insertRecord = this.stmt('INSERT OR IGNORE INTO delivery_records (topic, partition, "offset", event_id, destination, at, replay_id) VALUES (?, ?, ?, ?, ?, ?, ?)');
+      const upsert = this.stmt(UPSERT_DELIVERY);
+      for (const d of batch.deliveries) {
+        insertRecord.run(d.kafka.topic, d.kafka.partition, d.kafka.offset, d.eventId, d.destination, d.at, d.replayId);
+        upsert.run(d.eventId, d.destination, d.source, d.receivedAt, 'pending', d.at, STATE_RANK.pending, 0, null, null, null, d.replayId);
+      }
+      const insertAttempt = this.stmt(`INSERT OR IGNORE INTO attempts (topic, partition, "offset", event_id, destination, attempt, at, status, outcome, latency_ms, error, response_snippet, next_attempt_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+      for (const a of batch.attempts) {
+        insertAttempt.run(a.kafka.topic, a.kafka.partition, a.kafka.offset, a.eventId, a.destination, a.attempt, a.at, a.status, a.outcome, a.latencyMs, a.error, a.responseSnippet, a.nextAttemptAt);
+        const state: DeliveryState = a.outcome === 'success' ? 'delivered' : a.outcome === 'dead' ? 'dead' : 'retrying';
+        // The attempt record has no source or receipt time: the event's row gives them, or
+        // (not indexed yet) the id's own time stands in until it or a delivery record comes.
+        const ev = this.stmt('SELECT source, received_at FROM events WHERE id = ?').get(a.eventId) as Row | undefined;
+        upsert.run(a.eventId, a.destination, ev ? str(ev.source) : '', ev ? Number(ev.received_at) : idTime(a.eventId, a.at), state, a.at, STATE_RANK[state], a.attempt, a.status, a.error, a.outcome === 'retry' ? a.nextAttemptAt : null, null);
+      }
+      const insertDead = this.stmt(`INSERT OR IGNORE INTO dead_letters (topic, partition, "offset", event_id, source, destination, received_at, stage, attempts, last_status, last_error, dead_at, replay_id)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+      for (const d of batch.deadLetters) {
+        insertDead.run(d.kafka.topic, d.kafka.partition, d.kafka.offset, d.eventId, d.source, d.destination, d.receivedAt, d.stage, d.attempts, d.lastStatus, d.lastError, d.deadAt, d.replayId);
+        if (d.eventId !== '' && d.destination !== '') upsert.run(d.eventId, d.destination, d.source, d.receivedAt, 'dead', d.deadAt, STATE_RANK.dead, d.attempts, d.lastStatus, d.lastError, null, d.replayId);
+      }
+      const insertRejection = this.stmt(`INSERT OR IGNORE INTO rejections (topic, partition, "offset", source, received_at, status, code, reason, method, path, remote_ip, headers, body_size, body_sha256)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+      for (const r of batch.rejections) {
+        insertRejection.run(r.kafka.topic, r.kafka.partition, r.kafka.offset, r.source, r.receivedAt, r.status, r.code, r.reason, r.method, r.path, r.remoteIp, JSON.stringify(r.headers), r.bodySize, r.bodySha256);
+      }
+      this.db.exec('COMMIT');
+    } catch (err) {
+      this.db.exec('ROLLBACK');
+      throw err;
+    }
+  }
+
+  async searchEvents(q: EventQuery): Promise<Page<EventSummary>> {
+    const where: string[] = [];
+    const params: (string | number | null)[] = [];
+    if (q.from !== undefined) { where.push('e.received_at >= ?'); params.push(q.from); }
+    if (q.to !== undefined) { where.push('e.received_at < ?'); params.push(q.to); }
+    if (q.sources && q.sources.length > 0) { where.push(`e.source IN (${q.sources.map(() => '?').join(', ')})`); params.push(...q.sources); }
+    if (q.cursor !== undefined) { where.push('e.id < ?'); params.push(q.cursor); }
+    if (q.eventType !== undefined) { where.push("e.event_type LIKE ? ESCAPE '\\'"); params.push(globToLike(q.eventType)); }
+    if (q.orderingKey !== undefined) { where.push('e.ordering_key = ?'); params.push(q.orderingKey); }
+    if (q.eventId !== undefined) { where.push('e.id = ?'); params.push(q.eventId); }
+    if (q.webhookId !== undefined) { where.push('e.webhook_id = ?'); params.push(q.webhookId); }
+    if (q.replayId !== undefined) {
+      where.push('(e.replay_id = ? OR EXISTS (SELECT 1 FROM delivery_records r WHERE r.event_id = e.id AND r.replay_id = ?))');
+      params.push(q.replayId, q.replayId);
+    }
+    const marks = (n: number) => Array.from({ length: n }, () => '?').join(', ');
+    if (q.destinations !== undefined || q.states !== undefined) {
+      const c = ['d.event_id = e.id'];
+      if (q.destinations !== undefined) { c.push(`d.destination IN (${marks(q.destinations.length)})`); params.push(...q.destinations); }
+      if (q.states !== undefined) { c.push(`d.state IN (${marks(q.states.length)})`); params.push(...q.states); }
+      where.push(`EXISTS (SELECT 1 FROM deliveries d WHERE ${c.join(' AND ')})`);
+    }
+    if (q.status !== undefined) {
+      const c = ['a.event_id = e.id', 'a.status = ?'];
+      params.push(q.status);
+      if (q.destinations !== undefined) { c.push(`a.destination IN (${marks(q.destinations.length)})`); params.push(...q.destinations); }
+      where.push(`EXISTS (SELECT 1 FROM attempts a WHERE ${c.join(' AND ')})`);
+    }
+    const words: string[] = [];
+    for (const m of q.match) {
+      const path = jsonPathOf(m.path);
+      if (m.root === 'body') {
+        // The type test keeps a string "42" from matching a number 42 the other way round
+        // only through its text: both compare as their JSON text without quotes.
+        where.push(`(CASE WHEN e.body_is_json = 1 THEN (CASE json_type(e.body_text, ?) WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' WHEN 'null' THEN 'null' ELSE CAST(json_extract(e.body_text, ?) AS TEXT) END) END) = ?`);
+        params.push(path, path, m.value);
+      } else {
+        where.push('json_extract(e.headers, ?) = ?');
+        params.push(path, m.value);
+      }
+      // Equality on a value implies its words are in the text: the full-text index narrows
+      // the rows first instead of reading every body.
+      words.push(m.value);
+    }
+    if (q.text !== undefined) words.push(q.text);
+    const fts = ftsQuery(words.join(' '));
+    if (fts !== null) { where.push('e.seq IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)'); params.push(fts); }
+    const sql = `SELECT e.id, e.source, e.received_at, e.event_type, e.ordering_key, e.webhook_id, e.body_size, e.replay_id FROM events e
+      ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY e.id DESC LIMIT ?`;
+    const rows = this.db.prepare(sql).all(...params, q.limit + 1) as Row[];
+    const more = rows.length > q.limit;
+    const page = rows.slice(0, q.limit);
+    const deliveries = this.deliveriesOf(page.map((r) => str(r.id)));
+    const items: EventSummary[] = page.map((r) => ({
+      id: str(r.id), source: str(r.source), receivedAt: Number(r.received_at), eventType: optStr(r.event_type), orderingKey: str(r.ordering_key),
+      webhookId: optStr(r.webhook_id), bodySize: Number(r.body_size), replayId: optStr(r.replay_id),
+      deliveries: (deliveries.get(str(r.id)) ?? []).map(({ destination, state, attempts, lastStatus, replayId }) => ({ destination, state, attempts, lastStatus, replayId })),
+    }));
+    return { items, next: more ? items[items.length - 1]!.id : null };
+  }
+
+  private deliveriesOf(ids: string[]): Map<string, DeliveryDetail[]> {
+    const out = new Map<string, DeliveryDetail[]>();
+    if (ids.length === 0) return out;
+    const rows = this.db.prepare(`SELECT * FROM deliveries WHERE event_id IN (${ids.map(() => '?').join(', ')}) ORDER BY destination`).all(...ids) as Row[];
+    for (const r of rows) {
+      const list = out.get(str(r.event_id)) ?? [];
+      list.push({
+        destination: str(r.destination), state: str(r.state) as DeliveryState, attempts: Number(r.attempts), lastStatus: optNum(r.last_status), replayId: optStr(r.replay_id),
+        lastError: optStr(r.last_error), lastAt: Number(r.state_at), nextAttemptAt: optNum(r.next_attempt_at),
+      });
+      out.set(str(r.event_id), list);
+    }
+    return out;
+  }
+
+  async trace(eventId: string): Promise<Trace | null> {
+    const e = this.stmt('SELECT * FROM events WHERE id = ?').get(eventId) as Row | undefined;
+    const decisions = (this.stmt('SELECT * FROM decisions WHERE event_id = ? ORDER BY destination').all(eventId) as Row[]).map((r): DecisionRow => ({
+      eventId: str(r.event_id), destination: str(r.destination), outcome: str(r.outcome) as DecisionRow['outcome'], error: optStr(r.error), at: Number(r.at), replayId: optStr(r.replay_id),
+    }));
+    const attempts = (this.stmt('SELECT * FROM attempts WHERE event_id = ? ORDER BY at, attempt').all(eventId) as Row[]).map((r): AttemptRow => ({
+      kafka: { topic: str(r.topic), partition: Number(r.partition), offset: str(r.offset) }, eventId: str(r.event_id), destination: str(r.destination), attempt: Number(r.attempt),
+      at: Number(r.at), status: optNum(r.status), outcome: str(r.outcome) as AttemptRow['outcome'], latencyMs: Number(r.latency_ms), error: optStr(r.error),
+      responseSnippet: str(r.response_snippet), nextAttemptAt: optNum(r.next_attempt_at),
+    }));
+    const deadLetters = (this.stmt('SELECT * FROM dead_letters WHERE event_id = ? ORDER BY dead_at').all(eventId) as Row[]).map((r): DeadLetterRow => ({
+      kafka: { topic: str(r.topic), partition: Number(r.partition), offset: str(r.offset) }, eventId: str(r.event_id), source: str(r.source), destination: str(r.destination),
+      receivedAt: Number(r.received_at), stage: str(r.stage) as DeadLetterRow['stage'], attempts: Number(r.attempts), lastStatus: optNum(r.last_status),
+      lastError: str(r.last_error), deadAt: Number(r.dead_at), replayId: optStr(r.replay_id),
+    }));
+    const deliveries = this.deliveriesOf([eventId]).get(eventId) ?? [];
+    if (!e && decisions.length === 0 && attempts.length === 0 && deadLetters.length === 0 && deliveries.length === 0) return null;
+    const event: EventRow | null = e ? {
+      id: str(e.id), source: str(e.source), receivedAt: Number(e.received_at), method: str(e.method), path: str(e.path), query: str(e.query),
+      headers: JSON.parse(str(e.headers)) as Record<string, string>,
+      body: Number(e.body_stored) === 1 ? (e.body_text !== null ? Buffer.from(str(e.body_text), 'utf8') : Buffer.from(e.body_bin as Uint8Array)) : null,
+      bodySize: Number(e.body_size), kafka: { topic: str(e.kafka_topic), partition: Number(e.kafka_partition), offset: str(e.kafka_offset) },
+      orderingKey: str(e.ordering_key), eventType: optStr(e.event_type), webhookId: optStr(e.webhook_id), replayId: optStr(e.replay_id),
+    } : null;
+    return { event, decisions, deliveries, attempts, deadLetters };
+  }
+
+  async counts(q: CountsQuery): Promise<Counts> {
+    const received = (this.stmt('SELECT (received_at / CAST(? AS INTEGER)) * CAST(? AS INTEGER) AS bucket, source, count(*) AS n FROM events WHERE received_at >= ? AND received_at < ? GROUP BY 1, 2 ORDER BY 1, 2')
+      .all(q.bucketMs, q.bucketMs, q.from, q.to) as Row[]).map((r) => ({ bucket: Number(r.bucket), source: str(r.source), count: Number(r.n) }));
+    const deliveries = (this.stmt(`SELECT (received_at / CAST(? AS INTEGER)) * CAST(? AS INTEGER) AS bucket, source, destination, state, count(*) AS n FROM deliveries WHERE received_at >= ? AND received_at < ?
+      GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4`).all(q.bucketMs, q.bucketMs, q.from, q.to) as Row[])
+      .map((r) => ({ bucket: Number(r.bucket), source: str(r.source), destination: str(r.destination), state: str(r.state) as DeliveryState, count: Number(r.n) }));
+    return { received, deliveries };
+  }
+
+  async rejections(q: RejectionQuery): Promise<Page<RejectionRow>> {
+    const where: string[] = [];
+    const params: (string | number)[] = [];
+    if (q.from !== undefined) { where.push('received_at >= ?'); params.push(q.from); }
+    if (q.to !== undefined) { where.push('received_at < ?'); params.push(q.to); }
+    if (q.sources && q.sources.length > 0) { where.push(`source IN (${q.sources.map(() => '?').join(', ')})`); params.push(...q.sources); }
+    if (q.cursor !== undefined) {
+      if (!/^\d+$/.test(q.cursor)) return { items: [], next: null };
+      where.push('seq < ?');
+      params.push(Number(q.cursor));
+    }
+    const rows = this.db.prepare(`SELECT * FROM rejections ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ?`).all(...params, q.limit + 1) as Row[];
+    const page = rows.slice(0, q.limit);
+    return {
+      items: page.map((r) => ({
+        kafka: { topic: str(r.topic), partition: Number(r.partition), offset: str(r.offset) }, source: str(r.source), receivedAt: Number(r.received_at), status: Number(r.status),
+        code: str(r.code), reason: str(r.reason), method: str(r.method), path: str(r.path), remoteIp: str(r.remote_ip),
+        headers: JSON.parse(str(r.headers)) as Record<string, string>, bodySize: Number(r.body_size), bodySha256: optStr(r.body_sha256),
+      })),
+      next: rows.length > q.limit ? String(page[page.length - 1]!.seq) : null,
+    };
+  }
+
+  async prune(before: number): Promise<{ events: number; rejections: number }> {
+    const boundary = idBoundary(before);
+    let events = 0;
+    // In slices, so the API's readers and the indexer are not held up by one long delete.
+    for (;;) {
+      this.db.exec('BEGIN IMMEDIATE');
+      try {
+        const seqs = (this.stmt('SELECT seq, id FROM events WHERE received_at < ? LIMIT 5000').all(before) as Row[]);
+        for (const r of seqs) this.stmt('DELETE FROM events_fts WHERE rowid = ?').run(Number(r.seq));
+        if (seqs.length > 0) this.stmt('DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE received_at < ? LIMIT 5000)').run(before);
+        events += seqs.length;
+        this.db.exec('COMMIT');
+        if (seqs.length < 5000) break;
+      } catch (err) {
+        this.db.exec('ROLLBACK');
+        throw err;
+      }
+    }
+    this.db.exec('BEGIN IMMEDIATE');
+    let rejections = 0;
+    try {
+      for (const t of ['decisions', 'delivery_records', 'deliveries', 'attempts']) this.db.prepare(`DELETE FROM ${t} WHERE event_id < ?`).run(boundary);
+      this.stmt('DELETE FROM dead_letters WHERE dead_at < ?').run(before);
+      rejections = Number(this.stmt('DELETE FROM rejections WHERE received_at < ?').run(before).changes);
+      this.db.exec('COMMIT');
+    } catch (err) {
+      this.db.exec('ROLLBACK');
+      throw err;
+    }
+    return { events, rejections };
+  }
+
+  async erase(eventId: string): Promise<boolean> {
+    this.db.exec('BEGIN IMMEDIATE');
+    try {
+      const e = this.stmt('SELECT seq FROM events WHERE id = ?').get(eventId) as Row | undefined;
+      if (e) {
+        this.stmt('DELETE FROM events_fts WHERE rowid = ?').run(Number(e.seq));
+        this.stmt('DELETE FROM events WHERE seq = ?').run(Number(e.seq));
+      }
+      let other = 0;
+      for (const t of ['decisions', 'delivery_records', 'deliveries', 'attempts', 'dead_letters']) other += Number(this.db.prepare(`DELETE FROM ${t} WHERE event_id = ?`).run(eventId).changes);
+      this.db.exec('COMMIT');
+      return e !== undefined || other > 0;
+    } catch (err) {
+      this.db.exec('ROLLBACK');
+      throw err;
+    }
+  }
+
+  async stats(): Promise<StoreStats> {
+    const events = Number((this.stmt('SELECT count(*) AS n FROM events').get() as Row).n);
+    const pages = Number((this.stmt('PRAGMA page_count').get() as Row).page_count);
+    const size = Number((this.stmt('PRAGMA page_size').get() as Row).page_size);
+    return { events, bytes: pages * size };
+  }
+
+  async close(): Promise<void> {
+    if (this.db.isOpen) this.db.close();
+  }
+}
+
+function idTime(eventId: string, fallback: number): number {
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-7/i.test(eventId)) return fallback;
+  return parseInt(eventId.slice(0, 8) + eventId.slice(9, 13), 16);
+}
