@@ -116,7 +116,17 @@ export async function ensureTopics(admin: Admin, cfg: KafkaConfig, topics: strin
     if (Date.now() > deadline) throw new Error(`topics ${absent.join(', ')} not ready after ${timeoutMs} ms: ${(last as Error | undefined)?.message ?? 'partitions without leaders'}`);
     await new Promise((r) => setTimeout(r, 200));
   }
-  await alignTopicConfigs(admin, [...new Set(topics)], settings);
+  // A topic just created (here or by another service) may not be known yet to the broker
+  // the describe goes to: UNKNOWN_TOPIC_OR_PARTITION for a moment on a cluster of several.
+  for (;;) {
+    try {
+      await alignTopicConfigs(admin, [...new Set(topics)], settings);
+      return;
+    } catch (err) {
+      if (!healsByItself(err) || Date.now() > deadline) throw err;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
 
 const TOPIC_RESOURCE = 2; // kafkajs ConfigResourceTypes.TOPIC
