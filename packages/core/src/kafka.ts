@@ -4,6 +4,7 @@ import './kafkajs/node-warnings.ts';
 import './kafkajs/request.ts';
 import './kafkajs/connection.ts';
 import './kafkajs/encoding.ts';
+import './kafkajs/send-messages.ts';
 import { fastDefaultPartitioner } from './kafkajs/partitioner.ts';
 import { kafkajsLogCreator } from './kafkajs/log.ts';
 import { Kafka, logLevel, type Admin, type ConsumerConfig, type ITopicConfig, type Producer, type ProducerConfig } from 'kafkajs';
