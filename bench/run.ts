@@ -26,6 +26,8 @@ Starts the local stack (infra:up) and runs, in this order (--stages=a,b to choos
              CPU s per 1,000 events and peak RSS per service
   durability kafka.durability fsync against replicated, alternating rounds in one run: the
              end-to-end maximum, latency at 80 events/s and at half the maximum
+  index      the event history on SQLite and PostgreSQL: a backlog indexed by the console
+             (events/s, CPU), search p50/p95 over 1,000,000 events, bytes per event
   scale      deliverer replicas 1 → 2 → 4 against a destination answering in 50 ms
   isolation  a healthy destination beside a healthy one, then beside one failing hard
 --quick shortens every stage. --profile=<service> (ingress, router or deliverer) writes
@@ -39,7 +41,7 @@ HOOKYARD_* variables point at instead. Writes bench/results/<date>.json and prin
 const root = resolve(import.meta.dirname, '..');
 const quick = process.argv.includes('--quick');
 const profileService = process.argv.find((a) => a.startsWith('--profile='))?.slice('--profile='.length);
-const ALL_STAGES = ['ceiling', 'ingress', 'router', 'deliverer', 'replay', 'e2e', 'durability', 'scale', 'isolation'] as const;
+const ALL_STAGES = ['ceiling', 'ingress', 'router', 'deliverer', 'replay', 'e2e', 'durability', 'index', 'scale', 'isolation'] as const;
 const stagesArg = process.argv.find((a) => a.startsWith('--stages='))?.slice('--stages='.length);
 const stages = new Set(stagesArg ? stagesArg.split(',') : ALL_STAGES);
 for (const st of stages) if (!(ALL_STAGES as readonly string[]).includes(st)) { console.error(`unknown stage "${st}" (stages: ${ALL_STAGES.join(', ')})`); process.exit(2); }
@@ -655,6 +657,7 @@ async function durabilityStage(): Promise<{ rounds: DurabilityRound[]; median: R
   return { rounds, median, ratio };
 }
 const durabilityResult = stages.has('durability') ? await durabilityStage() : null;
+const indexResult = stages.has('index') ? await (await import('./index-stage.ts')).indexStage(addrs, quick) : null;
 
 // Scale: deliverer replicas 1 → 2 → 4 against a destination answering in 50 ms; each run
 // delivers N waiting deliveries and counts events/s from first to last.
@@ -853,6 +856,7 @@ const result = {
   brokerCeiling: ceilingResult,
   e2e: e2eResult,
   durability: durabilityResult,
+  index: indexResult,
   scale: scaleResult,
   isolation: isolationResult,
   ratio: {
@@ -891,6 +895,10 @@ if (e2eResult) {
 if (durabilityResult) {
   const d = durabilityResult;
   lines.push(`durability (same run, modes alternating; medians): fsync max ${d.median.fsync.maxEventsPerSecond}/s, at 80/s p50 ${d.median.fsync.at80.p50} ms p99 ${d.median.fsync.at80.p99} ms, at half p50 ${d.median.fsync.atHalf.p50} ms p99 ${d.median.fsync.atHalf.p99} ms; replicated max ${d.median.replicated.maxEventsPerSecond}/s, at 80/s p50 ${d.median.replicated.at80.p50} ms p99 ${d.median.replicated.at80.p99} ms, at half p50 ${d.median.replicated.atHalf.p50} ms p99 ${d.median.replicated.atHalf.p99} ms; fsync/replicated: max ×${d.ratio.max}, p99 at 80/s ×${d.ratio.p99At80}, at half ×${d.ratio.p99AtHalf}`);
+}
+if (indexResult) {
+  for (const [k, c] of Object.entries(indexResult.catchUp)) lines.push(`index ${k}: ${c.events} events (${c.records} records) indexed in ${c.seconds} s = ${c.eventsPerSecond} events/s${e2eResult ? ` (×${(c.eventsPerSecond / e2eResult.maxEventsPerSecond).toFixed(2)} of this run's e2e maximum)` : ''}, ${c.cpuSecondsPer1000} CPU s per 1,000 events`);
+  for (const [k, x] of Object.entries(indexResult.search)) lines.push(`index ${k}: ${x.events} events written at ${x.writeEventsPerSecond}/s, ${x.bytesPerEvent} bytes per event; ${Object.entries(x.queries).map(([n, v]) => `${n} p50 ${v.p50} / p95 ${v.p95} ms`).join('; ')}`);
 }
 if (scaleResult) lines.push(`scale (50 ms destination): ${scaleResult.byReplicas.map((r) => `${r.replicas} replica(s) ${r.eventsPerSecond}/s`).join(', ')}`);
 if (isolationResult) {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes this machine able to run hookyard, doing only what is missing:
-#   - Java 17+, Maven (they fetch and run Kafka and the registry) and redis-server, from
+#   - Java 17+, Maven (they fetch and run Kafka and the registry), redis-server and postgresql, from
 #     Debian's packages (apt-get; as root, or through sudo);
 #   - the Node version pinned in .nvmrc, from the npm registry (scripts/ensure-node.sh);
 #   - node_modules, by `npm ci`, when it is missing or older than package-lock.json.
@@ -19,6 +19,8 @@ missing=()
 [ "$(java_major)" -ge 17 ] 2>/dev/null || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || missing+=(maven)
 command -v redis-server >/dev/null || missing+=(redis-server)
+# The event history's production store (its tests and a postgres-backed console).
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=()
   if [ "$(id -u)" -ne 0 ]; then

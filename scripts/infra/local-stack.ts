@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import '../../packages/core/src/kafkajs/node-warnings.ts';
 import { Kafka, logLevel } from 'kafkajs';
 import { Redis } from 'ioredis';
+import { pgDown } from './postgres.ts';
 
 export const KAFKA_VERSION = '4.3.1';
 // Apicurio 3.2+ is built for Java 21; 3.0.9 is the newest line that runs on Java 17.
@@ -394,6 +395,8 @@ export async function up(o: StackOptions = stackOptions(), log: Log = (m) => con
 const NAMES = ['registry', 'redis', 'kafka'] as const;
 
 export async function down(o: StackOptions = stackOptions(), opts: { wipe?: boolean } = {}): Promise<void> {
+  // Started on demand (the PostgreSQL store's tests, a postgres-backed console).
+  try { pgDown(o); } catch { /* not installed or not ours */ }
   for (const name of NAMES) {
     const pid = readPid(o, name);
     if (pid !== undefined) {

@@ -187,6 +187,11 @@ export const consoleSchema = z.strictObject({
     .default([]).transform((list) => list.filter((t) => t.token !== '')),
   store: z.discriminatedUnion('type', [
     z.strictObject({ type: z.literal('sqlite'), path: z.string().min(1).default('.hookyard/index.db') }),
+    z.strictObject({
+      type: z.literal('postgres'),
+      url: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL'),
+      poolSize: z.number().int().min(1).max(100).default(8),
+    }),
   ]).default({ type: 'sqlite', path: '.hookyard/index.db' }),
   /** How long the index keeps an event and its story (Kafka keeps the events by its own retention). */
   retention: duration.default('7d'),

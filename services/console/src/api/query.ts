@@ -169,6 +169,6 @@ export function parseRejectionQuery(params: Params, now = Date.now()): Rejection
   const sources = many(params, 'source');
   for (const s of sources) if (!NAME.test(s)) throw new BadQuery('source', `"${s}" is not a name`);
   const cursor = one(params, 'cursor');
-  if (cursor !== undefined && !/^\d{1,18}$/.test(cursor)) throw new BadQuery('cursor', 'is not a cursor from a previous page');
+  if (cursor !== undefined && !/^[A-Za-z0-9_-]{1,300}$/.test(cursor)) throw new BadQuery('cursor', 'is not a cursor from a previous page');
   return { ...window(params, now), ...(sources.length > 0 ? { sources } : {}), limit: limit(params), ...(cursor !== undefined ? { cursor } : {}) };
 }

@@ -58,3 +58,59 @@ export function idBoundary(ms: number): string {
   const hex = Math.max(0, Math.floor(ms)).toString(16).padStart(12, '0');
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}`;
 }
+
+/** The creation time in a UUIDv7 event id (ms), or `fallback` for anything else. */
+export function idTime(eventId: string, fallback: number): number {
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-7/i.test(eventId)) return fallback;
+  return parseInt(eventId.slice(0, 8) + eventId.slice(9, 13), 16);
+}
+
+/** One change to a delivery's row, as every record kind makes it. */
+export interface DeliveryUpdate {
+  eventId: string;
+  destination: string;
+  source: string;
+  receivedAt: number;
+  state: DeliveryState;
+  stateAt: number;
+  attempts: number;
+  lastStatus: number | null;
+  lastError: string | null;
+  nextAttemptAt: number | null;
+  replayId: string | null;
+}
+
+/** Whether `u` is newer than (or as new as, and a later stage than) the row's state. */
+export function supersedes(u: { stateAt: number; state: DeliveryState }, cur: { stateAt: number; state: DeliveryState }): boolean {
+  return u.stateAt > cur.stateAt || (u.stateAt === cur.stateAt && STATE_RANK[u.state] >= STATE_RANK[cur.state]);
+}
+
+/**
+ * Several updates of one delivery in one batch folded into one, by the same rule the
+ * stores apply against the stored row (a backend whose upsert may touch a row once per
+ * statement needs this).
+ */
+export function foldDeliveryUpdates(updates: readonly DeliveryUpdate[]): DeliveryUpdate[] {
+  const out = new Map<string, DeliveryUpdate>();
+  for (const u of updates) {
+    const k = `${u.eventId}\u0000${u.destination}`;
+    const cur = out.get(k);
+    if (!cur) {
+      out.set(k, { ...u });
+      continue;
+    }
+    const newer = supersedes(u, cur);
+    const win = newer ? u : cur;
+    out.set(k, {
+      ...win,
+      source: cur.source !== '' ? cur.source : u.source,
+      receivedAt: cur.source !== '' ? cur.receivedAt : u.source !== '' ? u.receivedAt : cur.receivedAt,
+      attempts: Math.max(cur.attempts, u.attempts),
+      lastStatus: newer ? (u.lastStatus ?? (u.state === 'pending' ? cur.lastStatus : null)) : cur.lastStatus,
+      lastError: newer ? (u.lastError ?? (u.state === 'pending' ? cur.lastError : null)) : cur.lastError,
+      replayId: newer ? (u.replayId ?? cur.replayId) : cur.replayId,
+      stateAt: Math.max(cur.stateAt, u.stateAt),
+    });
+  }
+  return [...out.values()];
+}

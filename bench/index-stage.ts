@@ -1,0 +1,178 @@
+// The event history's figures, on both stores (npm run bench -- --stages=index):
+// 1. catch-up: a backlog of events with their decision, delivery and attempt records in
+//    Kafka, the console started as its own process; events indexed per second until its lag
+//    is 0, and its CPU seconds per 1,000 events;
+// 2. search over a large history: rows written straight into the store, then a full-text
+//    query, a filtered query, a JSON-path query and a trace, each timed many times (p50/p95);
+// 3. bytes per event on disk.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Kafka, logLevel } from 'kafkajs';
+import pg from 'pg';
+import { stringify } from 'yaml';
+import { EnvelopeCodec, ensureTopics, eventId, parseConfig, topicNames, type DeliveryAttempt, type RawEvent, type RoutingDecision, type Delivery } from '../packages/core/src/index.ts';
+import { PgStore } from '../services/console/src/store/pg/store.ts';
+import { SqliteStore } from '../services/console/src/store/sqlite/store.ts';
+import { emptyBatch, type EventQuery, type IndexStore, type WriteBatch } from '../services/console/src/store/driver.ts';
+import { postgres } from '../test/support/postgres.ts';
+
+const root = resolve(import.meta.dirname, '..');
+type Addrs = { KAFKA_BROKERS: string; SCHEMA_REGISTRY_URL: string; REDIS_URL: string };
+export type StoreKind = 'sqlite' | 'postgres';
+
+export interface IndexStageResult {
+  catchUp: Record<StoreKind, { events: number; records: number; seconds: number; eventsPerSecond: number; cpuSecondsPer1000: number }>;
+  search: Record<StoreKind, { events: number; writeEventsPerSecond: number; bytesPerEvent: number; queries: Record<string, { p50: number; p95: number }> }>;
+}
+
+const body = (i: number) => JSON.stringify({
+  id: `evt_${i}`, type: i % 10 === 0 ? 'invoice.payment_failed' : 'invoice.paid',
+  data: { object: { customer: `cus_${i % 50_000}`, amount: 1000 + (i % 997), currency: 'usd', lines: [{ sku: `sku_${i % 300}`, qty: 1 + (i % 3) }] } },
+  note: 'a webhook body of a realistic size with some words in it for the full-text index to chew on',
+});
+
+async function storeFor(kind: StoreKind, dir: string): Promise<{ store: IndexStore; cfg: Record<string, unknown>; drop: () => Promise<void> }> {
+  if (kind === 'sqlite') {
+    const path = join(dir, `index-${randomBytes(3).toString('hex')}.db`);
+    return { store: new SqliteStore({ path }), cfg: { type: 'sqlite', path }, drop: async () => {} };
+  }
+  const base = await postgres();
+  const db = `hookyard_bench_${randomBytes(3).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: base });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${db}`);
+  const url = base.replace(/\/[^/]*$/, `/${db}`);
+  return {
+    store: await PgStore.open({ url }), cfg: { type: 'postgres', url },
+    drop: async () => { await admin.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`).catch(() => {}); await admin.end(); },
+  };
+}
+
+function cpuSeconds(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+async function catchUp(kind: StoreKind, addrs: Addrs, events: number, dir: string): Promise<IndexStageResult['catchUp'][StoreKind]> {
+  const prefix = `bench-index-${kind}-${Date.now()}.`;
+  const raw = { kafka: { topicPrefix: prefix, partitions: 6 }, sources: [{ name: 'stripe', eventType: 'body.type', dedupKey: 'body.id' }], destinations: [{ name: 'sink', url: 'http://127.0.0.1:9/' }], connections: [{ source: 'stripe', destination: 'sink' }] };
+  const { cfg, drop, store } = await storeFor(kind, dir);
+  await store.close();
+  const config = parseConfig(stringify({ ...raw, console: { store: cfg } }), {}, 'bench');
+  const topics = topicNames(prefix);
+  const kafka = new Kafka({ brokers: addrs.KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  await ensureTopics(admin, config.kafka, [topics.rawEvents, topics.decisions, topics.delivery('sink'), topics.attempts]);
+  await admin.disconnect();
+  const producer = kafka.producer({ idempotent: true });
+  await producer.connect();
+  const codec = new EnvelopeCodec(addrs.SCHEMA_REGISTRY_URL);
+  const t0 = Date.now() - 3_600_000;
+  for (let i = 0; i < events; i += 500) {
+    const evs: RawEvent[] = Array.from({ length: Math.min(500, events - i) }, (_, j) => {
+      const at = t0 + i + j;
+      const id = eventId(at);
+      return { id, source: 'stripe', receivedAt: at, method: 'POST', path: '/webhooks/stripe', query: '', headers: { 'content-type': 'application/json', 'stripe-signature': 't=1,v1=x', 'user-agent': 'Stripe/1.0' }, body: Buffer.from(body(i + j)), orderingKey: `cus_${(i + j) % 50_000}`, replayId: null };
+    });
+    const enc = (topic: string, name: 'raw-event' | 'routing-decision' | 'delivery' | 'delivery-attempt', v: unknown) => codec.encode(topic, name as never, v as never);
+    const msgs = async (topic: string, name: 'raw-event' | 'routing-decision' | 'delivery' | 'delivery-attempt', f: (e: RawEvent) => unknown) => ({ topic, messages: await Promise.all(evs.map(async (e) => ({ key: e.orderingKey, value: await enc(topic, name, f(e)) }))) });
+    await producer.sendBatch({ acks: -1, topicMessages: [
+      await msgs(topics.rawEvents, 'raw-event', (e) => e),
+      await msgs(topics.decisions, 'routing-decision', (e): RoutingDecision => ({ eventId: e.id, source: e.source, receivedAt: e.receivedAt, routedAt: e.receivedAt + 5, decisions: [{ destination: 'sink', outcome: 'matched', error: null }], replayId: null })),
+      await msgs(topics.delivery('sink'), 'delivery', (e): Delivery => ({ eventId: e.id, source: e.source, destination: 'sink', receivedAt: e.receivedAt, orderingKey: e.orderingKey, headers: {}, body: e.body, attempt: 0, replayId: null })),
+      await msgs(topics.attempts, 'delivery-attempt', (e): DeliveryAttempt => ({ eventId: e.id, destination: 'sink', attempt: 1, at: e.receivedAt + 20, status: 200, outcome: 'success', latencyMs: 4, error: null, responseSnippet: 'ok', nextAttemptAt: null })),
+    ] });
+  }
+  await producer.disconnect();
+  const file = join(dir, `console-${kind}.yaml`);
+  writeFileSync(file, stringify({ ...raw, console: { store: cfg, apiTokens: [{ name: 'bench', token: 'bench-token-0123456789' }] } }));
+  const port = 17000 + Math.floor(Math.random() * 1000);
+  const started = performance.now();
+  const child = spawn(process.execPath, [join(root, 'services/console/src/main.ts')], { env: { ...process.env, ...addrs, HOOKYARD_CONFIG: file, PORT: String(port), LOG_LEVEL: 'warn' }, stdio: ['ignore', 'ignore', 'inherit'] });
+  const cpu0 = 0;
+  let done = false;
+  const deadline = Date.now() + 600_000;
+  while (!done && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 250));
+    const r = await fetch(`http://127.0.0.1:${port}/api/v1/index`, { headers: { authorization: 'Bearer bench-token-0123456789' } }).then((x) => x.json() as Promise<{ events: number; index: { totalLag: number | null } }>, () => null);
+    done = r !== null && r.events >= events && r.index.totalLag === 0;
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const cpu = cpuSeconds(child.pid!) - cpu0;
+  child.kill('SIGTERM');
+  await new Promise((r) => child.once('exit', r));
+  await drop();
+  return { events, records: events * 4, seconds: +seconds.toFixed(1), eventsPerSecond: Math.round(events / seconds), cpuSecondsPer1000: +((cpu / events) * 1000).toFixed(3) };
+}
+
+async function search(kind: StoreKind, events: number, dir: string): Promise<IndexStageResult['search'][StoreKind]> {
+  const { store, drop } = await storeFor(kind, dir);
+  const t0 = Date.UTC(2026, 11, 1);
+  const span = 86_400_000 * 5; // five days of history
+  const started = performance.now();
+  const ids: string[] = [];
+  for (let i = 0; i < events; i += 2000) {
+    const b: WriteBatch = emptyBatch();
+    for (let j = i; j < Math.min(events, i + 2000); j++) {
+      const at = t0 + Math.floor((j / events) * span);
+      const id = eventId(at);
+      ids.push(id);
+      const source = j % 3 === 0 ? 'github' : 'stripe';
+      b.events.push({ id, source, receivedAt: at, method: 'POST', path: `/webhooks/${source}`, query: '', headers: { 'content-type': 'application/json', 'user-agent': 'Stripe/1.0' }, body: Buffer.from(body(j)), bodySize: 300, kafka: { topic: 'raw-events', partition: j % 6, offset: String(j) }, orderingKey: `cus_${j % 50_000}`, eventType: j % 10 === 0 ? 'invoice.payment_failed' : 'invoice.paid', webhookId: `evt_${j}`, replayId: null });
+      b.decisions.push({ eventId: id, destination: 'billing', outcome: 'matched', error: null, at: at + 5, replayId: null });
+      b.deliveries.push({ eventId: id, source, destination: 'billing', receivedAt: at, at: at + 5, replayId: null, kafka: { topic: 'deliveries.billing', partition: j % 6, offset: String(j) } });
+      const failed = j % 50 === 0;
+      b.attempts.push({ kafka: { topic: 'delivery-attempts', partition: j % 6, offset: String(j) }, eventId: id, destination: 'billing', attempt: 1, at: at + 20, status: failed ? 500 : 200, outcome: failed ? 'dead' : 'success', latencyMs: 5, error: failed ? 'HTTP 500' : null, responseSnippet: '', nextAttemptAt: null });
+    }
+    await store.write(b);
+  }
+  const writeEventsPerSecond = Math.round(events / ((performance.now() - started) / 1000));
+  const stats = await store.stats();
+  const time = async (name: string, f: (i: number) => Promise<unknown>, n = 60) => {
+    const xs: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const t = performance.now();
+      await f(i);
+      xs.push(performance.now() - t);
+    }
+    xs.sort((a, b) => a - b);
+    return [name, { p50: +xs[Math.floor(n * 0.5)]!.toFixed(1), p95: +xs[Math.floor(n * 0.95)]!.toFixed(1) }] as const;
+  };
+  const q = (over: Partial<EventQuery>): EventQuery => ({ match: [], limit: 50, ...over });
+  const day = 86_400_000;
+  const queries = Object.fromEntries([
+    await time('full text (a customer id, any time)', (i) => store.searchEvents(q({ text: `cus_${(i * 7919) % 50_000}` }))),
+    await time('full text, two words, one day', (i) => store.searchEvents(q({ text: `sku_${i % 300} usd`, from: t0 + (i % 5) * day, to: t0 + (i % 5 + 1) * day }))),
+    await time('filtered: failed invoice.* to billing from stripe, one day', (i) => store.searchEvents(q({ sources: ['stripe'], destinations: ['billing'], states: ['dead'], eventType: 'invoice.*', from: t0 + (i % 5) * day, to: t0 + (i % 5 + 1) * day }))),
+    await time('JSON path body.data.object.customer', (i) => store.searchEvents(q({ match: [{ root: 'body', path: ['data', 'object', 'customer'], value: `cus_${(i * 104729) % 50_000}` }] }))),
+    await time('trace of one event', (i) => store.trace(ids[(i * 15485863) % ids.length]!)),
+    await time('newest page, no filter', () => store.searchEvents(q({}))),
+  ]);
+  await store.close();
+  await drop();
+  return { events, writeEventsPerSecond, bytesPerEvent: Math.round(stats.bytes / events), queries };
+}
+
+export async function indexStage(addrs: Addrs, quick: boolean): Promise<IndexStageResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'hookyard-bench-index-'));
+  try {
+    const catchUpEvents = quick ? 5_000 : 30_000;
+    const searchEvents = quick ? 100_000 : 1_000_000;
+    const result = { catchUp: {}, search: {} } as IndexStageResult;
+    for (const kind of ['sqlite', 'postgres'] as const) {
+      result.catchUp[kind] = await catchUp(kind, addrs, catchUpEvents, dir);
+      console.error(`index ${kind}: catch-up ${JSON.stringify(result.catchUp[kind])}`);
+    }
+    for (const kind of ['sqlite', 'postgres'] as const) {
+      result.search[kind] = await search(kind, searchEvents, dir);
+      console.error(`index ${kind}: search ${JSON.stringify(result.search[kind])}`);
+    }
+    return result;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,463 @@
+// The production event history: PostgreSQL, every table partitioned by day on the event's
+// time (retention drops whole partitions; no DEFAULT partition: a partition is created
+// before a batch needs it), full text by a tsvector with a GIN index, each batch written
+// in one transaction with one INSERT … ON CONFLICT per table from arrays (unnest), so the
+// statement count does not grow with the batch. See README.md beside this file.
+import pg from 'pg';
+import type {
+  AttemptRow, Counts, CountsQuery, DeadLetterRow, DecisionRow, DeliveryDetail, DeliveryState, EventQuery, EventRow, EventSummary, IndexStore, Page,
+  RejectionQuery, RejectionRow, StoreStats, Trace, WriteBatch,
+} from '../driver.ts';
+import { bodyColumns, foldDeliveryUpdates, globToLike, idTime, STATE_RANK, type DeliveryUpdate } from '../shared.ts';
+
+const DAY = 86_400_000;
+const TABLES = ['events', 'decisions', 'delivery_records', 'deliveries', 'attempts', 'dead_letters', 'rejections'] as const;
+/** tsvector holds at most 1 MiB: the text indexed per event is cut well below that. */
+const FTS_CHARS = 400_000;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS events (
+  t timestamptz NOT NULL, id text NOT NULL, source text NOT NULL, received_at bigint NOT NULL,
+  method text NOT NULL, path text NOT NULL, query text NOT NULL, headers jsonb NOT NULL,
+  body_text text, body_bin bytea, body_is_json boolean NOT NULL, body_size integer NOT NULL, body_stored boolean NOT NULL,
+  kafka_topic text NOT NULL, kafka_partition integer NOT NULL, kafka_offset text NOT NULL,
+  ordering_key text NOT NULL, event_type text, webhook_id text, replay_id text, fts tsvector NOT NULL,
+  PRIMARY KEY (id, t)
+) PARTITION BY RANGE (t);
+CREATE INDEX IF NOT EXISTS events_id_desc ON events (id DESC);
+CREATE INDEX IF NOT EXISTS events_received ON events (received_at);
+CREATE INDEX IF NOT EXISTS events_source ON events (source, id DESC);
+CREATE INDEX IF NOT EXISTS events_type ON events (event_type text_pattern_ops);
+CREATE INDEX IF NOT EXISTS events_key ON events (ordering_key);
+CREATE INDEX IF NOT EXISTS events_webhook ON events (webhook_id);
+CREATE INDEX IF NOT EXISTS events_fts ON events USING gin (fts);
+CREATE TABLE IF NOT EXISTS decisions (
+  t timestamptz NOT NULL, event_id text NOT NULL, destination text NOT NULL, outcome text NOT NULL, error text, at bigint NOT NULL, replay_id text,
+  PRIMARY KEY (event_id, destination, t)
+) PARTITION BY RANGE (t);
+CREATE TABLE IF NOT EXISTS delivery_records (
+  t timestamptz NOT NULL, topic text NOT NULL, partition integer NOT NULL, "offset" text NOT NULL,
+  event_id text NOT NULL, destination text NOT NULL, at bigint NOT NULL, replay_id text,
+  PRIMARY KEY (topic, partition, "offset", t)
+) PARTITION BY RANGE (t);
+CREATE INDEX IF NOT EXISTS delivery_records_event ON delivery_records (event_id);
+CREATE TABLE IF NOT EXISTS deliveries (
+  t timestamptz NOT NULL, event_id text NOT NULL, destination text NOT NULL, source text NOT NULL, received_at bigint NOT NULL,
+  state text NOT NULL, state_at bigint NOT NULL, state_rank smallint NOT NULL, attempts integer NOT NULL,
+  last_status integer, last_error text, next_attempt_at bigint, replay_id text,
+  PRIMARY KEY (event_id, destination, t)
+) PARTITION BY RANGE (t);
+CREATE INDEX IF NOT EXISTS deliveries_dest_state ON deliveries (destination, state, event_id);
+CREATE INDEX IF NOT EXISTS deliveries_state ON deliveries (state, event_id);
+CREATE INDEX IF NOT EXISTS deliveries_received ON deliveries (received_at);
+CREATE TABLE IF NOT EXISTS attempts (
+  t timestamptz NOT NULL, topic text NOT NULL, partition integer NOT NULL, "offset" text NOT NULL,
+  event_id text NOT NULL, destination text NOT NULL, attempt integer NOT NULL, at bigint NOT NULL, status integer, outcome text NOT NULL,
+  latency_ms double precision NOT NULL, error text, response_snippet text NOT NULL, next_attempt_at bigint,
+  PRIMARY KEY (topic, partition, "offset", t)
+) PARTITION BY RANGE (t);
+CREATE INDEX IF NOT EXISTS attempts_event ON attempts (event_id, destination);
+CREATE INDEX IF NOT EXISTS attempts_status ON attempts (status, event_id);
+CREATE TABLE IF NOT EXISTS dead_letters (
+  t timestamptz NOT NULL, topic text NOT NULL, partition integer NOT NULL, "offset" text NOT NULL,
+  event_id text NOT NULL, source text NOT NULL, destination text NOT NULL, received_at bigint NOT NULL, stage text NOT NULL,
+  attempts integer NOT NULL, last_status integer, last_error text NOT NULL, dead_at bigint NOT NULL, replay_id text,
+  PRIMARY KEY (topic, partition, "offset", t)
+) PARTITION BY RANGE (t);
+CREATE INDEX IF NOT EXISTS dead_letters_event ON dead_letters (event_id);
+CREATE TABLE IF NOT EXISTS rejections (
+  t timestamptz NOT NULL, topic text NOT NULL, partition integer NOT NULL, "offset" text NOT NULL,
+  source text NOT NULL, received_at bigint NOT NULL, status integer NOT NULL, code text NOT NULL, reason text NOT NULL,
+  method text NOT NULL, path text NOT NULL, remote_ip text NOT NULL, headers jsonb NOT NULL, body_size bigint NOT NULL, body_sha256 text,
+  PRIMARY KEY (topic, partition, "offset", t)
+) PARTITION BY RANGE (t);
+CREATE INDEX IF NOT EXISTS rejections_time ON rejections (received_at DESC, topic, partition, "offset");
+`;
+
+type Row = Record<string, unknown>;
+const str = (v: unknown): string => String(v);
+const optStr = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
+const optNum = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+const ts = (ms: number) => new Date(ms).toISOString();
+const dayOf = (ms: number) => Math.floor(ms / DAY) * DAY;
+const partName = (table: string, day: number) => `${table}_p${new Date(day).toISOString().slice(0, 10).replaceAll('-', '')}`;
+
+export interface PgStoreOptions { url: string; poolSize?: number }
+
+export class PgStore implements IndexStore {
+  private readonly pool: pg.Pool;
+  /** Days whose partitions exist (created by this process or found). */
+  private readonly days = new Set<number>();
+
+  private constructor(pool: pg.Pool) {
+    this.pool = pool;
+  }
+
+  static async open(opts: PgStoreOptions): Promise<PgStore> {
+    // bigint columns come back as strings by default; every one here fits a JS number.
+    const pool = new pg.Pool({ connectionString: opts.url, max: opts.poolSize ?? 8 });
+    pool.on('error', () => { /* an idle client lost: the next query reconnects */ });
+    const s = new PgStore(pool);
+    const c = await pool.connect();
+    try {
+      // One schema set-up at a time when several consoles start together.
+      await c.query('SELECT pg_advisory_lock(7361001)');
+      await c.query(SCHEMA);
+      const parts = await c.query<{ name: string }>(`SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'events'`);
+      for (const r of parts.rows) {
+        const m = /_p(\d{4})(\d{2})(\d{2})$/.exec(r.name);
+        if (m) s.days.add(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])));
+      }
+    } finally {
+      await c.query('SELECT pg_advisory_unlock(7361001)').catch(() => {});
+      c.release();
+    }
+    return s;
+  }
+
+  private async ensureDays(c: pg.PoolClient, times: number[]): Promise<void> {
+    const missing = [...new Set(times.map(dayOf))].filter((d) => !this.days.has(d));
+    for (const day of missing) {
+      for (const table of TABLES) {
+        await c.query(`CREATE TABLE IF NOT EXISTS ${partName(table, day)} PARTITION OF ${table} FOR VALUES FROM ('${ts(day)}') TO ('${ts(day + DAY)}')`);
+      }
+      this.days.add(day);
+    }
+  }
+
+  async write(batch: WriteBatch): Promise<void> {
+    const times = [
+      ...batch.events.map((e) => idTime(e.id, e.receivedAt)), ...batch.decisions.map((d) => idTime(d.eventId, d.at)),
+      ...batch.deliveries.map((d) => idTime(d.eventId, d.receivedAt)), ...batch.attempts.map((a) => idTime(a.eventId, a.at)),
+      ...batch.deadLetters.map((d) => idTime(d.eventId, d.deadAt)), ...batch.rejections.map((r) => r.receivedAt),
+    ];
+    if (times.length === 0) return;
+    const c = await this.pool.connect();
+    try {
+      // Partitions are created outside the batch's transaction: a concurrent creator's
+      // error then does not abort the batch (and is retried once).
+      await this.ensureDays(c, times).catch(async () => this.ensureDays(c, times));
+      await c.query('BEGIN');
+      if (batch.events.length > 0) {
+        const e = batch.events.map((x) => ({ x, b: bodyColumns(x.body) }));
+        await c.query(`INSERT INTO events (t, id, source, received_at, method, path, query, headers, body_text, body_bin, body_is_json, body_size, body_stored,
+            kafka_topic, kafka_partition, kafka_offset, ordering_key, event_type, webhook_id, replay_id, fts)
+          SELECT u.t, u.id, u.source, u.received_at, u.method, u.path, u.query, u.headers, u.body_text, u.body_bin, u.body_is_json, u.body_size, u.body_stored,
+            u.kafka_topic, u.kafka_partition, u.kafka_offset, u.ordering_key, u.event_type, u.webhook_id, u.replay_id,
+            to_tsvector('simple', left(coalesce((SELECT string_agg(value, ' ') FROM jsonb_each_text(u.headers)), '') || ' ' || coalesce(u.body_text, ''), ${FTS_CHARS}))
+          FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::jsonb[], $9::text[], $10::bytea[], $11::boolean[], $12::int[], $13::boolean[],
+            $14::text[], $15::int[], $16::text[], $17::text[], $18::text[], $19::text[], $20::text[])
+            AS u(t, id, source, received_at, method, path, query, headers, body_text, body_bin, body_is_json, body_size, body_stored, kafka_topic, kafka_partition, kafka_offset, ordering_key, event_type, webhook_id, replay_id)
+          ON CONFLICT DO NOTHING`, [
+          e.map(({ x }) => ts(idTime(x.id, x.receivedAt))), e.map(({ x }) => x.id), e.map(({ x }) => x.source), e.map(({ x }) => x.receivedAt), e.map(({ x }) => x.method),
+          e.map(({ x }) => x.path), e.map(({ x }) => x.query), e.map(({ x }) => JSON.stringify(x.headers)), e.map(({ b }) => b.text), e.map(({ b }) => b.bin),
+          e.map(({ b }) => b.isJson), e.map(({ x }) => x.bodySize), e.map(({ x }) => x.body !== null), e.map(({ x }) => x.kafka.topic), e.map(({ x }) => x.kafka.partition),
+          e.map(({ x }) => x.kafka.offset), e.map(({ x }) => x.orderingKey), e.map(({ x }) => x.eventType), e.map(({ x }) => x.webhookId), e.map(({ x }) => x.replayId),
+        ]);
+      }
+      if (batch.decisions.length > 0) {
+        // One row per (event, destination) in a statement: the newest decision of the batch.
+        const latest = new Map<string, DecisionRow>();
+        for (const d of batch.decisions) {
+          const k = `${d.eventId}\u0000${d.destination}`;
+          const cur = latest.get(k);
+          if (!cur || d.at >= cur.at) latest.set(k, d);
+        }
+        const ds = [...latest.values()];
+        await c.query(`INSERT INTO decisions AS d (t, event_id, destination, outcome, error, at, replay_id)
+          SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[])
+          ON CONFLICT (event_id, destination, t) DO UPDATE SET outcome = EXCLUDED.outcome, error = EXCLUDED.error, at = EXCLUDED.at, replay_id = EXCLUDED.replay_id WHERE EXCLUDED.at >= d.at`, [
+          ds.map((d) => ts(idTime(d.eventId, d.at))), ds.map((d) => d.eventId), ds.map((d) => d.destination), ds.map((d) => d.outcome), ds.map((d) => d.error), ds.map((d) => d.at), ds.map((d) => d.replayId),
+        ]);
+      }
+      if (batch.deliveries.length > 0) {
+        const r = batch.deliveries;
+        await c.query(`INSERT INTO delivery_records (t, topic, partition, "offset", event_id, destination, at, replay_id)
+          SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[]) ON CONFLICT DO NOTHING`, [
+          r.map((d) => ts(idTime(d.eventId, d.receivedAt))), r.map((d) => d.kafka.topic), r.map((d) => d.kafka.partition), r.map((d) => d.kafka.offset),
+          r.map((d) => d.eventId), r.map((d) => d.destination), r.map((d) => d.at), r.map((d) => d.replayId),
+        ]);
+      }
+      if (batch.attempts.length > 0) {
+        const a = batch.attempts;
+        await c.query(`INSERT INTO attempts (t, topic, partition, "offset", event_id, destination, attempt, at, status, outcome, latency_ms, error, response_snippet, next_attempt_at)
+          SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::int[], $8::bigint[], $9::int[], $10::text[], $11::float8[], $12::text[], $13::text[], $14::bigint[])
+          ON CONFLICT DO NOTHING`, [
+          a.map((x) => ts(idTime(x.eventId, x.at))), a.map((x) => x.kafka.topic), a.map((x) => x.kafka.partition), a.map((x) => x.kafka.offset), a.map((x) => x.eventId),
+          a.map((x) => x.destination), a.map((x) => x.attempt), a.map((x) => x.at), a.map((x) => x.status), a.map((x) => x.outcome), a.map((x) => x.latencyMs),
+          a.map((x) => x.error), a.map((x) => x.responseSnippet), a.map((x) => x.nextAttemptAt),
+        ]);
+      }
+      if (batch.deadLetters.length > 0) {
+        const d = batch.deadLetters;
+        await c.query(`INSERT INTO dead_letters (t, topic, partition, "offset", event_id, source, destination, received_at, stage, attempts, last_status, last_error, dead_at, replay_id)
+          SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::text[], $10::int[], $11::int[], $12::text[], $13::bigint[], $14::text[])
+          ON CONFLICT DO NOTHING`, [
+          d.map((x) => ts(idTime(x.eventId, x.deadAt))), d.map((x) => x.kafka.topic), d.map((x) => x.kafka.partition), d.map((x) => x.kafka.offset), d.map((x) => x.eventId),
+          d.map((x) => x.source), d.map((x) => x.destination), d.map((x) => x.receivedAt), d.map((x) => x.stage), d.map((x) => x.attempts), d.map((x) => x.lastStatus),
+          d.map((x) => x.lastError), d.map((x) => x.deadAt), d.map((x) => x.replayId),
+        ]);
+      }
+      if (batch.rejections.length > 0) {
+        const r = batch.rejections;
+        await c.query(`INSERT INTO rejections (t, topic, partition, "offset", source, received_at, status, code, reason, method, path, remote_ip, headers, body_size, body_sha256)
+          SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::int[], $4::text[], $5::text[], $6::bigint[], $7::int[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::jsonb[], $14::bigint[], $15::text[])
+          ON CONFLICT DO NOTHING`, [
+          r.map((x) => ts(x.receivedAt)), r.map((x) => x.kafka.topic), r.map((x) => x.kafka.partition), r.map((x) => x.kafka.offset), r.map((x) => x.source), r.map((x) => x.receivedAt),
+          r.map((x) => x.status), r.map((x) => x.code), r.map((x) => x.reason), r.map((x) => x.method), r.map((x) => x.path), r.map((x) => x.remoteIp),
+          r.map((x) => JSON.stringify(x.headers)), r.map((x) => x.bodySize), r.map((x) => x.bodySha256),
+        ]);
+      }
+      await this.upsertDeliveries(c, batch);
+      await c.query('COMMIT');
+    } catch (err) {
+      await c.query('ROLLBACK').catch(() => {});
+      throw err;
+    } finally {
+      c.release();
+    }
+  }
+
+  private async upsertDeliveries(c: pg.PoolClient, batch: WriteBatch): Promise<void> {
+    const updates: DeliveryUpdate[] = [];
+    for (const d of batch.deliveries) updates.push({ eventId: d.eventId, destination: d.destination, source: d.source, receivedAt: d.receivedAt, state: 'pending', stateAt: d.at, attempts: 0, lastStatus: null, lastError: null, nextAttemptAt: null, replayId: d.replayId });
+    for (const a of batch.attempts) {
+      const state: DeliveryState = a.outcome === 'success' ? 'delivered' : a.outcome === 'dead' ? 'dead' : 'retrying';
+      updates.push({ eventId: a.eventId, destination: a.destination, source: '', receivedAt: idTime(a.eventId, a.at), state, stateAt: a.at, attempts: a.attempt, lastStatus: a.status, lastError: a.error, nextAttemptAt: a.outcome === 'retry' ? a.nextAttemptAt : null, replayId: null });
+    }
+    for (const d of batch.deadLetters) {
+      if (d.eventId === '' || d.destination === '') continue;
+      updates.push({ eventId: d.eventId, destination: d.destination, source: d.source, receivedAt: d.receivedAt, state: 'dead', stateAt: d.deadAt, attempts: d.attempts, lastStatus: d.lastStatus, lastError: d.lastError, nextAttemptAt: null, replayId: d.replayId });
+    }
+    if (updates.length > 0) {
+      const u = foldDeliveryUpdates(updates);
+      const newer = '(EXCLUDED.state_at > d.state_at OR (EXCLUDED.state_at = d.state_at AND EXCLUDED.state_rank >= d.state_rank))';
+      await c.query(`INSERT INTO deliveries AS d (t, event_id, destination, source, received_at, state, state_at, state_rank, attempts, last_status, last_error, next_attempt_at, replay_id)
+        SELECT u.t, u.event_id, u.destination, coalesce(e.source, u.source), coalesce(e.received_at, u.received_at), u.state, u.state_at, u.state_rank, u.attempts, u.last_status, u.last_error, u.next_attempt_at, u.replay_id
+        FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::bigint[], $8::smallint[], $9::int[], $10::int[], $11::text[], $12::bigint[], $13::text[])
+          AS u(t, event_id, destination, source, received_at, state, state_at, state_rank, attempts, last_status, last_error, next_attempt_at, replay_id)
+        LEFT JOIN events e ON u.source = '' AND e.id = u.event_id AND e.t = u.t
+        ON CONFLICT (event_id, destination, t) DO UPDATE SET
+          source = CASE WHEN d.source = '' THEN EXCLUDED.source ELSE d.source END,
+          received_at = CASE WHEN d.source = '' AND EXCLUDED.source <> '' THEN EXCLUDED.received_at ELSE d.received_at END,
+          attempts = greatest(d.attempts, EXCLUDED.attempts),
+          state = CASE WHEN ${newer} THEN EXCLUDED.state ELSE d.state END,
+          last_status = CASE WHEN ${newer} THEN coalesce(EXCLUDED.last_status, CASE WHEN EXCLUDED.state = 'pending' THEN d.last_status END) ELSE d.last_status END,
+          last_error = CASE WHEN ${newer} THEN coalesce(EXCLUDED.last_error, CASE WHEN EXCLUDED.state = 'pending' THEN d.last_error END) ELSE d.last_error END,
+          next_attempt_at = CASE WHEN ${newer} THEN EXCLUDED.next_attempt_at ELSE d.next_attempt_at END,
+          replay_id = CASE WHEN ${newer} THEN coalesce(EXCLUDED.replay_id, d.replay_id) ELSE d.replay_id END,
+          state_rank = CASE WHEN ${newer} THEN EXCLUDED.state_rank ELSE d.state_rank END,
+          state_at = greatest(d.state_at, EXCLUDED.state_at)`, [
+        u.map((x) => ts(idTime(x.eventId, x.receivedAt))), u.map((x) => x.eventId), u.map((x) => x.destination), u.map((x) => x.source), u.map((x) => x.receivedAt),
+        u.map((x) => x.state), u.map((x) => x.stateAt), u.map((x) => STATE_RANK[x.state]), u.map((x) => x.attempts), u.map((x) => x.lastStatus), u.map((x) => x.lastError),
+        u.map((x) => x.nextAttemptAt), u.map((x) => x.replayId),
+      ]);
+    }
+    // Deliveries first seen through an attempt get their source once the event is here.
+    if (batch.events.length > 0) {
+      await c.query(`UPDATE deliveries d SET source = e.source, received_at = e.received_at FROM events e
+        WHERE d.source = '' AND e.id = d.event_id AND e.t = d.t AND e.id = ANY($1::text[])`, [batch.events.map((e) => e.id)]);
+    }
+  }
+
+  async searchEvents(q: EventQuery): Promise<Page<EventSummary>> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const p = (v: unknown) => { params.push(v); return `$${params.length}`; };
+    if (q.from !== undefined) where.push(`e.received_at >= ${p(q.from)}`);
+    if (q.to !== undefined) where.push(`e.received_at < ${p(q.to)}`);
+    // The partition key narrows which days are read at all.
+    if (q.from !== undefined) where.push(`e.t >= ${p(ts(q.from - DAY))}`);
+    if (q.to !== undefined) where.push(`e.t < ${p(ts(q.to + DAY))}`);
+    if (q.sources && q.sources.length > 0) where.push(`e.source = ANY(${p(q.sources)}::text[])`);
+    if (q.cursor !== undefined) where.push(`e.id < ${p(q.cursor)}`);
+    if (q.eventType !== undefined) where.push(`e.event_type LIKE ${p(globToLike(q.eventType))} ESCAPE '\\'`);
+    if (q.orderingKey !== undefined) where.push(`e.ordering_key = ${p(q.orderingKey)}`);
+    if (q.eventId !== undefined) where.push(`e.id = ${p(q.eventId)}`);
+    if (q.webhookId !== undefined) where.push(`e.webhook_id = ${p(q.webhookId)}`);
+    if (q.replayId !== undefined) {
+      const r = p(q.replayId);
+      where.push(`(e.replay_id = ${r} OR EXISTS (SELECT 1 FROM delivery_records r WHERE r.event_id = e.id AND r.replay_id = ${r}))`);
+    }
+    if (q.destinations !== undefined || q.states !== undefined) {
+      const c = ['d.event_id = e.id', 'd.t = e.t'];
+      if (q.destinations !== undefined) c.push(`d.destination = ANY(${p(q.destinations)}::text[])`);
+      if (q.states !== undefined) c.push(`d.state = ANY(${p(q.states)}::text[])`);
+      where.push(`EXISTS (SELECT 1 FROM deliveries d WHERE ${c.join(' AND ')})`);
+    }
+    if (q.status !== undefined) {
+      const c = ['a.event_id = e.id', 'a.t = e.t', `a.status = ${p(q.status)}`];
+      if (q.destinations !== undefined) c.push(`a.destination = ANY(${p(q.destinations)}::text[])`);
+      where.push(`EXISTS (SELECT 1 FROM attempts a WHERE ${c.join(' AND ')})`);
+    }
+    const words: string[] = [];
+    for (const m of q.match) {
+      if (m.root === 'body') where.push(`(CASE WHEN e.body_is_json THEN e.body_text::jsonb #>> ${p(m.path)}::text[] END) = ${p(m.value)}`);
+      else where.push(`e.headers ->> ${p(m.path[0])} = ${p(m.value)}`);
+      words.push(m.value);
+    }
+    if (q.text !== undefined) words.push(q.text);
+    const terms = words.join(' ').split(/\s+/).filter((w) => /[\p{L}\p{N}]/u.test(w));
+    // Each word a phrase of its own tokens (cus_123 → 'cus' <-> '123'), all required.
+    for (const w of terms) where.push(`e.fts @@ phraseto_tsquery('simple', ${p(w)})`);
+    const sql = `SELECT e.id, e.source, e.received_at, e.event_type, e.ordering_key, e.webhook_id, e.body_size, e.replay_id, e.t FROM events e
+      ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY e.id DESC LIMIT ${p(q.limit + 1)}`;
+    const rows = (await this.pool.query(sql, params)).rows as Row[];
+    const page = rows.slice(0, q.limit);
+    const deliveries = await this.deliveriesOf(page.map((r) => str(r.id)));
+    const items: EventSummary[] = page.map((r) => ({
+      id: str(r.id), source: str(r.source), receivedAt: Number(r.received_at), eventType: optStr(r.event_type), orderingKey: str(r.ordering_key),
+      webhookId: optStr(r.webhook_id), bodySize: Number(r.body_size), replayId: optStr(r.replay_id),
+      deliveries: (deliveries.get(str(r.id)) ?? []).map(({ destination, state, attempts, lastStatus, replayId }) => ({ destination, state, attempts, lastStatus, replayId })),
+    }));
+    return { items, next: rows.length > q.limit ? items[items.length - 1]!.id : null };
+  }
+
+  private async deliveriesOf(ids: string[]): Promise<Map<string, DeliveryDetail[]>> {
+    const out = new Map<string, DeliveryDetail[]>();
+    if (ids.length === 0) return out;
+    const { rows } = await this.pool.query(`SELECT * FROM deliveries WHERE event_id = ANY($1::text[]) ORDER BY destination COLLATE "C"`, [ids]);
+    for (const r of rows as Row[]) {
+      const list = out.get(str(r.event_id)) ?? [];
+      list.push({
+        destination: str(r.destination), state: str(r.state) as DeliveryState, attempts: Number(r.attempts), lastStatus: optNum(r.last_status), replayId: optStr(r.replay_id),
+        lastError: optStr(r.last_error), lastAt: Number(r.state_at), nextAttemptAt: optNum(r.next_attempt_at),
+      });
+      out.set(str(r.event_id), list);
+    }
+    return out;
+  }
+
+  async trace(eventId: string): Promise<Trace | null> {
+    const q = (sql: string) => this.pool.query(sql, [eventId]).then((r) => r.rows as Row[]);
+    const [ev, dec, att, dead, deliveries] = await Promise.all([
+      q('SELECT * FROM events WHERE id = $1'),
+      q('SELECT * FROM decisions WHERE event_id = $1 ORDER BY destination COLLATE "C"'),
+      q('SELECT * FROM attempts WHERE event_id = $1 ORDER BY at, attempt'),
+      q('SELECT * FROM dead_letters WHERE event_id = $1 ORDER BY dead_at'),
+      this.deliveriesOf([eventId]).then((m) => m.get(eventId) ?? []),
+    ]);
+    const e = ev[0];
+    const decisions = dec.map((r): DecisionRow => ({ eventId: str(r.event_id), destination: str(r.destination), outcome: str(r.outcome) as DecisionRow['outcome'], error: optStr(r.error), at: Number(r.at), replayId: optStr(r.replay_id) }));
+    const attempts = att.map((r): AttemptRow => ({
+      kafka: { topic: str(r.topic), partition: Number(r.partition), offset: str(r.offset) }, eventId: str(r.event_id), destination: str(r.destination), attempt: Number(r.attempt),
+      at: Number(r.at), status: optNum(r.status), outcome: str(r.outcome) as AttemptRow['outcome'], latencyMs: Number(r.latency_ms), error: optStr(r.error),
+      responseSnippet: str(r.response_snippet), nextAttemptAt: optNum(r.next_attempt_at),
+    }));
+    const deadLetters = dead.map((r): DeadLetterRow => ({
+      kafka: { topic: str(r.topic), partition: Number(r.partition), offset: str(r.offset) }, eventId: str(r.event_id), source: str(r.source), destination: str(r.destination),
+      receivedAt: Number(r.received_at), stage: str(r.stage) as DeadLetterRow['stage'], attempts: Number(r.attempts), lastStatus: optNum(r.last_status),
+      lastError: str(r.last_error), deadAt: Number(r.dead_at), replayId: optStr(r.replay_id),
+    }));
+    if (!e && decisions.length === 0 && attempts.length === 0 && deadLetters.length === 0 && deliveries.length === 0) return null;
+    const event: EventRow | null = e ? {
+      id: str(e.id), source: str(e.source), receivedAt: Number(e.received_at), method: str(e.method), path: str(e.path), query: str(e.query),
+      headers: e.headers as Record<string, string>,
+      body: e.body_stored ? (e.body_text !== null ? Buffer.from(str(e.body_text), 'utf8') : Buffer.from(e.body_bin as Buffer)) : null,
+      bodySize: Number(e.body_size), kafka: { topic: str(e.kafka_topic), partition: Number(e.kafka_partition), offset: str(e.kafka_offset) },
+      orderingKey: str(e.ordering_key), eventType: optStr(e.event_type), webhookId: optStr(e.webhook_id), replayId: optStr(e.replay_id),
+    } : null;
+    return { event, decisions, deliveries, attempts, deadLetters };
+  }
+
+  async counts(q: CountsQuery): Promise<Counts> {
+    const b = q.bucketMs;
+    const win = [b, q.from, q.to, ts(q.from - DAY), ts(q.to + DAY)];
+    const received = (await this.pool.query(`SELECT (received_at / $1) * $1 AS bucket, source, count(*) AS n FROM events
+      WHERE received_at >= $2 AND received_at < $3 AND t >= $4 AND t < $5 GROUP BY 1, 2 ORDER BY bucket, source COLLATE "C"`, win)).rows as Row[];
+    const deliveries = (await this.pool.query(`SELECT (received_at / $1) * $1 AS bucket, source, destination, state, count(*) AS n FROM deliveries
+      WHERE received_at >= $2 AND received_at < $3 AND t >= $4 AND t < $5 GROUP BY 1, 2, 3, 4 ORDER BY bucket, source COLLATE "C", destination COLLATE "C", state COLLATE "C"`, win)).rows as Row[];
+    return {
+      received: received.map((r) => ({ bucket: Number(r.bucket), source: str(r.source), count: Number(r.n) })),
+      deliveries: deliveries.map((r) => ({ bucket: Number(r.bucket), source: str(r.source), destination: str(r.destination), state: str(r.state) as DeliveryState, count: Number(r.n) })),
+    };
+  }
+
+  async rejections(q: RejectionQuery): Promise<Page<RejectionRow>> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const p = (v: unknown) => { params.push(v); return `$${params.length}`; };
+    if (q.from !== undefined) where.push(`received_at >= ${p(q.from)}`);
+    if (q.to !== undefined) where.push(`received_at < ${p(q.to)}`);
+    if (q.sources && q.sources.length > 0) where.push(`source = ANY(${p(q.sources)}::text[])`);
+    if (q.cursor !== undefined) {
+      // The cursor is (received_at, topic, partition, offset) of the page's last row.
+      let cur: [number, string, number, string];
+      try {
+        cur = JSON.parse(Buffer.from(q.cursor, 'base64url').toString()) as typeof cur;
+      } catch {
+        return { items: [], next: null };
+      }
+      where.push(`(received_at, topic, partition, "offset") < (${p(Number(cur[0]))}, ${p(String(cur[1]))}, ${p(Number(cur[2]))}, ${p(String(cur[3]))})`);
+    }
+    const { rows } = await this.pool.query(`SELECT * FROM rejections ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
+      ORDER BY received_at DESC, topic DESC, partition DESC, "offset" DESC LIMIT ${p(q.limit + 1)}`, params);
+    const page = (rows as Row[]).slice(0, q.limit);
+    const last = page[page.length - 1];
+    return {
+      items: page.map((r) => ({
+        kafka: { topic: str(r.topic), partition: Number(r.partition), offset: str(r.offset) }, source: str(r.source), receivedAt: Number(r.received_at), status: Number(r.status),
+        code: str(r.code), reason: str(r.reason), method: str(r.method), path: str(r.path), remoteIp: str(r.remote_ip),
+        headers: r.headers as Record<string, string>, bodySize: Number(r.body_size), bodySha256: optStr(r.body_sha256),
+      })),
+      next: rows.length > q.limit && last ? Buffer.from(JSON.stringify([Number(last.received_at), last.topic, Number(last.partition), last.offset])).toString('base64url') : null,
+    };
+  }
+
+  async prune(before: number): Promise<{ events: number; rejections: number }> {
+    const c = await this.pool.connect();
+    let events = 0;
+    let rejections = 0;
+    try {
+      // Whole days before the cut: their partitions are dropped.
+      for (const day of [...this.days].filter((d) => d + DAY <= before).sort((a, b) => a - b)) {
+        events += Number((await c.query(`SELECT count(*) AS n FROM ${partName('events', day)}`)).rows[0].n);
+        rejections += Number((await c.query(`SELECT count(*) AS n FROM ${partName('rejections', day)}`)).rows[0].n);
+        for (const table of TABLES) await c.query(`DROP TABLE IF EXISTS ${partName(table, day)}`);
+        this.days.delete(day);
+      }
+      // The day the cut falls in: its older rows only.
+      const cut = ts(before);
+      await c.query('BEGIN');
+      events += (await c.query('DELETE FROM events WHERE t < $1', [cut])).rowCount ?? 0;
+      rejections += (await c.query('DELETE FROM rejections WHERE t < $1', [cut])).rowCount ?? 0;
+      for (const table of ['decisions', 'delivery_records', 'deliveries', 'attempts', 'dead_letters']) await c.query(`DELETE FROM ${table} WHERE t < $1`, [cut]);
+      await c.query('COMMIT');
+    } catch (err) {
+      await c.query('ROLLBACK').catch(() => {});
+      throw err;
+    } finally {
+      c.release();
+    }
+    return { events, rejections };
+  }
+
+  async erase(eventId: string): Promise<boolean> {
+    const c = await this.pool.connect();
+    try {
+      await c.query('BEGIN');
+      let n = 0;
+      for (const table of ['events', 'decisions', 'delivery_records', 'deliveries', 'attempts', 'dead_letters']) {
+        n += (await c.query(`DELETE FROM ${table} WHERE ${table === 'events' ? 'id' : 'event_id'} = $1`, [eventId])).rowCount ?? 0;
+      }
+      await c.query('COMMIT');
+      return n > 0;
+    } catch (err) {
+      await c.query('ROLLBACK').catch(() => {});
+      throw err;
+    } finally {
+      c.release();
+    }
+  }
+
+  async stats(): Promise<StoreStats> {
+    const { rows } = await this.pool.query(`SELECT (SELECT count(*) FROM events) AS events,
+      (SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c JOIN pg_inherits i ON i.inhrelid = c.oid JOIN pg_class p ON p.oid = i.inhparent
+        WHERE p.relname = ANY($1::text[])) AS bytes`, [TABLES]);
+    return { events: Number(rows[0].events), bytes: Number(rows[0].bytes) };
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end().catch(() => {});
+  }
+}
