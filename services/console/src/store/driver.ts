@@ -2,6 +2,7 @@
 // implements this and passes drivertest/; rows are keyed so that writing the same Kafka
 // record twice changes nothing (an indexer restarted after a crash re-reads what it had
 // written but not yet committed).
+import type { DeadLetter, DeliveryAttempt, IngressRejection } from '@hookyard/core';
 
 /** Where a record lives in Kafka: the idempotency key of append-only rows. */
 export interface Coordinates { topic: string; partition: number; offset: string }
@@ -32,48 +33,13 @@ export interface DecisionRow { eventId: string; destination: string; outcome: De
 /** The router's delivery record (or a replay's): the delivery exists, nothing attempted yet. */
 export interface DeliveryRecordRow { eventId: string; source: string; destination: string; receivedAt: number; at: number; replayId: string | null; kafka: Coordinates }
 
-export interface AttemptRow {
-  kafka: Coordinates;
-  eventId: string;
-  destination: string;
-  attempt: number;
-  at: number;
-  status: number | null;
-  outcome: 'success' | 'retry' | 'dead';
-  latencyMs: number;
-  error: string | null;
-  responseSnippet: string;
-  nextAttemptAt: number | null;
-}
+/** A delivery-attempts record where it lies in Kafka. */
+export type AttemptRow = DeliveryAttempt & { kafka: Coordinates };
 
-export interface DeadLetterRow {
-  kafka: Coordinates;
-  eventId: string;
-  source: string;
-  destination: string;
-  receivedAt: number;
-  stage: 'decode' | 'transform' | 'delivery';
-  attempts: number;
-  lastStatus: number | null;
-  lastError: string;
-  deadAt: number;
-  replayId: string | null;
-}
+/** A dead letter without what it would have sent (the event's row has the request). */
+export type DeadLetterRow = Omit<DeadLetter, 'orderingKey' | 'headers' | 'body'> & { kafka: Coordinates };
 
-export interface RejectionRow {
-  kafka: Coordinates;
-  source: string;
-  receivedAt: number;
-  status: number;
-  code: string;
-  reason: string;
-  method: string;
-  path: string;
-  remoteIp: string;
-  headers: Record<string, string>;
-  bodySize: number;
-  bodySha256: string | null;
-}
+export type RejectionRow = IngressRejection & { kafka: Coordinates };
 
 /** One indexer batch: written atomically (all or nothing). */
 export interface WriteBatch {

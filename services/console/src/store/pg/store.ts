@@ -5,9 +5,10 @@
 // statement count does not grow with the batch. See README.md beside this file.
 import pg from 'pg';
 import type {
-  AttemptRow, Counts, CountsQuery, DeadLetterRow, DecisionRow, DeliveryDetail, DeliveryState, EventQuery, EventRow, EventSummary, IndexStore, Page,
+  Counts, CountsQuery, DecisionRow, DeliveryDetail, DeliveryState, EventQuery, EventRow, EventSummary, IndexStore, Page,
   RejectionQuery, RejectionRow, StoreStats, Trace, WriteBatch,
 } from '../driver.ts';
+import { str, optStr, toAttempt, toDeadLetter, toDecision, toDelivery, toEvent, toRejection, type Row } from '../rows.ts';
 import { bodyColumns, foldDeliveryUpdates, globToLike, idTime, STATE_RANK, type DeliveryUpdate } from '../shared.ts';
 
 const DAY = 86_400_000;
@@ -74,10 +75,6 @@ CREATE TABLE IF NOT EXISTS rejections (
 CREATE INDEX IF NOT EXISTS rejections_time ON rejections (received_at DESC, topic, partition, "offset");
 `;
 
-type Row = Record<string, unknown>;
-const str = (v: unknown): string => String(v);
-const optStr = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
-const optNum = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 const ts = (ms: number) => new Date(ms).toISOString();
 const dayOf = (ms: number) => Math.floor(ms / DAY) * DAY;
 const partName = (table: string, day: number) => `${table}_p${new Date(day).toISOString().slice(0, 10).replaceAll('-', '')}`;
@@ -319,10 +316,7 @@ export class PgStore implements IndexStore {
     const { rows } = await this.pool.query(`SELECT * FROM deliveries WHERE event_id = ANY($1::text[]) ORDER BY destination COLLATE "C"`, [ids]);
     for (const r of rows as Row[]) {
       const list = out.get(str(r.event_id)) ?? [];
-      list.push({
-        destination: str(r.destination), state: str(r.state) as DeliveryState, attempts: Number(r.attempts), lastStatus: optNum(r.last_status), replayId: optStr(r.replay_id),
-        lastError: optStr(r.last_error), lastAt: Number(r.state_at), nextAttemptAt: optNum(r.next_attempt_at),
-      });
+      list.push(toDelivery(r));
       out.set(str(r.event_id), list);
     }
     return out;
@@ -338,25 +332,11 @@ export class PgStore implements IndexStore {
       this.deliveriesOf([eventId]).then((m) => m.get(eventId) ?? []),
     ]);
     const e = ev[0];
-    const decisions = dec.map((r): DecisionRow => ({ eventId: str(r.event_id), destination: str(r.destination), outcome: str(r.outcome) as DecisionRow['outcome'], error: optStr(r.error), at: Number(r.at), replayId: optStr(r.replay_id) }));
-    const attempts = att.map((r): AttemptRow => ({
-      kafka: { topic: str(r.topic), partition: Number(r.partition), offset: str(r.offset) }, eventId: str(r.event_id), destination: str(r.destination), attempt: Number(r.attempt),
-      at: Number(r.at), status: optNum(r.status), outcome: str(r.outcome) as AttemptRow['outcome'], latencyMs: Number(r.latency_ms), error: optStr(r.error),
-      responseSnippet: str(r.response_snippet), nextAttemptAt: optNum(r.next_attempt_at),
-    }));
-    const deadLetters = dead.map((r): DeadLetterRow => ({
-      kafka: { topic: str(r.topic), partition: Number(r.partition), offset: str(r.offset) }, eventId: str(r.event_id), source: str(r.source), destination: str(r.destination),
-      receivedAt: Number(r.received_at), stage: str(r.stage) as DeadLetterRow['stage'], attempts: Number(r.attempts), lastStatus: optNum(r.last_status),
-      lastError: str(r.last_error), deadAt: Number(r.dead_at), replayId: optStr(r.replay_id),
-    }));
+    const decisions = dec.map(toDecision);
+    const attempts = att.map(toAttempt);
+    const deadLetters = dead.map(toDeadLetter);
     if (!e && decisions.length === 0 && attempts.length === 0 && deadLetters.length === 0 && deliveries.length === 0) return null;
-    const event: EventRow | null = e ? {
-      id: str(e.id), source: str(e.source), receivedAt: Number(e.received_at), method: str(e.method), path: str(e.path), query: str(e.query),
-      headers: e.headers as Record<string, string>,
-      body: e.body_stored ? (e.body_text !== null ? Buffer.from(str(e.body_text), 'utf8') : Buffer.from(e.body_bin as Buffer)) : null,
-      bodySize: Number(e.body_size), kafka: { topic: str(e.kafka_topic), partition: Number(e.kafka_partition), offset: str(e.kafka_offset) },
-      orderingKey: str(e.ordering_key), eventType: optStr(e.event_type), webhookId: optStr(e.webhook_id), replayId: optStr(e.replay_id),
-    } : null;
+    const event: EventRow | null = e ? toEvent(e) : null;
     return { event, decisions, deliveries, attempts, deadLetters };
   }
 
@@ -395,11 +375,7 @@ export class PgStore implements IndexStore {
     const page = (rows as Row[]).slice(0, q.limit);
     const last = page[page.length - 1];
     return {
-      items: page.map((r) => ({
-        kafka: { topic: str(r.topic), partition: Number(r.partition), offset: str(r.offset) }, source: str(r.source), receivedAt: Number(r.received_at), status: Number(r.status),
-        code: str(r.code), reason: str(r.reason), method: str(r.method), path: str(r.path), remoteIp: str(r.remote_ip),
-        headers: r.headers as Record<string, string>, bodySize: Number(r.body_size), bodySha256: optStr(r.body_sha256),
-      })),
+      items: page.map(toRejection),
       next: rows.length > q.limit && last ? Buffer.from(JSON.stringify([Number(last.received_at), last.topic, Number(last.partition), last.offset])).toString('base64url') : null,
     };
   }

@@ -5,10 +5,11 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import type {
-  AttemptRow, Counts, CountsQuery, DeadLetterRow, DecisionRow, DeliveryDetail, DeliveryState, EventQuery, EventRow, EventSummary, IndexStore, Page,
+  Counts, CountsQuery, DeliveryDetail, DeliveryState, EventQuery, EventRow, EventSummary, IndexStore, Page,
   RejectionQuery, RejectionRow, StoreStats, Trace, WriteBatch,
 } from '../driver.ts';
-import { bodyColumns, ftsQuery, ftsText, globToLike, idBoundary, jsonPathOf, STATE_RANK } from '../shared.ts';
+import { str, optStr, toAttempt, toDeadLetter, toDecision, toDelivery, toEvent, toRejection, type Row } from '../rows.ts';
+import { bodyColumns, ftsQuery, ftsText, globToLike, idBoundary, idTime, jsonPathOf, STATE_RANK } from '../shared.ts';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS events (
@@ -101,10 +102,6 @@ ON CONFLICT (event_id, destination) DO UPDATE SET
   state_rank = CASE WHEN excluded.state_at > state_at OR (excluded.state_at = state_at AND excluded.state_rank >= state_rank) THEN excluded.state_rank ELSE state_rank END,
   state_at = max(state_at, excluded.state_at)`;
 
-type Row = Record<string, unknown>;
-const str = (v: unknown): string => String(v);
-const optStr = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
-const optNum = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 
 export interface SqliteStoreOptions { path: string }
 
@@ -251,10 +248,7 @@ export class SqliteStore implements IndexStore {
     const rows = this.db.prepare(`SELECT * FROM deliveries WHERE event_id IN (${ids.map(() => '?').join(', ')}) ORDER BY destination`).all(...ids) as Row[];
     for (const r of rows) {
       const list = out.get(str(r.event_id)) ?? [];
-      list.push({
-        destination: str(r.destination), state: str(r.state) as DeliveryState, attempts: Number(r.attempts), lastStatus: optNum(r.last_status), replayId: optStr(r.replay_id),
-        lastError: optStr(r.last_error), lastAt: Number(r.state_at), nextAttemptAt: optNum(r.next_attempt_at),
-      });
+      list.push(toDelivery(r));
       out.set(str(r.event_id), list);
     }
     return out;
@@ -262,28 +256,12 @@ export class SqliteStore implements IndexStore {
 
   async trace(eventId: string): Promise<Trace | null> {
     const e = this.stmt('SELECT * FROM events WHERE id = ?').get(eventId) as Row | undefined;
-    const decisions = (this.stmt('SELECT * FROM decisions WHERE event_id = ? ORDER BY destination').all(eventId) as Row[]).map((r): DecisionRow => ({
-      eventId: str(r.event_id), destination: str(r.destination), outcome: str(r.outcome) as DecisionRow['outcome'], error: optStr(r.error), at: Number(r.at), replayId: optStr(r.replay_id),
-    }));
-    const attempts = (this.stmt('SELECT * FROM attempts WHERE event_id = ? ORDER BY at, attempt').all(eventId) as Row[]).map((r): AttemptRow => ({
-      kafka: { topic: str(r.topic), partition: Number(r.partition), offset: str(r.offset) }, eventId: str(r.event_id), destination: str(r.destination), attempt: Number(r.attempt),
-      at: Number(r.at), status: optNum(r.status), outcome: str(r.outcome) as AttemptRow['outcome'], latencyMs: Number(r.latency_ms), error: optStr(r.error),
-      responseSnippet: str(r.response_snippet), nextAttemptAt: optNum(r.next_attempt_at),
-    }));
-    const deadLetters = (this.stmt('SELECT * FROM dead_letters WHERE event_id = ? ORDER BY dead_at').all(eventId) as Row[]).map((r): DeadLetterRow => ({
-      kafka: { topic: str(r.topic), partition: Number(r.partition), offset: str(r.offset) }, eventId: str(r.event_id), source: str(r.source), destination: str(r.destination),
-      receivedAt: Number(r.received_at), stage: str(r.stage) as DeadLetterRow['stage'], attempts: Number(r.attempts), lastStatus: optNum(r.last_status),
-      lastError: str(r.last_error), deadAt: Number(r.dead_at), replayId: optStr(r.replay_id),
-    }));
+    const decisions = (this.stmt('SELECT * FROM decisions WHERE event_id = ? ORDER BY destination').all(eventId) as Row[]).map(toDecision);
+    const attempts = (this.stmt('SELECT * FROM attempts WHERE event_id = ? ORDER BY at, attempt').all(eventId) as Row[]).map(toAttempt);
+    const deadLetters = (this.stmt('SELECT * FROM dead_letters WHERE event_id = ? ORDER BY dead_at').all(eventId) as Row[]).map(toDeadLetter);
     const deliveries = this.deliveriesOf([eventId]).get(eventId) ?? [];
     if (!e && decisions.length === 0 && attempts.length === 0 && deadLetters.length === 0 && deliveries.length === 0) return null;
-    const event: EventRow | null = e ? {
-      id: str(e.id), source: str(e.source), receivedAt: Number(e.received_at), method: str(e.method), path: str(e.path), query: str(e.query),
-      headers: JSON.parse(str(e.headers)) as Record<string, string>,
-      body: Number(e.body_stored) === 1 ? (e.body_text !== null ? Buffer.from(str(e.body_text), 'utf8') : Buffer.from(e.body_bin as Uint8Array)) : null,
-      bodySize: Number(e.body_size), kafka: { topic: str(e.kafka_topic), partition: Number(e.kafka_partition), offset: str(e.kafka_offset) },
-      orderingKey: str(e.ordering_key), eventType: optStr(e.event_type), webhookId: optStr(e.webhook_id), replayId: optStr(e.replay_id),
-    } : null;
+    const event: EventRow | null = e ? toEvent(e) : null;
     return { event, decisions, deliveries, attempts, deadLetters };
   }
 
@@ -310,11 +288,7 @@ export class SqliteStore implements IndexStore {
     const rows = this.db.prepare(`SELECT * FROM rejections ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ?`).all(...params, q.limit + 1) as Row[];
     const page = rows.slice(0, q.limit);
     return {
-      items: page.map((r) => ({
-        kafka: { topic: str(r.topic), partition: Number(r.partition), offset: str(r.offset) }, source: str(r.source), receivedAt: Number(r.received_at), status: Number(r.status),
-        code: str(r.code), reason: str(r.reason), method: str(r.method), path: str(r.path), remoteIp: str(r.remote_ip),
-        headers: JSON.parse(str(r.headers)) as Record<string, string>, bodySize: Number(r.body_size), bodySha256: optStr(r.body_sha256),
-      })),
+      items: page.map(toRejection),
       next: rows.length > q.limit ? String(page[page.length - 1]!.seq) : null,
     };
   }
@@ -381,7 +355,3 @@ export class SqliteStore implements IndexStore {
   }
 }
 
-function idTime(eventId: string, fallback: number): number {
-  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-7/i.test(eventId)) return fallback;
-  return parseInt(eventId.slice(0, 8) + eventId.slice(9, 13), 16);
-}

@@ -1,0 +1,42 @@
+// Stored rows back to the driver's types: both backends name their columns alike (their
+// types differ — integer or boolean flags, JSON as text or jsonb, BLOB or bytea — and are
+// read here so either fits).
+import type { AttemptRow, DeadLetterRow, DecisionRow, DeliveryDetail, DeliveryState, EventRow, RejectionRow } from './driver.ts';
+
+export type Row = Record<string, unknown>;
+export const str = (v: unknown): string => String(v);
+export const optStr = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
+export const optNum = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+const json = (v: unknown): Record<string, string> => (typeof v === 'string' ? JSON.parse(v) : v) as Record<string, string>;
+const coords = (r: Row) => ({ topic: str(r.topic), partition: Number(r.partition), offset: str(r.offset) });
+
+export const toDelivery = (r: Row): DeliveryDetail => ({
+  destination: str(r.destination), state: str(r.state) as DeliveryState, attempts: Number(r.attempts), lastStatus: optNum(r.last_status), replayId: optStr(r.replay_id),
+  lastError: optStr(r.last_error), lastAt: Number(r.state_at), nextAttemptAt: optNum(r.next_attempt_at),
+});
+
+export const toDecision = (r: Row): DecisionRow => ({
+  eventId: str(r.event_id), destination: str(r.destination), outcome: str(r.outcome) as DecisionRow['outcome'], error: optStr(r.error), at: Number(r.at), replayId: optStr(r.replay_id),
+});
+
+export const toAttempt = (r: Row): AttemptRow => ({
+  kafka: coords(r), eventId: str(r.event_id), destination: str(r.destination), attempt: Number(r.attempt), at: Number(r.at), status: optNum(r.status),
+  outcome: str(r.outcome) as AttemptRow['outcome'], latencyMs: Number(r.latency_ms), error: optStr(r.error), responseSnippet: str(r.response_snippet), nextAttemptAt: optNum(r.next_attempt_at),
+});
+
+export const toDeadLetter = (r: Row): DeadLetterRow => ({
+  kafka: coords(r), eventId: str(r.event_id), source: str(r.source), destination: str(r.destination), receivedAt: Number(r.received_at), stage: str(r.stage) as DeadLetterRow['stage'],
+  attempts: Number(r.attempts), lastStatus: optNum(r.last_status), lastError: str(r.last_error), deadAt: Number(r.dead_at), replayId: optStr(r.replay_id),
+});
+
+export const toRejection = (r: Row): RejectionRow => ({
+  kafka: coords(r), source: str(r.source), receivedAt: Number(r.received_at), status: Number(r.status), code: str(r.code), reason: str(r.reason), method: str(r.method),
+  path: str(r.path), remoteIp: str(r.remote_ip), headers: json(r.headers), bodySize: Number(r.body_size), bodySha256: optStr(r.body_sha256),
+});
+
+export const toEvent = (e: Row): EventRow => ({
+  id: str(e.id), source: str(e.source), receivedAt: Number(e.received_at), method: str(e.method), path: str(e.path), query: str(e.query), headers: json(e.headers),
+  body: Number(e.body_stored) === 1 ? (e.body_text !== null ? Buffer.from(str(e.body_text), 'utf8') : Buffer.from(e.body_bin as Uint8Array)) : null,
+  bodySize: Number(e.body_size), kafka: { topic: str(e.kafka_topic), partition: Number(e.kafka_partition), offset: str(e.kafka_offset) },
+  orderingKey: str(e.ordering_key), eventType: optStr(e.event_type), webhookId: optStr(e.webhook_id), replayId: optStr(e.replay_id),
+});
