@@ -232,11 +232,12 @@ const ingressRoundRatios = ingressStageResult?.ratios ?? null;
 
 // Router stage: N raw events of 1 KiB waiting in raw-events, each fanned out to 2
 // destinations; the rate is N over the time until the router's committed offsets reach N.
-async function routerStage(): Promise<{ events: number; seconds: number; eventsPerSecond: number; deliveriesPerSecond: number }> {
+async function routerStage(recordDecisions = true): Promise<{ events: number; seconds: number; eventsPerSecond: number; deliveriesPerSecond: number }> {
   const { topicNames, groupId, parseConfig } = await import('../packages/core/src/index.ts');
   const N = quick ? 20_000 : 100_000;
   const raw = {
     kafka: { topicPrefix: `bench-router-${Date.now()}.`, partitions: 6 },
+    router: { recordDecisions },
     sources: [{ name: 'bench' }],
     destinations: [{ name: 'd1', url: 'http://127.0.0.1:9/' }, { name: 'd2', url: 'http://127.0.0.1:9/' }],
     connections: [{ source: 'bench', destination: 'd1' }, { source: 'bench', destination: 'd2' }],
@@ -270,10 +271,25 @@ async function routerStage(): Promise<{ events: number; seconds: number; eventsP
   await stop(router.child);
   await admin.disconnect();
   const r = { events: N, seconds: +seconds.toFixed(2), eventsPerSecond: Math.round(N / seconds), deliveriesPerSecond: Math.round((2 * N) / seconds) };
-  console.error(`router: ${r.eventsPerSecond} events/s in, ${r.deliveriesPerSecond} deliveries/s out (${N} events, start-up included)`);
+  console.error(`router (routing-decisions ${recordDecisions ? 'on' : 'off'}): ${r.eventsPerSecond} events/s in, ${r.deliveriesPerSecond} deliveries/s out (${N} events, start-up included)`);
   return r;
 }
-const routerResult = stages.has('router') ? await routerStage() : null;
+// What the routing-decisions record (the event history's "filtered") costs the router:
+// rounds alternate off, on, on, off; the stage's figure is the default (on).
+async function routerDecisionsCost(): Promise<{ on: number[]; off: number[]; ratio: number; result: Awaited<ReturnType<typeof routerStage>> }> {
+  const on: number[] = [];
+  const off: number[] = [];
+  let result: Awaited<ReturnType<typeof routerStage>> | undefined;
+  for (const mode of [false, true, true, false]) {
+    const r = await routerStage(mode);
+    (mode ? on : off).push(r.eventsPerSecond);
+    if (mode) result = r;
+  }
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  return { on, off, ratio: +(mean(on) / mean(off)).toFixed(3), result: result! };
+}
+const routerCost = stages.has('router') ? await routerDecisionsCost() : null;
+const routerResult = routerCost?.result ?? null;
 
 // Deliverer stage: N deliveries of 1 KiB waiting in deliveries.sink, a local sink answering
 // 204; then a paced phase (1,000/s) for Kafka → sink latency.
@@ -857,6 +873,7 @@ const result = {
   e2e: e2eResult,
   durability: durabilityResult,
   index: indexResult,
+  routerDecisions: routerCost && { on: routerCost.on, off: routerCost.off, ratio: routerCost.ratio },
   scale: scaleResult,
   isolation: isolationResult,
   ratio: {
@@ -896,6 +913,7 @@ if (durabilityResult) {
   const d = durabilityResult;
   lines.push(`durability (same run, modes alternating; medians): fsync max ${d.median.fsync.maxEventsPerSecond}/s, at 80/s p50 ${d.median.fsync.at80.p50} ms p99 ${d.median.fsync.at80.p99} ms, at half p50 ${d.median.fsync.atHalf.p50} ms p99 ${d.median.fsync.atHalf.p99} ms; replicated max ${d.median.replicated.maxEventsPerSecond}/s, at 80/s p50 ${d.median.replicated.at80.p50} ms p99 ${d.median.replicated.at80.p99} ms, at half p50 ${d.median.replicated.atHalf.p50} ms p99 ${d.median.replicated.atHalf.p99} ms; fsync/replicated: max ×${d.ratio.max}, p99 at 80/s ×${d.ratio.p99At80}, at half ×${d.ratio.p99AtHalf}`);
 }
+if (routerCost) lines.push(`router with routing-decisions / without (events/s, rounds off ${routerCost.off.join(', ')}; on ${routerCost.on.join(', ')}): ×${routerCost.ratio}`);
 if (indexResult) {
   for (const [k, c] of Object.entries(indexResult.catchUp)) lines.push(`index ${k}: ${c.events} events (${c.records} records) indexed in ${c.seconds} s = ${c.eventsPerSecond} events/s${e2eResult ? ` (×${(c.eventsPerSecond / e2eResult.maxEventsPerSecond).toFixed(2)} of this run's e2e maximum)` : ''}, ${c.cpuSecondsPer1000} CPU s per 1,000 events`);
   for (const [k, x] of Object.entries(indexResult.search)) lines.push(`index ${k}: ${x.events} events written at ${x.writeEventsPerSecond}/s, ${x.bytesPerEvent} bytes per event; ${Object.entries(x.queries).map(([n, v]) => `${n} p50 ${v.p50} / p95 ${v.p95} ms`).join('; ')}`);
