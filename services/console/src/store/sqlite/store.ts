@@ -184,8 +184,10 @@ export class SqliteStore implements IndexStore {
   async searchEvents(q: EventQuery): Promise<Page<EventSummary>> {
     const where: string[] = [];
     const params: (string | number | null)[] = [];
-    if (q.from !== undefined) { where.push('e.received_at >= ?'); params.push(q.from); }
-    if (q.to !== undefined) { where.push('e.received_at < ?'); params.push(q.to); }
+    // An event id is a UUIDv7 of its receipt time: the same window as an id range lets the
+    // newest-first scan walk the id index from the window's end instead of sorting it.
+    if (q.from !== undefined) { where.push('e.received_at >= ? AND e.id >= ?'); params.push(q.from, idBoundary(q.from)); }
+    if (q.to !== undefined) { where.push('e.received_at < ? AND e.id < ?'); params.push(q.to, idBoundary(q.to)); }
     if (q.sources && q.sources.length > 0) { where.push(`e.source IN (${q.sources.map(() => '?').join(', ')})`); params.push(...q.sources); }
     if (q.cursor !== undefined) { where.push('e.id < ?'); params.push(q.cursor); }
     if (q.eventType !== undefined) { where.push("e.event_type LIKE ? ESCAPE '\\'"); params.push(globToLike(q.eventType)); }
