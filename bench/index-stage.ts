@@ -11,13 +11,12 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
-import pg from 'pg';
 import { stringify } from 'yaml';
 import { EnvelopeCodec, ensureTopics, eventId, parseConfig, topicNames, type DeliveryAttempt, type RawEvent, type RoutingDecision, type Delivery } from '../packages/core/src/index.ts';
 import { PgStore } from '../services/console/src/store/pg/store.ts';
 import { SqliteStore } from '../services/console/src/store/sqlite/store.ts';
 import { emptyBatch, type EventQuery, type IndexStore, type WriteBatch } from '../services/console/src/store/driver.ts';
-import { postgres } from '../test/support/postgres.ts';
+import { scratchDatabase } from '../test/support/postgres.ts';
 
 const root = resolve(import.meta.dirname, '..');
 type Addrs = { KAFKA_BROKERS: string; SCHEMA_REGISTRY_URL: string; REDIS_URL: string };
@@ -39,16 +38,8 @@ async function storeFor(kind: StoreKind, dir: string): Promise<{ store: IndexSto
     const path = join(dir, `index-${randomBytes(3).toString('hex')}.db`);
     return { store: new SqliteStore({ path }), cfg: { type: 'sqlite', path }, drop: async () => {} };
   }
-  const base = await postgres();
-  const db = `hookyard_bench_${randomBytes(3).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: base });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${db}`);
-  const url = base.replace(/\/[^/]*$/, `/${db}`);
-  return {
-    store: await PgStore.open({ url }), cfg: { type: 'postgres', url },
-    drop: async () => { await admin.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`).catch(() => {}); await admin.end(); },
-  };
+  const db = await scratchDatabase('hookyard_bench');
+  return { store: await PgStore.open({ url: db.url }), cfg: { type: 'postgres', url: db.url }, drop: db.drop };
 }
 
 function cpuSeconds(pid: number): number {

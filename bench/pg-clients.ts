@@ -2,18 +2,13 @@
 // against Postgres.js (`postgres`) on the store's two hot shapes — a batch written with one
 // INSERT … SELECT FROM unnest(arrays) per table, and single-row lookups by key — against a
 // real server, rounds interleaved, medians. `node bench/pg-clients.ts [--rows=20000]`.
-import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import postgres from 'postgres';
-import { postgres as server } from '../test/support/postgres.ts';
+import { scratchDatabase } from '../test/support/postgres.ts';
 
 const rows = Number(process.argv.find((a) => a.startsWith('--rows='))?.slice(7) ?? 20_000);
-const base = await server();
-const db = `hookyard_bench_${randomBytes(3).toString('hex')}`;
-const admin = new pg.Client({ connectionString: base });
-await admin.connect();
-await admin.query(`CREATE DATABASE ${db}`);
-const url = base.replace(/\/[^/]*$/, `/${db}`);
+const db = await scratchDatabase('hookyard_bench');
+const url = db.url;
 const body = JSON.stringify({ type: 'invoice.paid', data: { object: { customer: 'cus_123', amount: 4200, lines: Array.from({ length: 8 }, (_, i) => ({ i, sku: `sku_${i}` })) } } });
 const make = (tag: string) => Array.from({ length: rows }, (_, i) => ({ id: `${tag}-${i}`, source: 'stripe', at: Date.now(), body, headers: JSON.stringify({ 'content-type': 'application/json', 'x-n': String(i) }) }));
 const DDL = 'CREATE TABLE t (id text PRIMARY KEY, source text, at bigint, body text, headers jsonb)';
@@ -63,5 +58,4 @@ const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length
 for (const [name, xs] of Object.entries(results)) console.log(`${name}: median ${Math.round(med(xs.map((x) => x.writeRowsPerS)))} rows/s written (batches of ${BATCH}), ${med(xs.map((x) => x.lookupMs)).toFixed(3)} ms per lookup`);
 await p.end();
 await s.end();
-await admin.query(`DROP DATABASE ${db} WITH (FORCE)`);
-await admin.end();
+await db.drop();

@@ -79,6 +79,20 @@ const ts = (ms: number) => new Date(ms).toISOString();
 const dayOf = (ms: number) => Math.floor(ms / DAY) * DAY;
 const partName = (table: string, day: number) => `${table}_p${new Date(day).toISOString().slice(0, 10).replaceAll('-', '')}`;
 
+type Column<R> = readonly [name: string, pgType: string, value: (row: R) => unknown];
+
+/** The Kafka coordinates every append-only table keys its rows by. */
+const KAFKA_COLUMNS: Column<{ kafka: { topic: string; partition: number; offset: string } }>[] = [
+  ['topic', 'text', (r) => r.kafka.topic], ['partition', 'int', (r) => r.kafka.partition], ['"offset"', 'text', (r) => r.kafka.offset],
+];
+
+/** One INSERT … SELECT FROM unnest(arrays) for a batch of rows: one array per column, so the statement does not grow with the batch. */
+async function insertRows<R>(c: pg.PoolClient, table: string, columns: readonly Column<R>[], rows: readonly R[], conflict = 'ON CONFLICT DO NOTHING'): Promise<void> {
+  if (rows.length === 0) return;
+  await c.query(`INSERT INTO ${table} (${columns.map(([n]) => n).join(', ')}) SELECT * FROM unnest(${columns.map(([, t], i) => `$${i + 1}::${t}[]`).join(', ')}) ${conflict}`,
+    columns.map(([, , value]) => rows.map(value)));
+}
+
 export interface PgStoreOptions { url: string; poolSize?: number }
 
 export class PgStore implements IndexStore {
@@ -161,50 +175,30 @@ export class PgStore implements IndexStore {
           if (!cur || d.at >= cur.at) latest.set(k, d);
         }
         const ds = [...latest.values()];
-        await c.query(`INSERT INTO decisions AS d (t, event_id, destination, outcome, error, at, replay_id)
-          SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[])
-          ON CONFLICT (event_id, destination, t) DO UPDATE SET outcome = EXCLUDED.outcome, error = EXCLUDED.error, at = EXCLUDED.at, replay_id = EXCLUDED.replay_id WHERE EXCLUDED.at >= d.at`, [
-          ds.map((d) => ts(idTime(d.eventId, d.at))), ds.map((d) => d.eventId), ds.map((d) => d.destination), ds.map((d) => d.outcome), ds.map((d) => d.error), ds.map((d) => d.at), ds.map((d) => d.replayId),
-        ]);
+        await insertRows(c, 'decisions', [
+          ['t', 'timestamptz', (d) => ts(idTime(d.eventId, d.at))], ['event_id', 'text', (d) => d.eventId], ['destination', 'text', (d) => d.destination],
+          ['outcome', 'text', (d) => d.outcome], ['error', 'text', (d) => d.error], ['at', 'bigint', (d) => d.at], ['replay_id', 'text', (d) => d.replayId],
+        ], ds, 'ON CONFLICT (event_id, destination, t) DO UPDATE SET outcome = EXCLUDED.outcome, error = EXCLUDED.error, at = EXCLUDED.at, replay_id = EXCLUDED.replay_id WHERE EXCLUDED.at >= decisions.at');
       }
-      if (batch.deliveries.length > 0) {
-        const r = batch.deliveries;
-        await c.query(`INSERT INTO delivery_records (t, topic, partition, "offset", event_id, destination, at, replay_id)
-          SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[]) ON CONFLICT DO NOTHING`, [
-          r.map((d) => ts(idTime(d.eventId, d.receivedAt))), r.map((d) => d.kafka.topic), r.map((d) => d.kafka.partition), r.map((d) => d.kafka.offset),
-          r.map((d) => d.eventId), r.map((d) => d.destination), r.map((d) => d.at), r.map((d) => d.replayId),
-        ]);
-      }
-      if (batch.attempts.length > 0) {
-        const a = batch.attempts;
-        await c.query(`INSERT INTO attempts (t, topic, partition, "offset", event_id, destination, attempt, at, status, outcome, latency_ms, error, response_snippet, next_attempt_at)
-          SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::int[], $8::bigint[], $9::int[], $10::text[], $11::float8[], $12::text[], $13::text[], $14::bigint[])
-          ON CONFLICT DO NOTHING`, [
-          a.map((x) => ts(idTime(x.eventId, x.at))), a.map((x) => x.kafka.topic), a.map((x) => x.kafka.partition), a.map((x) => x.kafka.offset), a.map((x) => x.eventId),
-          a.map((x) => x.destination), a.map((x) => x.attempt), a.map((x) => x.at), a.map((x) => x.status), a.map((x) => x.outcome), a.map((x) => x.latencyMs),
-          a.map((x) => x.error), a.map((x) => x.responseSnippet), a.map((x) => x.nextAttemptAt),
-        ]);
-      }
-      if (batch.deadLetters.length > 0) {
-        const d = batch.deadLetters;
-        await c.query(`INSERT INTO dead_letters (t, topic, partition, "offset", event_id, source, destination, received_at, stage, attempts, last_status, last_error, dead_at, replay_id)
-          SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::text[], $10::int[], $11::int[], $12::text[], $13::bigint[], $14::text[])
-          ON CONFLICT DO NOTHING`, [
-          d.map((x) => ts(idTime(x.eventId, x.deadAt))), d.map((x) => x.kafka.topic), d.map((x) => x.kafka.partition), d.map((x) => x.kafka.offset), d.map((x) => x.eventId),
-          d.map((x) => x.source), d.map((x) => x.destination), d.map((x) => x.receivedAt), d.map((x) => x.stage), d.map((x) => x.attempts), d.map((x) => x.lastStatus),
-          d.map((x) => x.lastError), d.map((x) => x.deadAt), d.map((x) => x.replayId),
-        ]);
-      }
-      if (batch.rejections.length > 0) {
-        const r = batch.rejections;
-        await c.query(`INSERT INTO rejections (t, topic, partition, "offset", source, received_at, status, code, reason, method, path, remote_ip, headers, body_size, body_sha256)
-          SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::int[], $4::text[], $5::text[], $6::bigint[], $7::int[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::jsonb[], $14::bigint[], $15::text[])
-          ON CONFLICT DO NOTHING`, [
-          r.map((x) => ts(x.receivedAt)), r.map((x) => x.kafka.topic), r.map((x) => x.kafka.partition), r.map((x) => x.kafka.offset), r.map((x) => x.source), r.map((x) => x.receivedAt),
-          r.map((x) => x.status), r.map((x) => x.code), r.map((x) => x.reason), r.map((x) => x.method), r.map((x) => x.path), r.map((x) => x.remoteIp),
-          r.map((x) => JSON.stringify(x.headers)), r.map((x) => x.bodySize), r.map((x) => x.bodySha256),
-        ]);
-      }
+      await insertRows(c, 'delivery_records', [
+        ['t', 'timestamptz', (d) => ts(idTime(d.eventId, d.receivedAt))], ...KAFKA_COLUMNS, ['event_id', 'text', (d) => d.eventId],
+        ['destination', 'text', (d) => d.destination], ['at', 'bigint', (d) => d.at], ['replay_id', 'text', (d) => d.replayId],
+      ], batch.deliveries);
+      await insertRows(c, 'attempts', [
+        ['t', 'timestamptz', (a) => ts(idTime(a.eventId, a.at))], ...KAFKA_COLUMNS, ['event_id', 'text', (a) => a.eventId], ['destination', 'text', (a) => a.destination],
+        ['attempt', 'int', (a) => a.attempt], ['at', 'bigint', (a) => a.at], ['status', 'int', (a) => a.status], ['outcome', 'text', (a) => a.outcome],
+        ['latency_ms', 'float8', (a) => a.latencyMs], ['error', 'text', (a) => a.error], ['response_snippet', 'text', (a) => a.responseSnippet], ['next_attempt_at', 'bigint', (a) => a.nextAttemptAt],
+      ], batch.attempts);
+      await insertRows(c, 'dead_letters', [
+        ['t', 'timestamptz', (d) => ts(idTime(d.eventId, d.deadAt))], ...KAFKA_COLUMNS, ['event_id', 'text', (d) => d.eventId], ['source', 'text', (d) => d.source],
+        ['destination', 'text', (d) => d.destination], ['received_at', 'bigint', (d) => d.receivedAt], ['stage', 'text', (d) => d.stage], ['attempts', 'int', (d) => d.attempts],
+        ['last_status', 'int', (d) => d.lastStatus], ['last_error', 'text', (d) => d.lastError], ['dead_at', 'bigint', (d) => d.deadAt], ['replay_id', 'text', (d) => d.replayId],
+      ], batch.deadLetters);
+      await insertRows(c, 'rejections', [
+        ['t', 'timestamptz', (r) => ts(r.receivedAt)], ...KAFKA_COLUMNS, ['source', 'text', (r) => r.source], ['received_at', 'bigint', (r) => r.receivedAt],
+        ['status', 'int', (r) => r.status], ['code', 'text', (r) => r.code], ['reason', 'text', (r) => r.reason], ['method', 'text', (r) => r.method], ['path', 'text', (r) => r.path],
+        ['remote_ip', 'text', (r) => r.remoteIp], ['headers', 'jsonb', (r) => JSON.stringify(r.headers)], ['body_size', 'bigint', (r) => r.bodySize], ['body_sha256', 'text', (r) => r.bodySha256],
+      ], batch.rejections);
       await this.upsertDeliveries(c, batch);
       await c.query('COMMIT');
     } catch (err) {
