@@ -5,7 +5,9 @@
 // 2. search over a large history: rows written straight into the store, then a full-text
 //    query, a filtered query, a JSON-path query and a trace, each timed many times (p50/p95);
 // 3. bytes per event on disk.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:http';
+import { readdirSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,8 +25,29 @@ type Addrs = { KAFKA_BROKERS: string; SCHEMA_REGISTRY_URL: string; REDIS_URL: st
 export type StoreKind = 'sqlite' | 'postgres';
 
 export interface IndexStageResult {
+  /** The console beside a live pipeline at its maximum, in the same run. */
+  live?: Record<StoreKind, LiveResult[]>;
   catchUp: Record<StoreKind, { events: number; records: number; seconds: number; eventsPerSecond: number; cpuSecondsPer1000: number }>;
   search: Record<StoreKind, { events: number; writeEventsPerSecond: number; bytesPerEvent: number; queries: Record<string, { p50: number; p95: number }> }>;
+}
+
+export interface LiveResult {
+  accepted: number; delivered: number; indexed: number;
+  deliveredPerSecond: number; indexedPerSecond: number;
+  /** How long after the last delivery the index had every event (s). */
+  indexBehindS: number;
+  /** Events delivered but not yet indexed: the most while the load ran, and when it stopped. */
+  maxLag: number; lagAtLoadEnd: number;
+  /** CPU seconds over the run per process, and the console's share of the services' total. */
+  cpuSeconds: Record<string, number>; consoleCpuShare: number;
+}
+
+/** What the live measurement borrows from bench/run.ts. */
+export interface LiveTools {
+  startProcess(script: string, env: Record<string, string>, ready: RegExp): Promise<{ child: ChildProcess; url: string }>;
+  stop(child: ChildProcess): Promise<void>;
+  load(url: string, seconds: number): Promise<{ rps: number; non2xx: number }>;
+  duration: number;
 }
 
 const body = (i: number) => JSON.stringify({
@@ -45,6 +68,113 @@ async function storeFor(kind: StoreKind, dir: string): Promise<{ store: IndexSto
 function cpuSeconds(pid: number): number {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+/** CPU seconds of every PostgreSQL process (the server and its backends) alive now. */
+function postgresCpuSeconds(): number {
+  let total = 0;
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'postgres') total += cpuSeconds(Number(pid));
+    } catch { /* gone */ }
+  }
+  return total;
+}
+
+/**
+ * The indexer beside live traffic: ingress, router, deliverer and the console as their own
+ * processes, the pipeline driven at its maximum (closed loop) for the stage's duration, then
+ * until every accepted event reached the sink and the index. Events delivered per second
+ * against events indexed per second over the same run, and the console's CPU share.
+ */
+async function live(kind: StoreKind, addrs: Addrs, dir: string, tools: LiveTools): Promise<LiveResult> {
+  let received = 0;
+  let lastAt = 0;
+  const sink = createServer((req, res) => { req.resume(); req.on('end', () => { received++; lastAt = performance.now(); res.writeHead(204).end(); }); });
+  await new Promise<void>((r) => sink.listen(0, '127.0.0.1', r));
+  const { cfg, drop, store } = await storeFor(kind, dir);
+  await store.close();
+  const token = 'bench-token-0123456789';
+  const file = join(dir, `live-${kind}.yaml`);
+  writeFileSync(file, stringify({
+    kafka: { topicPrefix: `bench-index-live-${kind}-${Date.now()}.`, partitions: 6 },
+    sources: [{ name: 'bench', orderingKey: 'body.data.object.customer', eventType: 'body.type' }],
+    destinations: [{ name: 'sink', url: `http://127.0.0.1:${(sink.address() as { port: number }).port}/hook` }],
+    connections: [{ source: 'bench', destination: 'sink' }],
+    console: { store: cfg, apiTokens: [{ name: 'bench', token }] },
+  }));
+  const env = { ...addrs, HOOKYARD_CONFIG: file, LOG_LEVEL: 'info' };
+  const port = 18000 + Math.floor(Math.random() * 1000);
+  const consolePort = port + 1000;
+  const metrics = 21000 + Math.floor(Math.random() * 400);
+  const procs = {
+    ingress: await tools.startProcess(join(root, 'services/ingress/src/main.ts'), { ...env, PORT: String(port) }, /"address":"(http:\/\/[^"]+)"/),
+    router: await tools.startProcess(join(root, 'services/router/src/main.ts'), { ...env, METRICS_PORT: String(metrics) }, /(router consuming)/),
+    deliverer: await tools.startProcess(join(root, 'services/deliverer/src/main.ts'), { ...env, METRICS_PORT: String(metrics + 500) }, /(deliverer consuming)/),
+    console: await tools.startProcess(join(root, 'services/console/src/main.ts'), { ...env, PORT: String(consolePort) }, /(console indexing)/),
+  };
+  try {
+    const indexed = async () => {
+      const r = await fetch(`http://127.0.0.1:${consolePort}/api/v1/index`, { headers: { authorization: `Bearer ${token}` } }).then((x) => x.json() as Promise<{ events: number; index: { totalLag: number | null } }>, () => null);
+      return r ? { events: r.events, caughtUp: r.index.totalLag === 0 } : { events: -1, caughtUp: false };
+    };
+    const url = `http://127.0.0.1:${port}/webhooks/bench`;
+    for (let i = 0; i < 60 && !(await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false)); i++) await new Promise((r) => setTimeout(r, 500));
+    // Warm-up (JIT, connections, the first partitions of the store), until all is indexed.
+    const w = await tools.load(url, 3);
+    for (let i = 0; i < 240; i++) {
+      const x = await indexed();
+      if (x.caughtUp && x.events >= Math.round(w.rps * 3) * 0.99 && received >= x.events) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const children = Object.entries(procs).map(([n, p]) => [n, p.child.pid!] as const);
+    const cpu0 = Object.fromEntries([...children.map(([n, pid]) => [n, cpuSeconds(pid)]), ['postgres', kind === 'postgres' ? postgresCpuSeconds() : 0]]);
+    const received0 = received;
+    const indexed0 = (await indexed()).events;
+    const t0 = performance.now();
+    // While the load runs: how far the index trails the sink (events delivered, not indexed).
+    let loading = true;
+    let maxLag = 0;
+    let lagAtLoadEnd = 0;
+    const sampler = (async () => {
+      while (loading) {
+        const x = await indexed();
+        if (x.events >= 0) maxLag = Math.max(maxLag, received - received0 - (x.events - indexed0));
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      const x = await indexed();
+      lagAtLoadEnd = received - received0 - (x.events - indexed0);
+    })();
+    const run = await tools.load(url, tools.duration);
+    loading = false;
+    await sampler;
+    const accepted = Math.round(run.rps * tools.duration) - run.non2xx;
+    let indexedAt = 0;
+    let indexedN = 0;
+    const deadline = Date.now() + 300_000;
+    while (Date.now() < deadline) {
+      const x = await indexed();
+      // Events in the index against events at the sink (not the API's Kafka lag, which is
+      // refreshed every 2 s and would add its own delay).
+      if (received - received0 >= accepted * 0.999 && x.events - indexed0 >= received - received0) { indexedAt = performance.now(); indexedN = x.events - indexed0; break; }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const cpu1 = Object.fromEntries([...children.map(([n, pid]) => [n, cpuSeconds(pid)]), ['postgres', kind === 'postgres' ? postgresCpuSeconds() : 0]]);
+    const cpu = Object.fromEntries(Object.keys(cpu0).map((n) => [n, +(cpu1[n]! - cpu0[n]!).toFixed(1)]));
+    const total = Object.values(cpu).reduce((a, b) => a + b, 0);
+    const delivered = received - received0;
+    return {
+      accepted, delivered, indexed: indexedN,
+      deliveredPerSecond: Math.round(delivered / ((lastAt - t0) / 1000)),
+      indexedPerSecond: indexedAt === 0 ? 0 : Math.round(indexedN / ((indexedAt - t0) / 1000)),
+      indexBehindS: indexedAt === 0 ? NaN : +((indexedAt - lastAt) / 1000).toFixed(2), maxLag, lagAtLoadEnd,
+      cpuSeconds: cpu, consoleCpuShare: +(((cpu.console ?? 0) + (cpu.postgres ?? 0)) / total).toFixed(3),
+    };
+  } finally {
+    for (const p of Object.values(procs).reverse()) await tools.stop(p.child);
+    sink.close();
+    await drop();
+  }
 }
 
 async function catchUp(kind: StoreKind, addrs: Addrs, events: number, dir: string): Promise<IndexStageResult['catchUp'][StoreKind]> {
@@ -121,6 +251,7 @@ async function search(kind: StoreKind, events: number, dir: string): Promise<Ind
     }
     await store.write(b);
   }
+  if (store instanceof PgStore) await store.idle();
   const writeEventsPerSecond = Math.round(events / ((performance.now() - started) / 1000));
   const stats = await store.stats();
   const time = async (name: string, f: (i: number) => Promise<unknown>, n = 60) => {
@@ -148,12 +279,21 @@ async function search(kind: StoreKind, events: number, dir: string): Promise<Ind
   return { events, writeEventsPerSecond, bytesPerEvent: Math.round(stats.bytes / events), queries };
 }
 
-export async function indexStage(addrs: Addrs, quick: boolean): Promise<IndexStageResult> {
+export async function indexStage(addrs: Addrs, quick: boolean, tools: LiveTools): Promise<IndexStageResult> {
   const dir = mkdtempSync(join(tmpdir(), 'hookyard-bench-index-'));
   try {
     const catchUpEvents = quick ? 5_000 : 30_000;
     const searchEvents = quick ? 100_000 : 1_000_000;
     const result = { catchUp: {}, search: {} } as IndexStageResult;
+    // Live first, the stores alternating over two rounds; every round is reported.
+    result.live = { sqlite: [], postgres: [] };
+    for (let r = 0; r < (quick ? 1 : 2); r++) {
+      for (const kind of ['sqlite', 'postgres'] as const) {
+        const x = await live(kind, addrs, dir, tools);
+        result.live[kind].push(x);
+        console.error(`index ${kind}: live round ${r + 1}: ${JSON.stringify(x)}`);
+      }
+    }
     for (const kind of ['sqlite', 'postgres'] as const) {
       result.catchUp[kind] = await catchUp(kind, addrs, catchUpEvents, dir);
       console.error(`index ${kind}: catch-up ${JSON.stringify(result.catchUp[kind])}`);

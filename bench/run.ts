@@ -26,8 +26,10 @@ Starts the local stack (infra:up) and runs, in this order (--stages=a,b to choos
              CPU s per 1,000 events and peak RSS per service
   durability kafka.durability fsync against replicated, alternating rounds in one run: the
              end-to-end maximum, latency at 80 events/s and at half the maximum
-  index      the event history on SQLite and PostgreSQL: a backlog indexed by the console
-             (events/s, CPU), search p50/p95 over 1,000,000 events, bytes per event
+  index      the event history on SQLite and PostgreSQL: the console beside the pipeline at
+             its maximum (delivered/s against indexed/s, CPU share; stores alternating, two
+             rounds), a backlog indexed (events/s, CPU), search p50/p95 over 1,000,000
+             events, bytes per event
   scale      deliverer replicas 1 → 2 → 4 against a destination answering in 50 ms
   isolation  a healthy destination beside a healthy one, then beside one failing hard
 --quick shortens every stage. --profile=<service> (ingress, router or deliverer) writes
@@ -673,7 +675,9 @@ async function durabilityStage(): Promise<{ rounds: DurabilityRound[]; median: R
   return { rounds, median, ratio };
 }
 const durabilityResult = stages.has('durability') ? await durabilityStage() : null;
-const indexResult = stages.has('index') ? await (await import('./index-stage.ts')).indexStage(addrs, quick) : null;
+const indexResult = stages.has('index') ? await (await import('./index-stage.ts')).indexStage(addrs, quick, {
+  startProcess, stop: async (c) => { await stop(c); }, duration: DURATION, load: (url, seconds) => autocannon(url, MANY_KEYS, seconds, manyKeysBody),
+}) : null;
 
 // Scale: deliverer replicas 1 → 2 → 4 against a destination answering in 50 ms; each run
 // delivers N waiting deliveries and counts events/s from first to last.
@@ -915,6 +919,7 @@ if (durabilityResult) {
 }
 if (routerCost) lines.push(`router with routing-decisions / without (events/s, rounds off ${routerCost.off.join(', ')}; on ${routerCost.on.join(', ')}): ×${routerCost.ratio}`);
 if (indexResult) {
+  for (const [k, rounds] of Object.entries(indexResult.live ?? {})) for (const [i, l] of rounds.entries()) lines.push(`index ${k} live round ${i + 1}: ${l.delivered} delivered at ${l.deliveredPerSecond}/s, ${l.indexed} indexed at ${l.indexedPerSecond}/s (×${(l.indexedPerSecond / l.deliveredPerSecond).toFixed(2)}; delivered but not indexed: at most ${l.maxLag} during the load, ${l.lagAtLoadEnd} when it stopped; all indexed ${l.indexBehindS} s after the last delivery); console${k === 'postgres' ? ' + PostgreSQL' : ''} CPU share ${(l.consoleCpuShare * 100).toFixed(0)} % (${JSON.stringify(l.cpuSeconds)})`);
   for (const [k, c] of Object.entries(indexResult.catchUp)) lines.push(`index ${k}: ${c.events} events (${c.records} records) indexed in ${c.seconds} s = ${c.eventsPerSecond} events/s${e2eResult ? ` (×${(c.eventsPerSecond / e2eResult.maxEventsPerSecond).toFixed(2)} of this run's e2e maximum)` : ''}, ${c.cpuSecondsPer1000} CPU s per 1,000 events`);
   for (const [k, x] of Object.entries(indexResult.search)) lines.push(`index ${k}: ${x.events} events written at ${x.writeEventsPerSecond}/s, ${x.bytesPerEvent} bytes per event; ${Object.entries(x.queries).map(([n, v]) => `${n} p50 ${v.p50} / p95 ${v.p95} ms`).join('; ')}`);
 }

@@ -134,6 +134,18 @@ export function storeConformance(name: string, open: () => Promise<IndexStore>):
         cursor = page.next;
       }
       assert.deepEqual(seen, expect(() => true));
+      // The same through a filter on a related table (its own subquery bounds), without a window too.
+      for (const w of [win, {}]) {
+        const filtered: string[] = [];
+        cursor = undefined;
+        for (let n = 0; n < 10; n++) {
+          const page = await store.searchEvents(q({ ...w, states: ['retrying'], status: 502, limit: 2, ...(cursor ? { cursor } : {}) }));
+          filtered.push(...page.items.map((i) => i.id));
+          if (page.next === null) break;
+          cursor = page.next;
+        }
+        assert.deepEqual(filtered.filter((id) => events.some((e) => e.id === id)), expect((i) => i % 6 === 0));
+      }
     });
 
     test('input that looks like SQL or FTS syntax is only ever a value', async () => {

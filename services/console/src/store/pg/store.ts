@@ -99,6 +99,11 @@ export class PgStore implements IndexStore {
   private readonly pool: pg.Pool;
   /** Days whose partitions exist (created by this process or found). */
   private readonly days = new Set<number>();
+  /** Rows written since the last ANALYZE, and that ANALYZE while it runs (see analyzeSoon). */
+  private written = 0;
+  private analyzedAt = 0;
+  private analyzedRows = 0;
+  private analyzing: Promise<void> | null = null;
 
   private constructor(pool: pg.Pool) {
     this.pool = pool;
@@ -207,6 +212,32 @@ export class PgStore implements IndexStore {
     } finally {
       c.release();
     }
+    this.written += batch.events.length;
+    this.analyzeSoon();
+  }
+
+  /**
+   * Autovacuum analyzes each partition but never a partitioned table itself, and a day's
+   * new partition has no statistics until autovacuum gets to it: without them the planner
+   * sorts or merges whole partitions (a filtered search over 100,000 fresh events: 24 ms p50
+   * before ANALYZE, 8.6 ms after). So the store analyzes its parent tables itself, in the
+   * background, whenever the events written since the last time reach a fifth of what it
+   * had then (at least 5,000), at most every 10 s.
+   */
+  private analyzeSoon(): void {
+    if (this.analyzing || this.written < Math.max(5_000, this.analyzedRows * 0.2) || Date.now() - this.analyzedAt < 10_000) return;
+    const rows = this.analyzedRows + this.written;
+    this.written = 0;
+    this.analyzedAt = Date.now();
+    this.analyzing = this.pool.query(`ANALYZE ${TABLES.join(', ')}`).then(
+      () => { this.analyzedRows = rows; },
+      () => { /* statistics are an optimisation: the next write tries again */ this.written += rows - this.analyzedRows; this.analyzedAt = 0; },
+    ).finally(() => { this.analyzing = null; });
+  }
+
+  /** Resolves when no background ANALYZE runs (benches and tests). */
+  async idle(): Promise<void> {
+    await this.analyzing;
   }
 
   private async upsertDeliveries(c: pg.PoolClient, batch: WriteBatch): Promise<void> {
@@ -257,31 +288,41 @@ export class PgStore implements IndexStore {
     const p = (v: unknown) => { params.push(v); return `$${params.length}`; };
     // The id is a UUIDv7 of the receipt time: an id range lets the newest-first scan walk
     // the id index from the window's end instead of sorting the window.
-    if (q.from !== undefined) where.push(`e.received_at >= ${p(q.from)} AND e.id >= ${p(idBoundary(q.from))}`);
-    if (q.to !== undefined) where.push(`e.received_at < ${p(q.to)} AND e.id < ${p(idBoundary(q.to))}`);
-    // The partition key narrows which days are read at all.
-    if (q.from !== undefined) where.push(`e.t >= ${p(ts(q.from - DAY))}`);
-    if (q.to !== undefined) where.push(`e.t < ${p(ts(q.to + DAY))}`);
+    // The id is a UUIDv7 of the receipt time: an id range lets the newest-first scan walk
+    // the id index from the window's end instead of sorting the window. The same id and
+    // partition bounds go into every subquery on a related table: without constants there,
+    // PostgreSQL cannot prune that table's partitions and merges all of them (180 ms p95
+    // for a filtered query over 1,000,000 events; 7 ms with them).
+    const idFrom = q.from !== undefined ? p(idBoundary(q.from)) : undefined;
+    const idTo = q.cursor !== undefined ? p(q.to !== undefined && idBoundary(q.to) < q.cursor ? idBoundary(q.to) : q.cursor) : q.to !== undefined ? p(idBoundary(q.to)) : undefined;
+    const tFrom = q.from !== undefined ? p(ts(q.from - DAY)) : undefined;
+    const tTo = q.to !== undefined ? p(ts(q.to + DAY)) : undefined;
+    const bounds = (alias: string, id: string) => [
+      ...(idFrom ? [`${alias}.${id} >= ${idFrom}`] : []), ...(idTo ? [`${alias}.${id} < ${idTo}`] : []),
+      ...(tFrom ? [`${alias}.t >= ${tFrom}`] : []), ...(tTo ? [`${alias}.t < ${tTo}`] : []),
+    ];
+    where.push(...bounds('e', 'id'));
+    if (q.from !== undefined) where.push(`e.received_at >= ${p(q.from)}`);
+    if (q.to !== undefined) where.push(`e.received_at < ${p(q.to)}`);
     if (q.sources && q.sources.length > 0) where.push(`e.source = ANY(${p(q.sources)}::text[])`);
-    if (q.cursor !== undefined) where.push(`e.id < ${p(q.cursor)}`);
     if (q.eventType !== undefined) where.push(`e.event_type LIKE ${p(globToLike(q.eventType))} ESCAPE '\\'`);
     if (q.orderingKey !== undefined) where.push(`e.ordering_key = ${p(q.orderingKey)}`);
     if (q.eventId !== undefined) where.push(`e.id = ${p(q.eventId)}`);
     if (q.webhookId !== undefined) where.push(`e.webhook_id = ${p(q.webhookId)}`);
     if (q.replayId !== undefined) {
       const r = p(q.replayId);
-      where.push(`(e.replay_id = ${r} OR EXISTS (SELECT 1 FROM delivery_records r WHERE r.event_id = e.id AND r.replay_id = ${r}))`);
+      where.push(`(e.replay_id = ${r} OR e.id IN (SELECT r.event_id FROM delivery_records r WHERE ${[...bounds('r', 'event_id'), `r.replay_id = ${r}`].join(' AND ')}))`);
     }
     if (q.destinations !== undefined || q.states !== undefined) {
-      const c = ['d.event_id = e.id', 'd.t = e.t'];
+      const c = bounds('d', 'event_id');
       if (q.destinations !== undefined) c.push(`d.destination = ANY(${p(q.destinations)}::text[])`);
       if (q.states !== undefined) c.push(`d.state = ANY(${p(q.states)}::text[])`);
-      where.push(`EXISTS (SELECT 1 FROM deliveries d WHERE ${c.join(' AND ')})`);
+      where.push(`e.id IN (SELECT d.event_id FROM deliveries d WHERE ${c.join(' AND ')})`);
     }
     if (q.status !== undefined) {
-      const c = ['a.event_id = e.id', 'a.t = e.t', `a.status = ${p(q.status)}`];
+      const c = [...bounds('a', 'event_id'), `a.status = ${p(q.status)}`];
       if (q.destinations !== undefined) c.push(`a.destination = ANY(${p(q.destinations)}::text[])`);
-      where.push(`EXISTS (SELECT 1 FROM attempts a WHERE ${c.join(' AND ')})`);
+      where.push(`e.id IN (SELECT a.event_id FROM attempts a WHERE ${c.join(' AND ')})`);
     }
     const words: string[] = [];
     for (const m of q.match) {
@@ -430,6 +471,7 @@ export class PgStore implements IndexStore {
   }
 
   async close(): Promise<void> {
+    await this.analyzing;
     await this.pool.end().catch(() => {});
   }
 }
