@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes this machine able to run hookyard, doing only what is missing:
 #   - Java 17+, Maven (they fetch and run Kafka and the registry), redis-server and postgresql, from
-#     Debian's packages (apt-get; as root, or through sudo);
+#     Debian's packages (apt-get; as root, or through sudo); for ./hookyard test also chromium
+#     and a font (the web console's browser tests);
 #   - the Node version pinned in .nvmrc, from the npm registry (scripts/ensure-node.sh);
 #   - node_modules, by `npm ci`, when it is missing or older than package-lock.json.
 # Prints the pinned Node's bin directory on stdout; what it does goes to stderr.
@@ -21,6 +22,11 @@ command -v mvn >/dev/null || missing+=(maven)
 command -v redis-server >/dev/null || missing+=(redis-server)
 # The event history's production store (its tests and a postgres-backed console).
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
+# For the tests only (./hookyard test): a real browser for the web console's tests, and a font.
+if [ "${HOOKYARD_BOOTSTRAP_TESTS:-}" = 1 ]; then
+  command -v chromium >/dev/null || missing+=(chromium)
+  [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=()
   if [ "$(id -u)" -ne 0 ]; then

@@ -12,6 +12,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { logFormat } from '../packages/core/src/logger.ts';
+import { hashPassword } from '../packages/core/src/password.ts';
 import { stackOptions, up } from './infra/local-stack.ts';
 
 const HELP = `Usage: ./hookyard up      (or npm run stack)
@@ -60,11 +61,23 @@ const config = process.env.HOOKYARD_CONFIG ?? join(root, 'examples', 'hookyard.y
 const tokenFile = join(o.stateDir, 'api-token');
 const apiToken = process.env.HOOKYARD_API_TOKEN ?? (existsSync(tokenFile) ? readFileSync(tokenFile, 'utf8').trim() : randomBytes(24).toString('base64url'));
 writeFileSync(tokenFile, apiToken, { mode: 0o600 });
+// The web console's first operator: a generated password (never a fixed default), kept with
+// the stack so a restart keeps the login; only its hash reaches the config.
+const passwordFile = join(o.stateDir, 'admin-password');
+const firstRun = !existsSync(passwordFile);
+const adminPassword = firstRun ? randomBytes(12).toString('base64url') : readFileSync(passwordFile, 'utf8').trim();
+if (firstRun) writeFileSync(passwordFile, adminPassword, { mode: 0o600 });
+const adminHash = process.env.HOOKYARD_ADMIN_PASSWORD_HASH ?? await hashPassword(adminPassword);
+const keyFile = join(o.stateDir, 'session-key');
+const sessionKey = process.env.HOOKYARD_SESSION_KEY ?? (existsSync(keyFile) ? readFileSync(keyFile, 'utf8').trim() : randomBytes(32).toString('hex'));
+writeFileSync(keyFile, sessionKey, { mode: 0o600 });
 const consoleUrl = `http://127.0.0.1:${ports.console}`;
 const env: NodeJS.ProcessEnv = {
   ...process.env, ...addrs,
   HOOKYARD_CONFIG: config,
   HOOKYARD_API_TOKEN: apiToken,
+  HOOKYARD_ADMIN_PASSWORD_HASH: adminHash,
+  HOOKYARD_SESSION_KEY: sessionKey,
   HOOKYARD_INDEX_PATH: process.env.HOOKYARD_INDEX_PATH ?? join(o.stateDir, 'index.db'),
   HOOKYARD_CONSOLE_URL: consoleUrl,
   SINK_URL: process.env.SINK_URL ?? sinkUrl,
@@ -118,7 +131,8 @@ if (!stopping) {
 hookyard is up.
   ingress     ${urls.ingress}/webhooks/<source>   (sources in ${config})
   demo sink   ${sinkUrl}   (what it receives is printed here as [sink] …)
-  history     ${urls.console}/api/v1/events   (token in ${tokenFile})
+  console     ${urls.console}/   log in as admin, password ${process.env.HOOKYARD_ADMIN_PASSWORD_HASH ? '(yours: HOOKYARD_ADMIN_PASSWORD_HASH is set)' : `${adminPassword}   (kept in ${passwordFile})`}
+  history API ${urls.console}/api/v1/events   (token in ${tokenFile})
   metrics     ${urls.ingress}/metrics  ${urls.router}/metrics  ${urls.deliverer}/metrics  ${urls.console}/metrics
   Kafka ${addrs.KAFKA_BROKERS}   registry ${addrs.SCHEMA_REGISTRY_URL}   Redis ${addrs.REDIS_URL}
 

@@ -17,7 +17,7 @@ const env: NodeJS.ProcessEnv = {
   HOOKYARD_STACK_DIR: mkdtempSync(join(tmpdir(), 'hookyard-up-test-')),
   PORT: '23080', SINK_PORT: '23099', ROUTER_METRICS_PORT: '23091', DELIVERER_METRICS_PORT: '23095', CONSOLE_PORT: '23097',
 };
-for (const k of ['KAFKA_BROKERS', 'SCHEMA_REGISTRY_URL', 'REDIS_URL', 'HOOKYARD_CONFIG', 'LOG_FORMAT', 'LOG_LEVEL', 'SINK_URL', 'HOOKYARD_API_TOKEN', 'HOOKYARD_CONSOLE_URL', 'HOOKYARD_INDEX_PATH']) delete env[k];
+for (const k of ['KAFKA_BROKERS', 'SCHEMA_REGISTRY_URL', 'REDIS_URL', 'HOOKYARD_CONFIG', 'LOG_FORMAT', 'LOG_LEVEL', 'SINK_URL', 'HOOKYARD_API_TOKEN', 'HOOKYARD_CONSOLE_URL', 'HOOKYARD_INDEX_PATH', 'HOOKYARD_ADMIN_PASSWORD_HASH', 'HOOKYARD_SESSION_KEY']) delete env[k];
 
 after(() => {
   spawnSync('bash', [join(repoRoot, 'hookyard'), 'down', '--wipe'], { env, stdio: 'ignore' });
@@ -59,6 +59,20 @@ test('./hookyard up on a fresh broker: the printed curl reaches the demo sink, a
       if (!want.test(found)) await new Promise((x) => setTimeout(x, 500));
     }
     assert.match(found, want);
+    // The web console with the login it printed (generated, not a default): the login form's
+    // CSRF token and session cookie, then the events page.
+    const login = /console\s+(http:\S+)\s+log in as admin, password (\S+)/.exec(lines.join('\n'));
+    assert.ok(login, 'the console URL and a first login are printed');
+    const [, consoleUrl, password] = login;
+    const form = await fetch(`${consoleUrl}login`);
+    const cookie = form.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(await form.text())![1]!;
+    const signedIn = await fetch(`${consoleUrl}login`, { method: 'POST', redirect: 'manual', headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ _csrf: csrf, name: 'admin', password: password!, next: '/events' }) });
+    assert.equal(signedIn.status, 303);
+    const session = signedIn.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+    const events = await fetch(`${consoleUrl}events?q=world`, { headers: { cookie: session } });
+    assert.equal(events.status, 200);
+    assert.ok((await events.text()).includes(id), 'the event is on the events page');
     // Chatter came after the first event too (a deliverer's first transaction, a rebalance).
     await new Promise((r) => setTimeout(r, 5_000));
   } finally {

@@ -25,3 +25,4 @@ export * from './kafkajs/partitioner.ts';
 export * from './kafkajs/request.ts';
 export * from './redact.ts';
 export * from './duration.ts';
+export * from './password.ts';

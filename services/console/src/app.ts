@@ -12,6 +12,10 @@ import { Indexer, indexedTopics } from './indexer.ts';
 import { KafkaRedisLive } from './live.ts';
 import { openStore } from './store/open.ts';
 import type { IndexStore } from './store/driver.ts';
+import { Operations } from './web/operations.ts';
+import { pages } from './web/pages.ts';
+import { sessions, webPlumbing } from './web/plugin.ts';
+import { Users } from './web/users.ts';
 
 export interface ConsoleDeps {
   config: Config;
@@ -52,19 +56,30 @@ export function buildConsole({ config, env, log }: ConsoleDeps): Console {
     return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not ready', index: freshness.current() });
   });
   app.get('/metrics', async (_req, reply) => reply.type(metrics.contentType).send(await metrics.metrics()));
+  const users = new Users(config);
+  const ops = new Operations(config, env);
+  void app.register(sessions, { config, users });
   apiRoutes(app, { store: s, live, freshness: () => freshness.current(), check: tokenCheck(config.console.apiTokens) });
+  // The web console: its own context (error pages, CSRF, forms), beside the API.
+  void app.register(async (web) => {
+    await webPlumbing(web, { users, config });
+    pages(web, { store: s, live, freshness: () => freshness.current(), config, ops });
+  });
   function s(): IndexStore {
     if (!store) throw Object.assign(new Error('the index is starting'), { statusCode: 503 });
     return store;
   }
   if (config.console.apiTokens.length === 0) log.warn('console.apiTokens is empty: the query API refuses every request until a token is configured');
+  if (config.console.users.length === 0) log.warn('console.users is empty: nobody can log in to the web console (hookyard password-hash makes a hash)');
+  else if (config.console.sessionKey === '') log.warn('console.sessionKey is not set: sessions end when the console restarts and are not shared between replicas');
 
   return {
     app,
     store: () => store,
     freshness,
-    async start({ port = env.port, host = '0.0.0.0' }: { port?: number; host?: string } = {}) {
+    async start({ port = env.port, host = config.console.host }: { port?: number; host?: string } = {}) {
       closer.add('protection', () => protection.close());
+      closer.add('operations', () => ops.close());
       await admin.connect();
       closer.add('admin', () => admin.disconnect());
       // The console may start before the services that create these.

@@ -2,7 +2,7 @@
 // anything, runs one command, and maps the outcome to an exit code (0 done, 2 wrong input
 // with nothing changed, 1 failed while working, with what was done so far).
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig, runtimeEnv, type Config } from '@hookyard/core';
+import { ConfigError, hashPassword, loadConfig, runtimeEnv, type Config } from '@hookyard/core';
 import { createContext, stdio, type CliContext, type Output } from './context.ts';
 import { CommandFailed, UsageError } from './errors.ts';
 import { DESTINATION_HELP, DESTINATION_OPTIONS, destination, destinationOptions, formatStatus } from './commands/destination.ts';
@@ -29,6 +29,7 @@ Commands:
            key, JSON path or words; one event's whole story; what arrived (or was refused)
   destination pause|resume|reset-breaker <name> | status [<name>] [--json]
            stop and restart delivery to a destination; breaker, backlog and pause state
+  password-hash   reads a password on stdin, prints its hash for console.users
 
 Times: ISO 8601 (2026-11-24T10:00:00Z) or relative to now (90m, 2h, 3d) or now.
 Exit codes: 0 done; 2 wrong input, nothing changed; 1 failed while working (what was
@@ -37,8 +38,28 @@ done so far is printed).
 Environment: HOOKYARD_CONFIG (./hookyard.yaml), KAFKA_BROKERS, SCHEMA_REGISTRY_URL,
 REDIS_URL, LOG_LEVEL (error).`;
 
+const PASSWORD_HELP = `Usage: hookyard password-hash < password-file
+       printf '%s' 'a long passphrase' | hookyard password-hash
+
+Reads a password on stdin (one line) and prints its scrypt hash, for the web console's
+users in the config:
+
+  console:
+    users:
+      - { name: ada, role: operator, passwordHash: '$scrypt$ln=17,r=8,p=1$…' }
+
+The config holds only the hash; at least 12 characters.`;
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 export interface CliDeps {
   out?: Output;
+  /** The password-hash command's input (stdin by default). */
+  stdin?: () => Promise<string>;
   /** Tests pass the config and context; the command loads both from the environment. */
   config?: Config;
   context?: (config: Config) => CliContext;
@@ -52,6 +73,23 @@ export async function runCli(argv: string[], deps: CliDeps = {}): Promise<number
     out.line(HELP);
     return command === undefined ? 2 : 0;
   }
+  if (command === 'password-hash') {
+    if (rest.includes('--help') || rest.includes('-h')) {
+      out.line(PASSWORD_HELP);
+      return 0;
+    }
+    if (rest.length > 0) {
+      out.note(`hookyard password-hash: unexpected argument "${rest[0]}" (the password comes on stdin, never as an argument: arguments show in ps and shell history)`);
+      return 2;
+    }
+    const password = (await (deps.stdin ?? readStdin)()).replace(/\r?\n$/, '');
+    if (password.length < 12) {
+      out.note('hookyard password-hash: a console password needs at least 12 characters');
+      return 2;
+    }
+    out.line(await hashPassword(password));
+    return 0;
+  }
   const spec = {
     replay: { help: REPLAY_HELP, options: REPLAY_OPTIONS },
     rewind: { help: REWIND_HELP, options: REWIND_OPTIONS },
@@ -60,7 +98,7 @@ export async function runCli(argv: string[], deps: CliDeps = {}): Promise<number
     destination: { help: DESTINATION_HELP, options: DESTINATION_OPTIONS },
   }[command];
   if (!spec) {
-    out.note(`hookyard: unknown command "${command}" (replay, rewind, dlq, events, destination; hookyard --help)`);
+    out.note(`hookyard: unknown command "${command}" (replay, rewind, dlq, events, destination, password-hash; hookyard --help)`);
     return 2;
   }
   let ctx: CliContext | undefined;

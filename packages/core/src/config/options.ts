@@ -197,6 +197,25 @@ export const consoleSchema = z.strictObject({
   retention: duration.default('7d'),
   /** Bodies up to this size are stored in the index; a bigger one keeps its Kafka coordinates. */
   maxBodyBytes: z.number().int().min(0).max(10 * 1024 * 1024).default(256 * 1024),
+  /** Where the console (API and web pages) listens: loopback unless a deployment says otherwise. */
+  host: z.string().min(1).default('127.0.0.1'),
+  /**
+   * Who may log in to the web console: a password hash (`hookyard password-hash`; scrypt,
+   * never the password) and a role — viewer reads, operator also acts. An entry whose hash is
+   * empty (an unset ${VAR:-}) is left out.
+   */
+  users: z.array(z.strictObject({
+    name,
+    passwordHash: z.string().refine((h) => h === '' || /^\$scrypt\$ln=\d{1,2},r=\d{1,2},p=\d{1,2}\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$/.test(h), 'must be a hash from `hookyard password-hash` ($scrypt$ln=…), never a password'),
+    role: z.enum(['viewer', 'operator']),
+  })).default([]).transform((list) => list.filter((u) => u.passwordHash !== '')),
+  /**
+   * Encrypts the web console's session cookies: 64 hex characters (32 bytes). Unset: a new key
+   * at every start (everyone logs in again after a restart; replicas do not share sessions).
+   */
+  sessionKey: z.string().refine((k) => k === '' || /^[0-9a-fA-F]{64}$/.test(k), 'must be 64 hex characters (openssl rand -hex 32)').default(''),
+  /** Behind TLS (directly or at a proxy): session cookies are sent over HTTPS only. */
+  secureCookies: z.boolean().default(false),
 });
 
 export const configSchema = z.strictObject({

@@ -44,11 +44,37 @@ function isUtf8(b: Buffer): boolean {
   try { utf8.decode(b); return true; } catch { return false; }
 }
 
+/** A page of search results as the API (and the web console) shows it. */
+export async function searchView(deps: Pick<ApiDeps, 'store' | 'live' | 'freshness'>, params: Params) {
+  const { query, state } = parseEventQuery(params);
+  const holds = await deps.live.holds();
+  if (state === 'held') {
+    const held = [...holds.keys()].filter((d) => query.destinations === undefined || query.destinations.includes(d));
+    if (held.length === 0) return { items: [], next: null, index: deps.freshness() };
+    query.destinations = held;
+    query.states = ['pending', 'retrying'];
+  }
+  const page = await deps.store().searchEvents(query);
+  return {
+    items: page.items.map((i) => ({ ...i, receivedAt: iso(i.receivedAt), deliveries: i.deliveries.map((d) => shown(d, holds)) })),
+    next: page.next,
+    index: deps.freshness(),
+  };
+}
+
+/** One event's trace as the API shows it; null when the index does not have it. */
+export async function traceView(deps: Pick<ApiDeps, 'store' | 'live'>, id: string) {
+  const t = await deps.store().trace(id);
+  return t === null ? null : traceJson(t, await deps.live.holds());
+}
+
 export function apiRoutes(app: FastifyInstance, deps: ApiDeps): void {
   const { live, check } = deps;
   app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
     if (!req.url.startsWith('/api/')) return;
-    const who = check(req.headers.authorization);
+    // A token, or for reads a logged-in browser (its session cookie; actions need the token:
+    // the API has no CSRF token, so a cookie alone must never change anything).
+    const who = check(req.headers.authorization) ?? (req.method === 'GET' || req.method === 'HEAD' ? req.user?.name : undefined);
     if (who === undefined) {
       return reply.code(401).header('www-authenticate', 'Bearer realm="hookyard"').send({ error: { code: 'unauthorized', message: 'an API token is required: Authorization: Bearer <token> (console.apiTokens)' } });
     }
@@ -60,32 +86,17 @@ export function apiRoutes(app: FastifyInstance, deps: ApiDeps): void {
     return reply.code(500).send({ error: { code: 'internal', message: 'the index could not answer; see the console log' } });
   });
 
-  app.get('/api/v1/events', async (req) => {
-    const { query, state } = parseEventQuery(req.query as Params);
-    const holds = await live.holds();
-    if (state === 'held') {
-      const held = [...holds.keys()].filter((d) => query.destinations === undefined || query.destinations.includes(d));
-      if (held.length === 0) return { items: [], next: null, index: deps.freshness() };
-      query.destinations = held;
-      query.states = ['pending', 'retrying'];
-    }
-    const page = await deps.store().searchEvents(query);
-    return {
-      items: page.items.map((i) => ({ ...i, receivedAt: iso(i.receivedAt), deliveries: i.deliveries.map((d) => shown(d, holds)) })),
-      next: page.next,
-      index: deps.freshness(),
-    };
-  });
+  app.get('/api/v1/events', async (req) => searchView(deps, req.query as Params));
 
   app.get('/api/v1/events/:id', async (req, reply) => {
     const id = parseEventId((req.params as { id: string }).id);
-    const t = await deps.store().trace(id);
+    const t = await traceView(deps, id);
     const index = deps.freshness();
     if (t === null) {
       const behind = index.totalLag === null || index.totalLag > 0;
       return reply.code(404).send({ error: { code: 'not_found', message: behind ? `event ${id} is not in the index; the index is ${index.totalLag ?? 'an unknown number of'} records behind Kafka, so it may not be indexed yet` : `event ${id} is not in the index (the index is up to date)` }, index });
     }
-    return { ...traceJson(t, await live.holds()), index };
+    return { ...t, index };
   });
 
   app.delete('/api/v1/events/:id', async (req, reply) => {

@@ -132,6 +132,27 @@ export interface RejectionQuery { from?: number; to?: number; sources?: string[]
 
 export interface StoreStats { events: number; bytes: number }
 
+/** One operator action, as the audit page shows it. */
+export interface AuditEntry {
+  at: number;
+  user: string;
+  role: string;
+  /** e.g. destination.pause, delivery.retry, dlq.redrive */
+  action: string;
+  /** What it acted on: a destination, an event id, a window. */
+  target: string;
+  /** What it changed or found (counts, replay id, reason), as JSON. */
+  detail: Record<string, unknown>;
+}
+export interface AuditRow extends AuditEntry { seq: number }
+
+/** Upper bounds (ms) of the latency buckets of attemptStats; the last is open. */
+export const LATENCY_BOUNDS = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 30_000, Infinity] as const;
+/** Attempts per destination per time bucket (by attempt time), split by success and by latency bucket. */
+export interface AttemptStat { bucket: number; destination: string; success: boolean; latencyBucket: number; count: number }
+/** Deliveries that succeeded, per source and destination per time bucket (by delivery time), by end-to-end latency bucket (received → delivered). */
+export interface DeliveryLatencyStat { bucket: number; source: string; destination: string; latencyBucket: number; count: number }
+
 export interface IndexStore {
   /** Idempotent: the same rows written twice leave the store as once. Atomic per batch. */
   write(batch: WriteBatch): Promise<void>;
@@ -144,5 +165,13 @@ export interface IndexStore {
   /** Removes one event and its story; false when the index did not have it. */
   erase(eventId: string): Promise<boolean>;
   stats(): Promise<StoreStats>;
+  /** Attempts in [from, to) by attempt time: the destinations page's success rate and latency. */
+  attemptStats(q: CountsQuery): Promise<AttemptStat[]>;
+  /** Successful attempts in [from, to) with their event's receipt: end-to-end latency over time. */
+  deliveryLatency(q: CountsQuery): Promise<DeliveryLatencyStat[]>;
+  /** Appends one operator action (kept beyond the event retention). */
+  recordAudit(e: AuditEntry): Promise<void>;
+  /** Operator actions, newest first; the cursor is the last row's seq. */
+  auditLog(q: { limit: number; cursor?: string }): Promise<Page<AuditRow>>;
   close(): Promise<void>;
 }

@@ -1,7 +1,7 @@
 // Stored rows back to the driver's types: both backends name their columns alike (their
 // types differ — integer or boolean flags, JSON as text or jsonb, BLOB or bytea — and are
 // read here so either fits).
-import type { AttemptRow, DeadLetterRow, DecisionRow, DeliveryDetail, DeliveryState, EventRow, RejectionRow } from './driver.ts';
+import type { AttemptRow, AuditRow, DeadLetterRow, DecisionRow, DeliveryDetail, DeliveryState, EventRow, RejectionRow } from './driver.ts';
 
 export type Row = Record<string, unknown>;
 export const str = (v: unknown): string => String(v);
@@ -39,4 +39,9 @@ export const toEvent = (e: Row): EventRow => ({
   body: Number(e.body_stored) === 1 ? (e.body_text !== null ? Buffer.from(str(e.body_text), 'utf8') : Buffer.from(e.body_bin as Uint8Array)) : null,
   bodySize: Number(e.body_size), kafka: { topic: str(e.kafka_topic), partition: Number(e.kafka_partition), offset: str(e.kafka_offset) },
   orderingKey: str(e.ordering_key), eventType: optStr(e.event_type), webhookId: optStr(e.webhook_id), replayId: optStr(e.replay_id),
+});
+
+export const toAudit = (r: Row): AuditRow => ({
+  seq: Number(r.seq), at: Number(r.at), user: str(r.user), role: str(r.role), action: str(r.action), target: str(r.target),
+  detail: (typeof r.detail === 'string' ? JSON.parse(r.detail) : r.detail) as Record<string, unknown>,
 });

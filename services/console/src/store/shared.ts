@@ -1,6 +1,6 @@
 // Pure helpers every backend shares: how a body is kept, what full text indexes, how user
 // input becomes a query argument (never SQL text).
-import type { DeliveryState } from './driver.ts';
+import { LATENCY_BOUNDS, type DeliveryState } from './driver.ts';
 
 /** Which state wins when two records carry the same time: the later stage. */
 export const STATE_RANK: Record<DeliveryState, number> = { pending: 0, retrying: 1, delivered: 2, dead: 2 };
@@ -114,3 +114,7 @@ export function foldDeliveryUpdates(updates: readonly DeliveryUpdate[]): Deliver
   }
   return [...out.values()];
 }
+
+/** SQL for the index of a latency in LATENCY_BOUNDS (the same text on every backend; constants only). */
+export const latencyBucketSql = (expr: string) => `CASE ${LATENCY_BOUNDS.slice(0, -1).map((b, i) => `WHEN ${expr} < ${b} THEN ${i}`).join(' ')} ELSE ${LATENCY_BOUNDS.length - 1} END`;
+export const LATENCY_BUCKET_SQL = latencyBucketSql('latency_ms');

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { ensureTopics, eventIdTime, isPoisonRecord, type DeadLetter, type Delivery } from '@hookyard/core';
 import type { CliContext } from '../context.ts';
 import { CommandFailed, UsageError } from '../errors.ts';
-import { progress } from '../progress.ts';
+import { progress, type Progress } from '../progress.ts';
 import { planScan, rangeSize, scan } from '../scan.ts';
 import { Throttle } from '../throttle.ts';
 import { iso, parseRate, parseWindow } from '../time.ts';
@@ -46,6 +46,8 @@ export interface DlqOptions {
   rate: number | undefined;
   dryRun: boolean;
   json: boolean;
+  /** Where progress goes instead of the terminal's bar (the web console's bulk jobs). */
+  progress?: Progress;
 }
 
 export interface DlqSummary {
@@ -82,7 +84,7 @@ export async function dlq(ctx: CliContext, o: DlqOptions): Promise<DlqSummary> {
   if (o.action === 'redrive' && !o.dryRun) await ensureTopics(admin, ctx.config.kafka, ctx.config.destinations.map((d) => ctx.topics.delivery(d.name)));
   const producer = o.action === 'redrive' && !o.dryRun ? await ctx.producer() : undefined;
   const configured = new Set(ctx.config.destinations.map((d) => d.name));
-  const bar = progress(`dlq ${o.action}`, !o.json);
+  const bar = o.progress ?? progress(`dlq ${o.action}`, !o.json);
   bar.start(rangeSize(ranges));
   try {
     await scan(ctx.kafka, ctx.topics.deadLetters, ranges, async (_p, messages) => {

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { directDelivery, ensureTopics, eventIdTime, isPoisonRecord, route, routeTable, type Delivery, type RawEvent } from '@hookyard/core';
 import type { CliContext } from '../context.ts';
-import { progress } from '../progress.ts';
+import { progress, type Progress } from '../progress.ts';
 import { planScan, rangeSize, scan } from '../scan.ts';
 import { Throttle } from '../throttle.ts';
 import { iso, parseRate, parseWindow } from '../time.ts';
@@ -55,6 +55,8 @@ export interface ReplayOptions {
   rate: number | undefined;
   dryRun: boolean;
   json: boolean;
+  /** Where progress goes instead of the terminal's bar (the web console's bulk jobs). */
+  progress?: Progress;
 }
 
 export interface ReplaySummary {
@@ -117,7 +119,7 @@ export async function replay(ctx: CliContext, o: ReplayOptions): Promise<ReplayS
     await ensureTopics(admin, ctx.config.kafka, dests.map((d) => ctx.topics.delivery(d)));
   }
   const producer = o.dryRun ? undefined : await ctx.producer();
-  const bar = progress(o.dryRun ? 'replay (dry run)' : 'replay', !o.json);
+  const bar = o.progress ?? progress(o.dryRun ? 'replay (dry run)' : 'replay', !o.json);
   bar.start(rangeSize(ranges));
   try {
     await scan(ctx.kafka, ctx.topics.rawEvents, ranges, async (_partition, messages) => {

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { eventId } from '@hookyard/core';
-import { emptyBatch, type AttemptRow, type EventQuery, type EventRow, type IndexStore, type WriteBatch } from '../driver.ts';
+import { emptyBatch, LATENCY_BOUNDS, type AttemptRow, type EventQuery, type EventRow, type IndexStore, type WriteBatch } from '../driver.ts';
 
 let offsets = 0;
 const at = (topic: string) => ({ topic, partition: 0, offset: String(offsets++) });
@@ -199,6 +199,47 @@ export function storeConformance(name: string, open: () => Promise<IndexStore>):
       const p2 = await store.rejections({ from: base, limit: 3, cursor: p1.next });
       assert.deepEqual([...p1.items, ...p2.items].map((r) => r.receivedAt), [4, 3, 2, 1, 0].map((i) => base + i));
       assert.equal(p2.next, null);
+    });
+
+    test('attempt statistics: per destination and time bucket, by success and latency bucket', async () => {
+      const base = t0 + 5_000_000;
+      const e = eventRow({ receivedAt: base, body: Buffer.from('{"stats":true}') });
+      const attempt = (dest: string, n: number, outcome: AttemptRow['outcome'], latencyMs: number, when: number): AttemptRow => ({ ...attemptRow(e, dest, n, outcome, outcome === 'success' ? 200 : 500, when), latencyMs });
+      await store.write(batch({ events: [e], attempts: [
+        attempt('stats-a', 1, 'retry', 3, base + 10), attempt('stats-a', 2, 'success', 7, base + 20), attempt('stats-a', 3, 'success', 40_000, base + 60_000),
+        attempt('stats-b', 1, 'success', 120, base + 30),
+      ] }));
+      const rows = (await store.attemptStats({ from: base, to: base + 120_000, bucketMs: 60_000 })).filter((r) => r.destination.startsWith('stats-'));
+      const b0 = Math.floor(base / 60_000) * 60_000;
+      assert.deepEqual(rows, [
+        { bucket: b0, destination: 'stats-a', success: false, latencyBucket: 0, count: 1 },
+        { bucket: b0, destination: 'stats-a', success: true, latencyBucket: 1, count: 1 },
+        { bucket: b0, destination: 'stats-b', success: true, latencyBucket: LATENCY_BOUNDS.indexOf(250), count: 1 },
+        { bucket: b0 + 60_000, destination: 'stats-a', success: true, latencyBucket: LATENCY_BOUNDS.length - 1, count: 1 },
+      ]);
+    });
+
+    test('delivery latency: received → delivered, per source and destination, successes only', async () => {
+      const base = t0 + 9_000_000;
+      const e = eventRow({ receivedAt: base, source: 'lat-src', body: Buffer.from('{"latency":true}') });
+      await store.write(batch({
+        events: [e],
+        deliveries: [{ eventId: e.id, source: 'lat-src', destination: 'lat-a', receivedAt: base, at: base + 1, replayId: null, kafka: at('deliveries.lat-a') }],
+        attempts: [{ ...attemptRow(e, 'lat-a', 1, 'retry', 500, base + 3), latencyMs: 1 }, { ...attemptRow(e, 'lat-a', 2, 'success', 200, base + 700), latencyMs: 2 }],
+      }));
+      const rows = (await store.deliveryLatency({ from: base, to: base + 60_000, bucketMs: 60_000 })).filter((r) => r.source === 'lat-src');
+      assert.deepEqual(rows, [{ bucket: Math.floor(base / 60_000) * 60_000, source: 'lat-src', destination: 'lat-a', latencyBucket: LATENCY_BOUNDS.indexOf(1000), count: 1 }]);
+    });
+
+    test('audit log: appended, newest first, paginated', async () => {
+      for (let i = 0; i < 5; i++) await store.recordAudit({ at: t0 + i, user: 'ada', role: 'operator', action: 'destination.pause', target: `dest-${i}`, detail: { reason: `why ${i}`, n: i } });
+      const p1 = await store.auditLog({ limit: 3 });
+      assert.deepEqual(p1.items.map((r) => r.target), ['dest-4', 'dest-3', 'dest-2']);
+      assert.deepEqual(p1.items[0]!.detail, { reason: 'why 4', n: 4 });
+      assert.equal(p1.items[0]!.user, 'ada');
+      const p2 = await store.auditLog({ limit: 3, cursor: p1.next! });
+      assert.deepEqual(p2.items.map((r) => r.target).slice(0, 2), ['dest-1', 'dest-0']);
+      assert.deepEqual((await store.auditLog({ limit: 3, cursor: "1' OR 1=1" })).items, []);
     });
 
     test('erase removes an event and its whole story; prune drops what is older than the retention', async () => {

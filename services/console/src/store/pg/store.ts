@@ -5,11 +5,11 @@
 // statement count does not grow with the batch. See README.md beside this file.
 import pg from 'pg';
 import type {
-  Counts, CountsQuery, DecisionRow, DeliveryDetail, DeliveryState, EventQuery, EventRow, EventSummary, IndexStore, Page,
+  AttemptStat, AuditEntry, DeliveryLatencyStat, AuditRow, Counts, CountsQuery, DecisionRow, DeliveryDetail, DeliveryState, EventQuery, EventRow, EventSummary, IndexStore, Page,
   RejectionQuery, RejectionRow, StoreStats, Trace, WriteBatch,
 } from '../driver.ts';
-import { str, optStr, toAttempt, toDeadLetter, toDecision, toDelivery, toEvent, toRejection, type Row } from '../rows.ts';
-import { bodyColumns, foldDeliveryUpdates, globToLike, idBoundary, idTime, STATE_RANK, type DeliveryUpdate } from '../shared.ts';
+import { str, optStr, toAttempt, toAudit, toDeadLetter, toDecision, toDelivery, toEvent, toRejection, type Row } from '../rows.ts';
+import { bodyColumns, foldDeliveryUpdates, globToLike, idBoundary, idTime, LATENCY_BUCKET_SQL, latencyBucketSql, STATE_RANK, type DeliveryUpdate } from '../shared.ts';
 
 const DAY = 86_400_000;
 const TABLES = ['events', 'decisions', 'delivery_records', 'deliveries', 'attempts', 'dead_letters', 'rejections'] as const;
@@ -73,6 +73,10 @@ CREATE TABLE IF NOT EXISTS rejections (
   PRIMARY KEY (topic, partition, "offset", t)
 ) PARTITION BY RANGE (t);
 CREATE INDEX IF NOT EXISTS rejections_time ON rejections (received_at DESC, topic, partition, "offset");
+CREATE INDEX IF NOT EXISTS attempts_at ON attempts (at);
+CREATE TABLE IF NOT EXISTS audit (
+  seq bigserial PRIMARY KEY, at bigint NOT NULL, "user" text NOT NULL, role text NOT NULL, action text NOT NULL, target text NOT NULL, detail jsonb NOT NULL
+);
 `;
 
 const ts = (ms: number) => new Date(ms).toISOString();
@@ -461,6 +465,34 @@ export class PgStore implements IndexStore {
     } finally {
       c.release();
     }
+  }
+
+  async attemptStats(q: CountsQuery): Promise<AttemptStat[]> {
+    // Partitions hold an attempt under its event's day; retries run at most days after it.
+    const { rows } = await this.pool.query(`SELECT (at / $1) * $1 AS bucket, destination, outcome = 'success' AS success, ${LATENCY_BUCKET_SQL} AS lb, count(*) AS n
+      FROM attempts WHERE at >= $2 AND at < $3 AND t >= $4 AND t < $5 GROUP BY 1, 2, 3, 4 ORDER BY 1, destination COLLATE "C", 3, 4`, [q.bucketMs, q.from, q.to, ts(q.from - 8 * DAY), ts(q.to + DAY)]);
+    return (rows as Row[]).map((r) => ({ bucket: Number(r.bucket), destination: str(r.destination), success: r.success === true, latencyBucket: Number(r.lb), count: Number(r.n) }));
+  }
+
+  async deliveryLatency(q: CountsQuery): Promise<DeliveryLatencyStat[]> {
+    const { rows } = await this.pool.query(`SELECT (a.at / $1) * $1 AS bucket, d.source, a.destination, ${latencyBucketSql('(a.at - d.received_at)')} AS lb, count(*) AS n
+      FROM attempts a JOIN deliveries d ON d.event_id = a.event_id AND d.destination = a.destination AND d.t = a.t
+      WHERE a.at >= $2 AND a.at < $3 AND a.t >= $4 AND a.t < $5 AND a.outcome = 'success' AND d.source <> ''
+      GROUP BY 1, 2, 3, 4 ORDER BY 1, d.source COLLATE "C", a.destination COLLATE "C", 4`, [q.bucketMs, q.from, q.to, ts(q.from - 8 * DAY), ts(q.to + DAY)]);
+    return (rows as Row[]).map((r) => ({ bucket: Number(r.bucket), source: str(r.source), destination: str(r.destination), latencyBucket: Number(r.lb), count: Number(r.n) }));
+  }
+
+  async recordAudit(e: AuditEntry): Promise<void> {
+    await this.pool.query('INSERT INTO audit (at, "user", role, action, target, detail) VALUES ($1, $2, $3, $4, $5, $6)', [e.at, e.user, e.role, e.action, e.target, JSON.stringify(e.detail)]);
+  }
+
+  async auditLog(q: { limit: number; cursor?: string }): Promise<Page<AuditRow>> {
+    if (q.cursor !== undefined && !/^\d+$/.test(q.cursor)) return { items: [], next: null };
+    const { rows } = q.cursor === undefined
+      ? await this.pool.query('SELECT * FROM audit ORDER BY seq DESC LIMIT $1', [q.limit + 1])
+      : await this.pool.query('SELECT * FROM audit WHERE seq < $1 ORDER BY seq DESC LIMIT $2', [Number(q.cursor), q.limit + 1]);
+    const items = (rows as Row[]).slice(0, q.limit).map(toAudit);
+    return { items, next: rows.length > q.limit ? String(items[items.length - 1]!.seq) : null };
   }
 
   async stats(): Promise<StoreStats> {

@@ -5,11 +5,11 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import type {
-  Counts, CountsQuery, DeliveryDetail, DeliveryState, EventQuery, EventRow, EventSummary, IndexStore, Page,
+  AttemptStat, AuditEntry, DeliveryLatencyStat, AuditRow, Counts, CountsQuery, DeliveryDetail, DeliveryState, EventQuery, EventRow, EventSummary, IndexStore, Page,
   RejectionQuery, RejectionRow, StoreStats, Trace, WriteBatch,
 } from '../driver.ts';
-import { str, optStr, toAttempt, toDeadLetter, toDecision, toDelivery, toEvent, toRejection, type Row } from '../rows.ts';
-import { bodyColumns, ftsQuery, ftsText, globToLike, idBoundary, idTime, jsonPathOf, STATE_RANK } from '../shared.ts';
+import { str, optStr, toAttempt, toAudit, toDeadLetter, toDecision, toDelivery, toEvent, toRejection, type Row } from '../rows.ts';
+import { bodyColumns, ftsQuery, ftsText, globToLike, idBoundary, idTime, jsonPathOf, LATENCY_BUCKET_SQL, latencyBucketSql, STATE_RANK } from '../shared.ts';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS events (
@@ -83,6 +83,10 @@ CREATE TABLE IF NOT EXISTS rejections (
   UNIQUE (topic, partition, "offset")
 );
 CREATE INDEX IF NOT EXISTS rejections_time ON rejections(received_at);
+CREATE INDEX IF NOT EXISTS attempts_at ON attempts(at);
+CREATE TABLE IF NOT EXISTS audit (
+  seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, user TEXT NOT NULL, role TEXT NOT NULL, action TEXT NOT NULL, target TEXT NOT NULL, detail TEXT NOT NULL
+);
 `;
 
 // A delivery's row moves only forward in time: a record indexed late (another topic, a
@@ -343,6 +347,32 @@ export class SqliteStore implements IndexStore {
       this.db.exec('ROLLBACK');
       throw err;
     }
+  }
+
+  async attemptStats(q: CountsQuery): Promise<AttemptStat[]> {
+    return (this.stmt(`SELECT (at / CAST(? AS INTEGER)) * CAST(? AS INTEGER) AS bucket, destination, outcome = 'success' AS success, ${LATENCY_BUCKET_SQL} AS lb, count(*) AS n
+      FROM attempts WHERE at >= ? AND at < ? GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4`).all(q.bucketMs, q.bucketMs, q.from, q.to) as Row[])
+      .map((r) => ({ bucket: Number(r.bucket), destination: str(r.destination), success: Number(r.success) === 1, latencyBucket: Number(r.lb), count: Number(r.n) }));
+  }
+
+  async deliveryLatency(q: CountsQuery): Promise<DeliveryLatencyStat[]> {
+    return (this.stmt(`SELECT (a.at / CAST(? AS INTEGER)) * CAST(? AS INTEGER) AS bucket, d.source, a.destination, ${latencyBucketSql('(a.at - d.received_at)')} AS lb, count(*) AS n
+      FROM attempts a JOIN deliveries d ON d.event_id = a.event_id AND d.destination = a.destination
+      WHERE a.at >= ? AND a.at < ? AND a.outcome = 'success' AND d.source <> '' GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4`).all(q.bucketMs, q.bucketMs, q.from, q.to) as Row[])
+      .map((r) => ({ bucket: Number(r.bucket), source: str(r.source), destination: str(r.destination), latencyBucket: Number(r.lb), count: Number(r.n) }));
+  }
+
+  async recordAudit(e: AuditEntry): Promise<void> {
+    this.stmt('INSERT INTO audit (at, user, role, action, target, detail) VALUES (?, ?, ?, ?, ?, ?)').run(e.at, e.user, e.role, e.action, e.target, JSON.stringify(e.detail));
+  }
+
+  async auditLog(q: { limit: number; cursor?: string }): Promise<Page<AuditRow>> {
+    if (q.cursor !== undefined && !/^\d+$/.test(q.cursor)) return { items: [], next: null };
+    const rows = (q.cursor === undefined
+      ? this.stmt('SELECT * FROM audit ORDER BY seq DESC LIMIT ?').all(q.limit + 1)
+      : this.stmt('SELECT * FROM audit WHERE seq < ? ORDER BY seq DESC LIMIT ?').all(Number(q.cursor), q.limit + 1)) as Row[];
+    const items = rows.slice(0, q.limit).map(toAudit);
+    return { items, next: rows.length > q.limit ? String(items[items.length - 1]!.seq) : null };
   }
 
   async stats(): Promise<StoreStats> {

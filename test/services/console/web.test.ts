@@ -1,0 +1,248 @@
+// The web console in a real browser (Debian's chromium through playwright-core) against the
+// real pipeline (Kafka, Redis, the registry, a SQLite index): log in, search, open a trace,
+// retry a failed delivery, pause and resume a destination, a bulk redrive with its count
+// first; a viewer's action, a POST without its CSRF token and a password guessed too often
+// are refused. Every page is saved as a screenshot under docs/screenshots/.
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, before, test } from 'node:test';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { hashPassword } from '../../../packages/core/src/index.ts';
+import { buildConsole } from '../../../services/console/src/app.ts';
+import { buildDeliverer } from '../../../services/deliverer/src/app.ts';
+import { buildIngress } from '../../../services/ingress/src/app.ts';
+import { buildRouter } from '../../../services/router/src/app.ts';
+import { infra, uniquePrefix } from '../../support/infra.ts';
+import { startSink, type Sink } from '../../support/sink.ts';
+import { quietLog, runtimeFor, testConfig, whenReady } from '../../support/stack.ts';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const SHOTS = resolve(import.meta.dirname, '../../../docs/screenshots');
+const OPERATOR = { name: 'ada', password: 'operator passphrase 1' };
+const VIEWER = { name: 'vic', password: 'viewer passphrase 22' };
+const dir = mkdtempSync(join(tmpdir(), 'hookyard-web-'));
+let sink: Sink;
+let ingressUrl = '';
+let consoleUrl = '';
+let browser: Browser;
+const closers: (() => Promise<unknown>)[] = [];
+/** What the billing sink answers per event kind: "down" fails until told otherwise. */
+const failing = new Set(['down']);
+
+before(async () => {
+  assert.ok(existsSync(CHROMIUM), `no browser at ${CHROMIUM}: scripts/bootstrap.sh installs Debian's chromium (or set CHROMIUM_PATH)`);
+  mkdirSync(SHOTS, { recursive: true });
+  const a = await infra();
+  sink = await startSink();
+  sink.respond = (_n, r) => (failing.has((JSON.parse(r.body.toString()) as { kind: string }).kind) ? 500 : 200);
+  const config = testConfig({
+    kafka: { topicPrefix: uniquePrefix('web'), partitions: 2 },
+    console: {
+      apiTokens: [{ name: 'ops', token: 'web-test-token-0123456789' }],
+      store: { type: 'sqlite', path: join(dir, 'index.db') },
+      users: [
+        { name: OPERATOR.name, role: 'operator', passwordHash: await hashPassword(OPERATOR.password) },
+        { name: VIEWER.name, role: 'viewer', passwordHash: await hashPassword(VIEWER.password) },
+      ],
+    },
+    sources: [{ name: 'shop', eventType: 'body.type', dedupKey: 'body.id' }],
+    destinations: [{ name: 'billing', url: sink.url, retry: { schedule: [0, 200], maxAttempts: 2 } }],
+    connections: [{ source: 'shop', destination: 'billing' }],
+  });
+  const env = runtimeFor(a);
+  const ingress = buildIngress({ config, env, log: quietLog });
+  const router = buildRouter({ config, env, log: quietLog });
+  const deliverer = buildDeliverer({ config, env, log: quietLog });
+  const console_ = buildConsole({ config, env, log: quietLog });
+  closers.push(() => ingress.close(), () => router.close(), () => deliverer.close(), () => console_.close(), () => sink.close());
+  ingressUrl = await whenReady(await ingress.start({ port: 0, host: '127.0.0.1' }));
+  await router.start();
+  await deliverer.start();
+  consoleUrl = await whenReady(await console_.start({ port: 0 }));
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  closers.unshift(() => browser.close());
+});
+
+after(async () => {
+  for (const c of closers) await c().catch(() => {});
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const browserErrors: string[] = [];
+let n = 0;
+async function send(kind: string, note = ''): Promise<string> {
+  const res = await fetch(`${ingressUrl}/webhooks/shop`, {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ id: `evt_${kind}_${++n}`, type: kind === 'ok' ? 'invoice.paid' : `order.${kind}`, kind, customer: `cus_${n}`, note }),
+  });
+  assert.equal(res.status, 202);
+  return ((await res.json()) as { id: string }).id;
+}
+
+async function login(user: { name: string; password: string }): Promise<Page> {
+  const page = await (await browser.newContext({ viewport: { width: 1360, height: 900 } })).newPage();
+  page.on('dialog', (d) => void d.accept());
+  page.on('pageerror', (e) => browserErrors.push(`${page.url()}: ${e.message}`));
+  // A blocked script or style (the CSP), a failed resource: all show as console errors.
+  page.on('console', (m) => { if (m.type() === 'error' && !/status of 40[1349]/.test(m.text())) browserErrors.push(`${page.url()}: ${m.text()}`); });
+  await page.goto(`${consoleUrl}/events`);
+  assert.match(page.url(), /\/login\?next=%2Fevents$/, 'not logged in: sent to the login page');
+  await page.fill('input[name=name]', user.name);
+  await page.fill('input[name=password]', user.password);
+  await Promise.all([page.waitForURL(`${consoleUrl}/events`), page.click('button[type=submit]')]);
+  return page;
+}
+
+/** Reloads until the check holds (the index follows Kafka a moment behind). */
+async function until(page: Page, check: () => Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) assert.fail(`${what}: not within ${timeoutMs} ms (at ${page.url()})`);
+    await new Promise((r) => setTimeout(r, 400));
+    await page.reload();
+  }
+}
+
+/** A state badge's text, or null while the page does not show it (no waiting). */
+async function stateOf(page: Page, destination: string): Promise<string | null> {
+  const badge = page.locator(`li.delivery[data-destination=${destination}] [data-state]`);
+  return (await badge.count()) === 0 ? null : badge.first().textContent();
+}
+
+const shot = (page: Page, name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+
+test('an operator searches, reads a trace, retries a failed delivery, pauses a destination, redrives in bulk; every action audited', { timeout: 240_000 }, async () => {
+  const ok = await send('ok', 'marker-alpha');
+  const down = await send('down', 'marker-bravo');
+  const page = await login(OPERATOR);
+
+  // Search by full text, then by filter; the live tail brings a new event without a reload.
+  await page.goto(`${consoleUrl}/events?q=marker-alpha`);
+  await until(page, async () => (await page.locator('table.events tbody tr').count()) === 1, 'full-text search finds the event');
+  assert.equal(await page.locator(`a[href="/events/${ok}"]`).count(), 1);
+  await page.goto(`${consoleUrl}/events?destination=billing&state=dead`);
+  await until(page, async () => (await page.locator(`a[href="/events/${down}"]`).count()) === 1, 'the failed delivery is found by state');
+  await page.goto(`${consoleUrl}/events`);
+  const live = await send('ok', 'marker-live');
+  await page.locator(`a[href="/events/${live}"]`).waitFor({ timeout: 20_000 });
+  await shot(page, 'events');
+
+  // The trace: two failed attempts, dead; then retried from the page, delivered.
+  await page.goto(`${consoleUrl}/events/${down}`);
+  const billing = page.locator('li.delivery[data-destination=billing]');
+  await until(page, async () => (await stateOf(page, 'billing')) === 'dead', 'the delivery is dead');
+  assert.equal(await billing.locator('tr.attempt').count(), 2);
+  await shot(page, 'event');
+  failing.delete('down');
+  await Promise.all([page.waitForURL(/done=/), billing.locator('button', { hasText: 'Retry delivery to billing' }).click()]);
+  assert.match(await page.locator('p.notice').textContent() ?? '', /Sent again to billing/);
+  await until(page, async () => (await stateOf(page, 'billing')) === 'delivered' && (await billing.locator('tr.attempt').count()) === 3, 'the retry is a third attempt, delivered');
+
+  // Pause: nothing is delivered while paused; the page says so; resume delivers it.
+  await page.goto(`${consoleUrl}/destinations`);
+  const card = page.locator('section.destination[data-destination=billing]');
+  await card.locator('input[name=reason]').fill('maintenance window');
+  await Promise.all([page.waitForURL(/done=/), card.locator('button', { hasText: 'Pause' }).click()]);
+  assert.equal(await card.locator('[data-status]').textContent(), 'paused');
+  assert.match(await card.textContent() ?? "", /by operator.*maintenance window \(ada\)/s);
+  const before = sink.received.length;
+  const heldId = await send('ok', 'marker-held');
+  await page.goto(`${consoleUrl}/events/${heldId}`);
+  await until(page, async () => (await stateOf(page, 'billing')) === 'held', 'a delivery to a paused destination is held');
+  assert.equal(sink.received.length, before, 'nothing delivered while paused');
+  await page.goto(`${consoleUrl}/destinations`);
+  await shot(page, 'destinations');
+  await Promise.all([page.waitForURL(/done=/), card.locator('button', { hasText: 'Resume' }).click()]);
+  assert.equal(await card.locator('[data-status]').textContent(), 'active');
+  await sink.waitFor(before + 1, 30_000);
+
+  // Bulk redrive: the count first, then confirmed, then progress to done.
+  failing.add('bulk');
+  const dead = [await send('bulk'), await send('bulk'), await send('bulk')];
+  await page.goto(`${consoleUrl}/events?destination=billing&state=dead&q=bulk`);
+  await until(page, async () => (await page.locator('table.events tbody tr').count()) === 3, 'three dead deliveries indexed');
+  failing.delete('bulk');
+  const got = sink.received.length;
+  await page.goto(`${consoleUrl}/bulk`);
+  const redrive = page.locator('form[action="/bulk/redrive"]');
+  await redrive.locator('select[name=destination]').selectOption('billing');
+  await redrive.locator('input[name=from]').fill('10m');
+  await Promise.all([page.waitForURL(`${consoleUrl}/bulk/redrive`), redrive.locator('button').click()]);
+  // The down event was dead-lettered too (before its retry): 4 dead letters in the window.
+  assert.match(await page.locator('.preview .count').textContent() ?? '', /^4 dead letters will be re-sent to billing/);
+  assert.equal(sink.received.length, got, 'a dry run sends nothing');
+  await shot(page, 'bulk');
+  await Promise.all([page.waitForURL(/\/bulk\/jobs\//), page.locator('.preview button', { hasText: 'Confirm' }).click()]);
+  await page.locator('.job[data-state=done]').waitFor({ timeout: 60_000 });
+  assert.equal(await page.locator('.job td[data-key=redriven]').textContent(), '4');
+  await shot(page, 'bulk-job');
+  // Three arrive: the fourth (the event retried above) is already delivered, and the
+  // deliverer's dedup does not send it twice.
+  await sink.waitFor(got + 3, 30_000);
+  for (const id of dead) {
+    await page.goto(`${consoleUrl}/events/${id}`);
+    await until(page, async () => (await stateOf(page, 'billing')) === 'delivered', `redriven ${id} delivered`);
+  }
+
+  // Every action is on the audit page, with who did it.
+  await page.goto(`${consoleUrl}/audit`);
+  const audit = await page.locator('table.audit tbody').textContent() ?? '';
+  for (const a of ['delivery.retry', 'destination.pause', 'destination.resume', 'bulk.redrive.start', 'bulk.redrive']) assert.ok(audit.includes(a), `${a} in the audit log`);
+  assert.ok(audit.includes(OPERATOR.name));
+  await shot(page, 'audit');
+  for (const [path, name] of [['/', 'overview'], ['/sources', 'sources']] as const) {
+    await page.goto(`${consoleUrl}${path}`);
+    await page.locator('.u-wrap').first().waitFor();
+    await shot(page, name);
+  }
+  await page.context().close();
+});
+
+test('a viewer sees but cannot act; an action without its CSRF token is refused; password guessing is rate-limited', { timeout: 120_000 }, async () => {
+  const id = await send('ok', 'marker-viewer');
+  const viewer = await login(VIEWER);
+  await viewer.goto(`${consoleUrl}/events/${id}`);
+  await until(viewer, async () => (await stateOf(viewer, 'billing')) !== null, 'the trace is shown to a viewer');
+  assert.equal(await viewer.locator('button', { hasText: 'Retry' }).count(), 0, 'no action buttons for a viewer');
+  await viewer.goto(`${consoleUrl}/destinations`);
+  assert.equal(await viewer.locator('button', { hasText: 'Pause' }).count(), 0);
+  // The request a button would send, with a valid CSRF token: refused for the role.
+  const token = (page: Page) => page.getAttribute('body', 'hx-headers').then((h) => (JSON.parse(h!) as Record<string, string>)['x-csrf-token']!);
+  const post = (page: Page, headers: Record<string, string>) => page.request.post(`${consoleUrl}/destinations/billing/pause`, { headers, form: { reason: 'x' }, maxRedirects: 0 });
+  const r = await post(viewer, { 'x-csrf-token': await token(viewer) });
+  const asViewer = { status: r.status(), text: await r.text() };
+  assert.equal(asViewer.status, 403);
+  assert.match(asViewer.text, /may look but not act/);
+  await viewer.context().close();
+
+  const operator = await login(OPERATOR);
+  await operator.goto(`${consoleUrl}/destinations`);
+  const noToken = (await post(operator, {})).status();
+  const wrongToken = (await post(operator, { 'x-csrf-token': `${await token(operator)}x` })).status();
+  assert.equal(wrongToken, 403, 'a wrong CSRF token: refused');
+  assert.equal(noToken, 403, 'no CSRF token: refused');
+  await operator.goto(`${consoleUrl}/destinations`);
+  assert.equal(await operator.locator('section.destination[data-destination=billing] [data-status]').textContent(), 'active', 'nothing changed');
+  await operator.context().close();
+
+  // Five attempts per address and user name in a minute are answered (every attempt counts,
+  // so a name of its own here); the sixth is refused before it is checked.
+  const guesser = await (await browser.newContext()).newPage();
+  const statuses: number[] = [];
+  for (let i = 0; i < 6; i++) {
+    await guesser.goto(`${consoleUrl}/login`);
+    await guesser.fill('input[name=name]', 'eve');
+    await guesser.fill('input[name=password]', `guess number ${i}`);
+    const [res] = await Promise.all([guesser.waitForResponse((r) => r.url().endsWith('/login') && r.request().method() === 'POST'), guesser.click('button[type=submit]')]);
+    statuses.push(res.status());
+  }
+  assert.deepEqual(statuses, [401, 401, 401, 401, 401, 429]);
+  assert.match(await guesser.locator('p.error').textContent() ?? '', /Too many login attempts/);
+  await shot(guesser, 'login-rate-limited');
+  await guesser.goto(`${consoleUrl}/login`);
+  await shot(guesser, 'login');
+  await guesser.context().close();
+  assert.deepEqual(browserErrors, [], 'no script error, blocked resource or CSP violation on any page');
+});
