@@ -81,9 +81,19 @@ export interface RoutingDecision {
   replayId: string | null;
 }
 
-export type Envelope = RawEvent | Delivery | IngressRejection | DeadLetter | DeliveryAttempt | RoutingDecision;
+/** A destination's receipt for a delivery: applied or failed, in its own words (schemas/receipt.avsc). */
+export interface Receipt {
+  receiptId: string;
+  eventId: string;
+  destination: string;
+  status: 'applied' | 'failed';
+  detail: string | null;
+  receivedAt: number;
+}
 
-export type SchemaName = 'raw-event' | 'delivery' | 'ingress-rejection' | 'dead-letter' | 'delivery-attempt' | 'routing-decision';
+export type Envelope = RawEvent | Delivery | IngressRejection | DeadLetter | DeliveryAttempt | RoutingDecision | Receipt;
+
+export type SchemaName = 'raw-event' | 'delivery' | 'ingress-rejection' | 'dead-letter' | 'delivery-attempt' | 'routing-decision' | 'receipt';
 
 const schemaDir = resolve(import.meta.dirname, '..', '..', '..', 'schemas');
 
@@ -132,6 +142,7 @@ export class EnvelopeCodec {
   async encode(topic: string, name: 'dead-letter', value: DeadLetter): Promise<Buffer>;
   async encode(topic: string, name: 'delivery-attempt', value: DeliveryAttempt): Promise<Buffer>;
   async encode(topic: string, name: 'routing-decision', value: RoutingDecision): Promise<Buffer>;
+  async encode(topic: string, name: 'receipt', value: Receipt): Promise<Buffer>;
   async encode(topic: string, name: SchemaName, value: Envelope): Promise<Buffer> {
     if (!this.ready.has(topic)) await this.schemaId(topic, name);
     const { id, type } = this.ready.get(topic)!;

@@ -13,6 +13,8 @@ export const ERRORS = {
   BODY_TOO_LARGE: { status: 413, retryable: false, message: 'request body exceeds the source limit' },
   EVENT_TYPE_NOT_ALLOWED: { status: 422, retryable: false, message: 'event type is not accepted by this source' },
   CAPTURE_UNAVAILABLE: { status: 503, retryable: true, message: 'event could not be captured; retry later' },
+  DESTINATION_NOT_FOUND: { status: 404, retryable: false, message: 'unknown destination, or it takes no receipts' },
+  UNKNOWN_WEBHOOK_ID: { status: 404, retryable: false, message: 'no delivery with this webhook-id was delivered to this destination' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

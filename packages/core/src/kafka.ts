@@ -37,6 +37,8 @@ export interface TopicNames {
   rejections: string;
   destinationState: string;
   decisions: string;
+  /** Receipts: destinations saying a delivery was applied (or not). */
+  receipts: string;
   delivery(destination: string): string;
   retryTier(tierMs: number): string;
 }
@@ -49,6 +51,7 @@ export function topicNames(prefix: string): TopicNames {
     rejections: `${prefix}ingress-rejections`,
     destinationState: `${prefix}destination-state`,
     decisions: `${prefix}routing-decisions`,
+    receipts: `${prefix}receipts`,
     delivery: (destination) => `${prefix}deliveries.${destination}`,
     retryTier: (tierMs) => `${prefix}retry.${tierMs}ms`,
   };

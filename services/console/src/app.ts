@@ -8,6 +8,7 @@ import {
 import { tokenCheck } from './api/auth.ts';
 import { apiRoutes } from './api/routes.ts';
 import { Freshness } from './freshness.ts';
+import { SlaWatch } from './sla.ts';
 import { Indexer, indexedTopics } from './indexer.ts';
 import { KafkaRedisLive } from './live.ts';
 import { openStore } from './store/open.ts';
@@ -107,6 +108,9 @@ export function buildConsole({ config, env, log }: ConsoleDeps): Console {
       const timer = setInterval(sweep, RETENTION_SWEEP_MS);
       timer.unref();
       closer.add('retention', () => clearInterval(timer));
+      const sla = new SlaWatch(config, opened, log, metrics, retentionMs);
+      sla.start();
+      closer.add('receipts-sla', () => sla.stop());
       log.info({ group, store: config.console.store.type }, 'console indexing');
       return address;
     },

@@ -6,9 +6,9 @@
 import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import {
   Counter, Histogram, consumerOptions, isPoisonRecord, runSupervised,
-  type Config, type DeadLetter, type Delivery, type DeliveryAttempt, type EnvelopeCodec, type IngressRejection, type Logger, type RawEvent, type Registry, type RoutingDecision, type SupervisedConsumer, type TopicNames,
+  type Config, type DeadLetter, type Delivery, type DeliveryAttempt, type EnvelopeCodec, type IngressRejection, type Logger, type RawEvent, type Receipt, type Registry, type RoutingDecision, type SupervisedConsumer, type TopicNames,
 } from '@hookyard/core';
-import { attemptRow, deadLetterRow, decisionRows, deliveryRecordRow, eventMapping, eventRow, rejectionRow } from './records.ts';
+import { attemptRow, deadLetterRow, decisionRows, deliveryRecordRow, eventMapping, eventRow, receiptRow, rejectionRow } from './records.ts';
 import { emptyBatch, type IndexStore, type WriteBatch } from './store/driver.ts';
 
 /** The consumer's own view: the store it writes (a narrow slice of IndexStore). */
@@ -26,13 +26,14 @@ export interface IndexerDeps {
   metrics: Registry;
 }
 
-export type TopicKind = 'raw' | 'rejection' | 'decision' | 'delivery' | 'attempt' | 'dead';
+export type TopicKind = 'raw' | 'rejection' | 'decision' | 'delivery' | 'attempt' | 'dead' | 'receipt';
 
 export function indexedTopics(config: Config, topics: TopicNames): Map<string, TopicKind> {
   const m = new Map<string, TopicKind>([
     [topics.rawEvents, 'raw'], [topics.rejections, 'rejection'], [topics.decisions, 'decision'], [topics.attempts, 'attempt'], [topics.deadLetters, 'dead'],
   ]);
   for (const d of config.destinations) m.set(topics.delivery(d.name), 'delivery');
+  if (config.destinations.some((d) => d.receipts)) m.set(topics.receipts, 'receipt');
   return m;
 }
 
@@ -108,6 +109,7 @@ export class Indexer {
         case 'delivery': rows.deliveries.push(deliveryRecordRow(value as Delivery, Number(m.timestamp), kafka)); break;
         case 'attempt': rows.attempts.push(attemptRow(value as DeliveryAttempt, kafka)); break;
         case 'dead': rows.deadLetters.push(deadLetterRow(value as DeadLetter, kafka)); break;
+        case 'receipt': rows.receipts.push(receiptRow(value as Receipt, kafka)); break;
       }
     }
     const t0 = performance.now();

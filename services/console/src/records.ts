@@ -1,6 +1,6 @@
 // Kafka records → index rows. Pure: the indexer decodes, this decides what a row holds.
-import { bodyForMatching, keyAt, redactHeaders, type Config, type DeadLetter, type Delivery, type DeliveryAttempt, type IngressRejection, type RawEvent, type RequestView, type RoutingDecision } from '@hookyard/core';
-import type { AttemptRow, Coordinates, DeadLetterRow, DecisionRow, DeliveryRecordRow, EventRow, RejectionRow } from './store/driver.ts';
+import { bodyForMatching, keyAt, redactHeaders, type Config, type DeadLetter, type Delivery, type DeliveryAttempt, type IngressRejection, type RawEvent, type Receipt, type RequestView, type RoutingDecision } from '@hookyard/core';
+import type { AttemptRow, Coordinates, DeadLetterRow, DecisionRow, DeliveryRecordRow, EventRow, ReceiptRow, RejectionRow } from './store/driver.ts';
 
 /** Headers providers put their own webhook id in, most specific first. */
 const WEBHOOK_ID_HEADERS = ['webhook-id', 'svix-id', 'x-github-delivery', 'x-shopify-webhook-id', 'x-request-id'];
@@ -62,4 +62,8 @@ export function deadLetterRow(d: DeadLetter, kafka: Coordinates): DeadLetterRow 
 
 export function rejectionRow(r: IngressRejection, kafka: Coordinates): RejectionRow {
   return { kafka, ...r, headers: redactHeaders(r.headers) };
+}
+
+export function receiptRow(r: Receipt, kafka: Coordinates): ReceiptRow {
+  return { kafka, receiptId: r.receiptId, eventId: r.eventId, destination: r.destination, status: r.status, detail: r.detail, at: r.receivedAt };
 }

@@ -12,6 +12,7 @@ import {
 import { KafkaCapture, type EventCapture } from './kafka-capture.ts';
 import { RedisEdgeDedup, dedupKeyOf, dedupWindowMs, type EdgeDedup } from './edge-dedup.ts';
 import { eventTypeMatcher } from './event-type.ts';
+import { RedisReceiptChecks, receiptRoutes, type ReceiptChecks } from './receipts.ts';
 import { buildVerifier, type RejectReason, type Verifier } from './verify/index.ts';
 import { clientIp, ipAllowList, trustedProxyList } from './verify/ip-allow.ts';
 
@@ -25,6 +26,8 @@ export interface IngressDeps {
   dedup?: EdgeDedup;
   /** Clock for timestamp tolerance; tests pin it. */
   now?: () => number;
+  /** Defaults to Redis at env.redisUrl when any destination takes receipts. */
+  receiptChecks?: ReceiptChecks;
 }
 
 interface SourceRuntime {
@@ -60,7 +63,7 @@ function sendError(reply: FastifyReply, err: HookyardError): FastifyReply {
   return reply.code(err.status).send(err.toJSON());
 }
 
-export function buildIngress({ config, env, log, dedup, now = Date.now }: IngressDeps): Ingress {
+export function buildIngress({ config, env, log, dedup, now = Date.now, receiptChecks }: IngressDeps): Ingress {
   const topics = topicNames(config.kafka.topicPrefix);
   const sources = new Map<string, SourceRuntime>(config.sources.map((s) => [s.name, {
     config: s,
@@ -97,7 +100,7 @@ export function buildIngress({ config, env, log, dedup, now = Date.now }: Ingres
     return lastReady.ok;
   };
   const kafkaCapture = new KafkaCapture({
-    producer, newProducer, log, codec, rawTopic: topics.rawEvents, rejectionsTopic: topics.rejections,
+    producer, newProducer, log, codec, rawTopic: topics.rawEvents, rejectionsTopic: topics.rejections, receiptsTopic: topics.receipts,
     timeoutMs: config.kafka.produceTimeoutMs, readyCheck: kafkaReachable, metrics: { batchSize, produceSeconds },
   });
   const capture: EventCapture = kafkaCapture;
@@ -141,6 +144,25 @@ export function buildIngress({ config, env, log, dedup, now = Date.now }: Ingres
     return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not ready', kafka: ok, durability: durabilityPromise(config.kafka) });
   });
   app.get('/metrics', async (_req, reply) => reply.type(metrics.contentType).send(await metrics.metrics()));
+
+  const takesReceipts = config.destinations.some((d) => d.receipts);
+  const checks = takesReceipts ? (receiptChecks ?? new RedisReceiptChecks(env.redisUrl, config.kafka.topicPrefix)) : undefined;
+  if (checks) {
+    // A receipt's refusals are recorded like a source's, under "receipts:<destination>".
+    const receiptSources = new Map<string, SourceRuntime>();
+    receiptRoutes(app, {
+      config, checks, metrics, now,
+      capture: (r) => kafkaCapture.receipt(r),
+      refuse: (reply, req, name, code, reason, body) => {
+        let src = receiptSources.get(name);
+        if (!src) {
+          src = { config: { name: `receipts:${name}`, verify: { type: 'none' } } as unknown as SourceConfig, verify: () => ({ ok: true }), ipAllowed: undefined, typeAllowed: undefined, needsBody: false, dedupWindowMs: 0, rejectTokens: { tokens: config.ingress.rejectionsPerSecond, at: now() } };
+          receiptSources.set(name, src);
+        }
+        return refuse(reply, req, src, code, reason as RejectReason, body);
+      },
+    });
+  }
 
   app.post<{ Params: { source: string } }>('/webhooks/:source', {
     // A callback hook, not an async one: no promise per request on the hot path. A refusal
@@ -258,15 +280,17 @@ export function buildIngress({ config, env, log, dedup, now = Date.now }: Ingres
     async start({ port = env.port, host = '0.0.0.0' } = {}) {
       started = true;
       if (edge) closer.add('edge-dedup', () => edge.close());
+      if (checks) closer.add('receipt-checks', () => checks.close());
       closer.add('producer', () => kafkaCapture.producer.disconnect());
       closer.add('admin', () => admin.disconnect());
       // Ingress comes up even when Kafka is down: it answers 503 until the broker is back.
       const connect = async () => {
         await admin.connect();
-        await ensureTopics(admin, config.kafka, [topics.rawEvents, topics.rejections]);
+        await ensureTopics(admin, config.kafka, [topics.rawEvents, topics.rejections, ...(checks ? [topics.receipts] : [])]);
         warnIfInternalStateUnflushed(admin, config.kafka, log);
         await codec.schemaId(topics.rawEvents, 'raw-event');
         await codec.schemaId(topics.rejections, 'ingress-rejection');
+        if (checks) await codec.schemaId(topics.receipts, 'receipt');
         await producer.connect();
       };
       try {

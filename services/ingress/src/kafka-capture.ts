@@ -1,7 +1,7 @@
 // The Kafka side of ingress: capture an event durably (acks=all, coalesced batches) and
 // record refusals. Ingress's HTTP layer only sees the EventCapture interface.
 import type { Producer } from 'kafkajs';
-import { BatchingProducer, HookyardError, NotSentError, logRenewals, type Logger, type EnvelopeCodec, type Histogram, type IngressRejection, type RawEvent } from '@hookyard/core';
+import { BatchingProducer, HookyardError, NotSentError, logRenewals, type Logger, type EnvelopeCodec, type Histogram, type IngressRejection, type RawEvent, type Receipt } from '@hookyard/core';
 
 export interface EventCapture {
   capture(event: RawEvent): Promise<void>;
@@ -17,6 +17,7 @@ export interface KafkaCaptureOptions {
   codec: EnvelopeCodec;
   rawTopic: string;
   rejectionsTopic: string;
+  receiptsTopic: string;
   timeoutMs: number;
   readyCheck: () => Promise<boolean>;
   metrics: { batchSize: Histogram; produceSeconds: Histogram };
@@ -62,6 +63,18 @@ export class KafkaCapture implements EventCapture {
     // request timeout and retries), so a 503 never hides a write that lands later.
     try {
       await this.batcher.send(this.o.rawTopic, { key: event.orderingKey, value, timestamp: String(event.receivedAt) }, this.o.timeoutMs);
+    } catch (err) {
+      if (err instanceof NotSentError) throw new HookyardError('CAPTURE_UNAVAILABLE', 'Kafka is unreachable or too slow; not captured');
+      throw err instanceof HookyardError ? err : new HookyardError('CAPTURE_UNAVAILABLE', undefined, { cause: err });
+    }
+  }
+
+  /** A receipt, acked by every in-sync replica (the same durability as an event). */
+  async receipt(r: Receipt): Promise<void> {
+    if (!this.connected) throw new HookyardError('CAPTURE_UNAVAILABLE', 'Kafka is not connected');
+    const value = await this.o.codec.encode(this.o.receiptsTopic, 'receipt', r);
+    try {
+      await this.batcher.send(this.o.receiptsTopic, { key: `${r.eventId}.${r.destination}`, value, timestamp: String(r.receivedAt) }, this.o.timeoutMs);
     } catch (err) {
       if (err instanceof NotSentError) throw new HookyardError('CAPTURE_UNAVAILABLE', 'Kafka is unreachable or too slow; not captured');
       throw err instanceof HookyardError ? err : new HookyardError('CAPTURE_UNAVAILABLE', undefined, { cause: err });

@@ -94,6 +94,17 @@ export const destinationSchema = z.strictObject({
   /** Paused from config: nothing is delivered until this is removed (the CLI's pause is separate state). */
   paused: z.boolean().default(false),
   breaker: breakerSchema.default(breakerSchema.parse({})),
+  /**
+   * Outcome receipts: the receiving application POSTs /receipts/<destination> (Standard
+   * Webhooks-signed with this secret) to say it applied or failed a delivery; a delivery
+   * with no receipt `slaSeconds` after it was delivered is "applied unknown".
+   */
+  receipts: z.strictObject({
+    secret,
+    slaSeconds: z.number().int().min(1).max(7 * 86_400).default(300),
+    /** How old a receipt's webhook-timestamp may be (either way). */
+    toleranceSeconds: z.number().int().min(1).max(3600).default(300),
+  }).optional(),
 });
 
 export const connectionSchema = z.strictObject({

@@ -1,7 +1,7 @@
 // The query API's parameters → store queries. Everything the user sends is checked here,
 // with a message that says which parameter and what was expected; nothing reaches a store
 // but typed values.
-import { DELIVERY_STATES, type CountsQuery, type DeliveryState, type EventQuery, type RejectionQuery } from '../store/driver.ts';
+import { DELIVERY_STATES, RECEIPT_FILTERS, type CountsQuery, type DeliveryState, type EventQuery, type ReceiptFilter, type RejectionQuery } from '../store/driver.ts';
 
 export class BadQuery extends Error {
   readonly status = 400;
@@ -19,7 +19,7 @@ export type Params = Record<string, string | string[] | undefined>;
 export const QUERY_STATES = [...DELIVERY_STATES, 'held'] as const;
 export type QueryState = (typeof QUERY_STATES)[number];
 
-const EVENT_PARAMS = ['from', 'to', 'source', 'destination', 'state', 'eventType', 'status', 'orderingKey', 'eventId', 'webhookId', 'replayId', 'q', 'match', 'limit', 'cursor'] as const;
+const EVENT_PARAMS = ['from', 'to', 'source', 'destination', 'state', 'receipt', 'eventType', 'status', 'orderingKey', 'eventId', 'webhookId', 'replayId', 'q', 'match', 'limit', 'cursor'] as const;
 const NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const SEGMENT = /^[A-Za-z0-9_$@:-]{1,128}$/;
@@ -107,6 +107,8 @@ export function parseEventQuery(params: Params, now = Date.now()): ParsedEventQu
   for (const s of sources) if (!NAME.test(s)) throw new BadQuery('source', `"${s}" is not a name`);
   const state = one(params, 'state');
   if (state !== undefined && !(QUERY_STATES as readonly string[]).includes(state)) throw new BadQuery('state', `"${state}" is not one of ${QUERY_STATES.join(', ')}`);
+  const receipts = many(params, 'receipt');
+  for (const r of receipts) if (!(RECEIPT_FILTERS as readonly string[]).includes(r)) throw new BadQuery('receipt', `"${r}" is not one of ${RECEIPT_FILTERS.join(', ')}`);
   const status = one(params, 'status');
   if (status !== undefined && (!/^\d{3}$/.test(status) || Number(status) < 100 || Number(status) > 599)) throw new BadQuery('status', 'must be an HTTP status (100–599)');
   const eventType = one(params, 'eventType');
@@ -131,6 +133,7 @@ export function parseEventQuery(params: Params, now = Date.now()): ParsedEventQu
     ...(sources.length > 0 ? { sources } : {}),
     ...(destination !== undefined ? { destinations: [destination] } : {}),
     ...(state !== undefined && state !== 'held' ? { states: [state as DeliveryState] } : {}),
+    ...(receipts.length > 0 ? { receipts: receipts as ReceiptFilter[] } : {}),
     ...(eventType !== undefined ? { eventType } : {}),
     ...(status !== undefined ? { status: Number(status) } : {}),
     ...(orderingKey !== undefined ? { orderingKey } : {}),

@@ -41,6 +41,9 @@ export type DeadLetterRow = Omit<DeadLetter, 'orderingKey' | 'headers' | 'body'>
 
 export type RejectionRow = IngressRejection & { kafka: Coordinates };
 
+/** A destination's receipt for a delivery (the newest per delivery counts). */
+export interface ReceiptRow { kafka: Coordinates; receiptId: string; eventId: string; destination: string; status: 'applied' | 'failed'; detail: string | null; at: number }
+
 /** One indexer batch: written atomically (all or nothing). */
 export interface WriteBatch {
   events: EventRow[];
@@ -49,9 +52,10 @@ export interface WriteBatch {
   attempts: AttemptRow[];
   deadLetters: DeadLetterRow[];
   rejections: RejectionRow[];
+  receipts: ReceiptRow[];
 }
 
-export const emptyBatch = (): WriteBatch => ({ events: [], decisions: [], deliveries: [], attempts: [], deadLetters: [], rejections: [] });
+export const emptyBatch = (): WriteBatch => ({ events: [], decisions: [], deliveries: [], attempts: [], deadLetters: [], rejections: [], receipts: [] });
 
 /**
  * A delivery's state, from its latest record by time: pending (routed or replayed, not yet
@@ -85,11 +89,19 @@ export interface EventQuery {
   /** Full text over body and headers: every word must occur. */
   text?: string;
   limit: number;
+  /** A delivery (to one of `destinations`, when given) by its receipt: applied, failed, none (delivered, no receipt yet), sla_missed (applied unknown). */
+  receipts?: ReceiptFilter[];
   /** From a previous page's `next`. */
   cursor?: string;
 }
 
-export interface DeliverySummary { destination: string; state: DeliveryState; attempts: number; lastStatus: number | null; replayId: string | null }
+export const RECEIPT_FILTERS = ['applied', 'failed', 'none', 'sla_missed'] as const;
+export type ReceiptFilter = (typeof RECEIPT_FILTERS)[number];
+
+/** What a delivery's receipt says: applied or failed (by the receiver), applied_unknown (its SLA passed without one). */
+export type ReceiptState = 'applied' | 'failed' | 'applied_unknown';
+
+export interface DeliverySummary { destination: string; state: DeliveryState; attempts: number; lastStatus: number | null; replayId: string | null; receipt: ReceiptState | null }
 
 export interface EventSummary {
   id: string;
@@ -109,6 +121,8 @@ export interface DeliveryDetail extends DeliverySummary {
   lastError: string | null;
   lastAt: number;
   nextAttemptAt: number | null;
+  receiptAt: number | null;
+  receiptDetail: string | null;
 }
 
 /** One event's whole story. */
@@ -169,6 +183,11 @@ export interface IndexStore {
   attemptStats(q: CountsQuery): Promise<AttemptStat[]>;
   /** Successful attempts in [from, to) with their event's receipt: end-to-end latency over time. */
   deliveryLatency(q: CountsQuery): Promise<DeliveryLatencyStat[]>;
+  /**
+   * Marks each delivery to `destination` delivered before `before` (and since `since`) with no
+   * receipt as an SLA miss, once: returns the deliveries newly marked (a second call marks none).
+   */
+  markSlaMisses(destination: string, since: number, before: number, now: number): Promise<{ eventId: string; destination: string }[]>;
   /** Appends one operator action (kept beyond the event retention). */
   recordAudit(e: AuditEntry): Promise<void>;
   /** Operator actions, newest first; the cursor is the last row's seq. */

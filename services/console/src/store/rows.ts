@@ -13,6 +13,8 @@ const coords = (r: Row) => ({ topic: str(r.topic), partition: Number(r.partition
 export const toDelivery = (r: Row): DeliveryDetail => ({
   destination: str(r.destination), state: str(r.state) as DeliveryState, attempts: Number(r.attempts), lastStatus: optNum(r.last_status), replayId: optStr(r.replay_id),
   lastError: optStr(r.last_error), lastAt: Number(r.state_at), nextAttemptAt: optNum(r.next_attempt_at),
+  receipt: r.receipt_status === 'applied' || r.receipt_status === 'failed' ? r.receipt_status : r.sla_missed_at !== null && r.sla_missed_at !== undefined ? 'applied_unknown' : null,
+  receiptAt: optNum(r.receipt_at), receiptDetail: optStr(r.receipt_detail),
 });
 
 export const toDecision = (r: Row): DecisionRow => ({

@@ -16,7 +16,7 @@ export interface PageDeps extends Pick<ApiDeps, 'store' | 'live' | 'freshness'> 
   ops: Operations;
 }
 
-const FILTERS = ['from', 'to', 'source', 'destination', 'state', 'eventType', 'status', 'orderingKey', 'eventId', 'webhookId', 'replayId', 'q', 'match', 'cursor', 'limit'] as const;
+const FILTERS = ['from', 'to', 'source', 'destination', 'state', 'receipt', 'eventType', 'status', 'orderingKey', 'eventId', 'webhookId', 'replayId', 'q', 'match', 'cursor', 'limit'] as const;
 
 /** The filters a form sent, without its empty fields (a form sends every field). */
 function filters(query: unknown): Params {

@@ -15,7 +15,8 @@ export const EVENTS_HELP = `Usage: hookyard events search [filters] [--limit N] 
 
 search the event history (the console's index; newest first): every filter narrows.
        --from/--to, --source S (repeatable), --destination D, --state pending|retrying|
-       delivered|dead|held, --type 'invoice.*', --status 500, --key <ordering key>,
+       delivered|dead|held, --receipt applied|failed|none|sla_missed (outcome receipts;
+       none: delivered, not applied yet), --type 'invoice.*', --status 500, --key <ordering key>,
        --event-id ID, --webhook-id ID, --replay-id ID, --match body.data.object.customer=cus_123
        (repeatable; headers.x-shop=acme too), --q 'words in the body or headers'.
 show   one event's whole story from the index: headers, body, each connection's decision,
@@ -51,7 +52,7 @@ Examples:
 
 export const EVENTS_OPTIONS = {
   from: { type: 'string' }, to: { type: 'string' }, source: { type: 'string', multiple: true }, rejected: { type: 'boolean' },
-  destination: { type: 'string' }, state: { type: 'string' }, type: { type: 'string' }, status: { type: 'string' }, key: { type: 'string' },
+  destination: { type: 'string' }, state: { type: 'string' }, receipt: { type: 'string' }, type: { type: 'string' }, status: { type: 'string' }, key: { type: 'string' },
   'event-id': { type: 'string' }, 'webhook-id': { type: 'string' }, 'replay-id': { type: 'string' }, match: { type: 'string', multiple: true }, q: { type: 'string' },
   limit: { type: 'string' }, all: { type: 'boolean' },
   json: { type: 'boolean' }, help: { type: 'boolean' },
@@ -59,7 +60,7 @@ export const EVENTS_OPTIONS = {
 
 /** CLI flag → API parameter (search). */
 const SEARCH_FLAGS: Record<string, string> = {
-  from: 'from', to: 'to', source: 'source', destination: 'destination', state: 'state', type: 'eventType', status: 'status', key: 'orderingKey',
+  from: 'from', to: 'to', source: 'source', destination: 'destination', state: 'state', receipt: 'receipt', type: 'eventType', status: 'status', key: 'orderingKey',
   'event-id': 'eventId', 'webhook-id': 'webhookId', 'replay-id': 'replayId', match: 'match', q: 'q', limit: 'limit',
 };
 

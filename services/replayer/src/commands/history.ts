@@ -7,7 +7,7 @@ import { CommandFailed, UsageError } from '../errors.ts';
 interface ApiError { error?: { code?: string; message?: string } }
 interface SearchItem {
   id: string; source: string; receivedAt: string; eventType: string | null; orderingKey: string; bodySize: number; replayId: string | null;
-  deliveries: { destination: string; state: string; attempts: number; lastStatus: number | null }[];
+  deliveries: { destination: string; state: string; attempts: number; lastStatus: number | null; receipt?: string | null }[];
 }
 interface SearchPage { items: SearchItem[]; next: string | null; index?: { totalLag: number | null } }
 
@@ -19,7 +19,7 @@ function refuse(status: number, body: unknown): never {
 }
 
 export function formatItem(i: SearchItem): string {
-  const ds = i.deliveries.map((d) => `${d.destination} ${d.state}${d.attempts > 0 ? ` (${d.attempts}${d.lastStatus !== null ? `, ${d.lastStatus}` : ''})` : ''}`).join(', ');
+  const ds = i.deliveries.map((d) => `${d.destination} ${d.state}${d.attempts > 0 ? ` (${d.attempts}${d.lastStatus !== null ? `, ${d.lastStatus}` : ''})` : ''}${d.receipt ? ` receipt ${d.receipt}` : ''}`).join(', ');
   return `${i.receivedAt}  ${i.id}  ${i.source}${i.eventType ? `  ${i.eventType}` : ''}  ${i.bodySize} B  ${ds || 'no deliveries'}${i.replayId ? `  replay ${i.replayId}` : ''}`;
 }
 
@@ -46,7 +46,7 @@ export async function searchEvents(client: ConsoleClient, o: { params: URLSearch
 export interface IndexedTrace {
   event: { id: string; source: string; receivedAt: string; method: string; path: string; query: string; headers: Record<string, string>; body: string | null; bodyEncoding: string | null; bodySize: number; bodyStored: boolean; orderingKey: string; eventType: string | null; webhookId: string | null; replayId: string | null } | null;
   decisions: { destination: string; outcome: string; error: string | null; at: string }[];
-  deliveries: { destination: string; state: string; attempts: number; lastStatus: number | null; lastError: string | null; nextAttemptAt: string | null; replayId: string | null; hold?: { paused: { reason: string } | null; breaker: { state: string } | null } }[];
+  deliveries: { destination: string; state: string; attempts: number; lastStatus: number | null; lastError: string | null; nextAttemptAt: string | null; replayId: string | null; receipt?: string | null; receiptDetail?: string | null; hold?: { paused: { reason: string } | null; breaker: { state: string } | null } }[];
   attempts: { destination: string; attempt: number; at: string; status: number | null; outcome: string; latencyMs: number; error: string | null; responseSnippet: string; nextAttemptAt: string | null }[];
   deadLetters: { destination: string; stage: string; lastError: string; deadAt: string }[];
 }
@@ -80,7 +80,7 @@ export function formatTrace(t: IndexedTrace): string[] {
   lines.push(t.deliveries.length === 0 ? 'deliveries: none' : 'deliveries:');
   for (const d of t.deliveries) {
     const hold = d.hold ? `  (${[d.hold.paused ? `paused: ${d.hold.paused.reason}` : '', d.hold.breaker ? `breaker ${d.hold.breaker.state}` : ''].filter(Boolean).join(', ')})` : '';
-    lines.push(`  ${d.destination}  ${d.state}${hold}  ${d.attempts} attempt(s)${d.lastStatus !== null ? `  last status ${d.lastStatus}` : ''}${d.lastError ? `  ${d.lastError}` : ''}${d.nextAttemptAt ? `  next ${d.nextAttemptAt}` : ''}${d.replayId ? `  replay ${d.replayId}` : ''}`);
+    lines.push(`  ${d.destination}  ${d.state}${hold}  ${d.attempts} attempt(s)${d.lastStatus !== null ? `  last status ${d.lastStatus}` : ''}${d.lastError ? `  ${d.lastError}` : ''}${d.nextAttemptAt ? `  next ${d.nextAttemptAt}` : ''}${d.replayId ? `  replay ${d.replayId}` : ''}${d.receipt ? `  receipt ${d.receipt}${d.receiptDetail ? ` (${d.receiptDetail})` : ''}` : ''}`);
   }
   if (t.attempts.length > 0) lines.push('attempts:');
   for (const a of t.attempts) lines.push(`  ${a.destination}  #${a.attempt}  ${a.at}  ${a.outcome}  status ${a.status ?? '-'}  ${Math.round(a.latencyMs)} ms${a.error ? `  ${a.error}` : ''}${a.nextAttemptAt ? `  next ${a.nextAttemptAt}` : ''}`);

@@ -231,6 +231,43 @@ export function storeConformance(name: string, open: () => Promise<IndexStore>):
       assert.deepEqual(rows, [{ bucket: Math.floor(base / 60_000) * 60_000, source: 'lat-src', destination: 'lat-a', latencyBucket: LATENCY_BOUNDS.indexOf(1000), count: 1 }]);
     });
 
+    test('receipts: applied and failed by the newest receipt; an SLA miss is marked once; filters find each', async () => {
+      const base = t0 + 12_000_000;
+      const [a, b, c, d] = [0, 1, 2, 3].map((i) => eventRow({ receivedAt: base + i, source: 'rcpt', body: Buffer.from('{"receipts":true}') }));
+      const es = [a!, b!, c!, d!];
+      await store.write(batch({
+        events: es,
+        deliveries: es.map((e) => ({ eventId: e.id, source: 'rcpt', destination: 'ledger', receivedAt: e.receivedAt, at: e.receivedAt + 1, replayId: null, kafka: at('deliveries.ledger') })),
+        attempts: es.slice(0, 3).map((e) => attemptRow(e, 'ledger', 1, 'success', 200, e.receivedAt + 10)),
+      }));
+      const receipt = (e: EventRow, status: 'applied' | 'failed', when: number, detail: string | null = null) => ({ kafka: at('receipts'), receiptId: `msg_${e.id}_${when}`, eventId: e.id, destination: 'ledger', status, detail, at: when });
+      // b: failed, then applied (newest wins, whatever order they are indexed in).
+      await store.write(batch({ receipts: [receipt(a!, 'applied', base + 100), receipt(b!, 'applied', base + 300), receipt(b!, 'failed', base + 200, 'ledger locked')] }));
+      await store.write(batch({ receipts: [receipt(a!, 'applied', base + 100)] }));
+      const state = async (e: EventRow) => (await store.trace(e.id))!.deliveries.find((x) => x.destination === 'ledger')!;
+      assert.equal((await state(a!)).receipt, 'applied');
+      assert.equal((await state(b!)).receipt, 'applied');
+      assert.equal((await state(c!)).receipt, null);
+      // c delivered without a receipt, d not delivered: only c misses its SLA, once.
+      const missed = await store.markSlaMisses('ledger', base - 60_000, base + 1_000, base + 5_000);
+      assert.deepEqual(missed, [{ eventId: c!.id, destination: 'ledger' }]);
+      assert.deepEqual(await store.markSlaMisses('ledger', base - 60_000, base + 1_000, base + 6_000), [], 'marked once');
+      assert.equal((await state(c!)).receipt, 'applied_unknown');
+      assert.equal((await state(d!)).receipt, null);
+      const ids = async (receipts: EventQuery['receipts']) => (await store.searchEvents(q({ sources: ['rcpt'], receipts, destinations: ['ledger'] }))).items.map((i) => i.id);
+      assert.deepEqual(await ids(['applied']), [b!.id, a!.id]);
+      assert.deepEqual(await ids(['none']), [c!.id]);
+      assert.deepEqual(await ids(['sla_missed']), [c!.id]);
+      assert.deepEqual(await ids(['failed']), []);
+      // A late receipt still counts: applied, and no longer an SLA miss.
+      await store.write(batch({ receipts: [receipt(c!, 'failed', base + 9_000, 'rejected by the ledger')] }));
+      assert.equal((await state(c!)).receipt, 'failed');
+      assert.equal((await state(c!)).receiptDetail, 'rejected by the ledger');
+      assert.deepEqual(await ids(['sla_missed']), []);
+      assert.deepEqual(await ids(['failed']), [c!.id]);
+      assert.equal((await store.searchEvents(q({ sources: ['rcpt'] }))).items.find((i) => i.id === c!.id)!.deliveries[0]!.receipt, 'failed');
+    });
+
     test('audit log: appended, newest first, paginated', async () => {
       for (let i = 0; i < 5; i++) await store.recordAudit({ at: t0 + i, user: 'ada', role: 'operator', action: 'destination.pause', target: `dest-${i}`, detail: { reason: `why ${i}`, n: i } });
       const p1 = await store.auditLog({ limit: 3 });

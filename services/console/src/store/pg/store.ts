@@ -5,16 +5,24 @@
 // statement count does not grow with the batch. See README.md beside this file.
 import pg from 'pg';
 import type {
-  AttemptStat, AuditEntry, DeliveryLatencyStat, AuditRow, Counts, CountsQuery, DecisionRow, DeliveryDetail, DeliveryState, EventQuery, EventRow, EventSummary, IndexStore, Page,
+  AttemptStat, AuditEntry, DeliveryLatencyStat, ReceiptFilter, AuditRow, Counts, CountsQuery, DecisionRow, DeliveryDetail, DeliveryState, EventQuery, EventRow, EventSummary, IndexStore, Page,
   RejectionQuery, RejectionRow, StoreStats, Trace, WriteBatch,
 } from '../driver.ts';
 import { str, optStr, toAttempt, toAudit, toDeadLetter, toDecision, toDelivery, toEvent, toRejection, type Row } from '../rows.ts';
 import { bodyColumns, foldDeliveryUpdates, globToLike, idBoundary, idTime, LATENCY_BUCKET_SQL, latencyBucketSql, STATE_RANK, type DeliveryUpdate } from '../shared.ts';
 
 const DAY = 86_400_000;
-const TABLES = ['events', 'decisions', 'delivery_records', 'deliveries', 'attempts', 'dead_letters', 'rejections'] as const;
+const TABLES = ['events', 'decisions', 'delivery_records', 'deliveries', 'attempts', 'dead_letters', 'rejections', 'receipts', 'sla_misses'] as const;
 /** tsvector holds at most 1 MiB: the text indexed per event is cut well below that. */
 const FTS_CHARS = 400_000;
+
+/** A receipt filter on a delivery row `d` (constant SQL; the filter values are a closed set). */
+const RECEIPT_SQL: Record<ReceiptFilter, string> = {
+  applied: "EXISTS (SELECT 1 FROM receipts r WHERE r.event_id = d.event_id AND r.destination = d.destination AND r.t = d.t AND r.status = 'applied')",
+  failed: "EXISTS (SELECT 1 FROM receipts r WHERE r.event_id = d.event_id AND r.destination = d.destination AND r.t = d.t AND r.status = 'failed')",
+  none: "(d.state = 'delivered' AND NOT EXISTS (SELECT 1 FROM receipts r WHERE r.event_id = d.event_id AND r.destination = d.destination AND r.t = d.t))",
+  sla_missed: "(EXISTS (SELECT 1 FROM sla_misses m WHERE m.event_id = d.event_id AND m.destination = d.destination AND m.t = d.t) AND NOT EXISTS (SELECT 1 FROM receipts r WHERE r.event_id = d.event_id AND r.destination = d.destination AND r.t = d.t))",
+};
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS events (
@@ -50,6 +58,7 @@ CREATE TABLE IF NOT EXISTS deliveries (
 ) PARTITION BY RANGE (t);
 CREATE INDEX IF NOT EXISTS deliveries_dest_state ON deliveries (destination, state, event_id);
 CREATE INDEX IF NOT EXISTS deliveries_state ON deliveries (state, event_id);
+CREATE INDEX IF NOT EXISTS deliveries_sla ON deliveries (destination, state, state_at);
 CREATE INDEX IF NOT EXISTS deliveries_received ON deliveries (received_at);
 CREATE TABLE IF NOT EXISTS attempts (
   t timestamptz NOT NULL, topic text NOT NULL, partition integer NOT NULL, "offset" text NOT NULL,
@@ -74,6 +83,14 @@ CREATE TABLE IF NOT EXISTS rejections (
 ) PARTITION BY RANGE (t);
 CREATE INDEX IF NOT EXISTS rejections_time ON rejections (received_at DESC, topic, partition, "offset");
 CREATE INDEX IF NOT EXISTS attempts_at ON attempts (at);
+CREATE TABLE IF NOT EXISTS receipts (
+  t timestamptz NOT NULL, event_id text NOT NULL, destination text NOT NULL, receipt_id text NOT NULL, status text NOT NULL, detail text, at bigint NOT NULL,
+  PRIMARY KEY (event_id, destination, t)
+) PARTITION BY RANGE (t);
+CREATE TABLE IF NOT EXISTS sla_misses (
+  t timestamptz NOT NULL, event_id text NOT NULL, destination text NOT NULL, at bigint NOT NULL,
+  PRIMARY KEY (event_id, destination, t)
+) PARTITION BY RANGE (t);
 CREATE TABLE IF NOT EXISTS audit (
   seq bigserial PRIMARY KEY, at bigint NOT NULL, "user" text NOT NULL, role text NOT NULL, action text NOT NULL, target text NOT NULL, detail jsonb NOT NULL
 );
@@ -128,6 +145,10 @@ export class PgStore implements IndexStore {
         const m = /_p(\d{4})(\d{2})(\d{2})$/.exec(r.name);
         if (m) s.days.add(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])));
       }
+      // A table added since those days' partitions were made gets its partitions for them.
+      for (const day of s.days) {
+        for (const table of TABLES) await c.query(`CREATE TABLE IF NOT EXISTS ${partName(table, day)} PARTITION OF ${table} FOR VALUES FROM ('${ts(day)}') TO ('${ts(day + DAY)}')`);
+      }
     } finally {
       await c.query('SELECT pg_advisory_unlock(7361001)').catch(() => {});
       c.release();
@@ -150,6 +171,7 @@ export class PgStore implements IndexStore {
       ...batch.events.map((e) => idTime(e.id, e.receivedAt)), ...batch.decisions.map((d) => idTime(d.eventId, d.at)),
       ...batch.deliveries.map((d) => idTime(d.eventId, d.receivedAt)), ...batch.attempts.map((a) => idTime(a.eventId, a.at)),
       ...batch.deadLetters.map((d) => idTime(d.eventId, d.deadAt)), ...batch.rejections.map((r) => r.receivedAt),
+      ...batch.receipts.map((r) => idTime(r.eventId, r.at)),
     ];
     if (times.length === 0) return;
     const c = await this.pool.connect();
@@ -209,6 +231,21 @@ export class PgStore implements IndexStore {
         ['remote_ip', 'text', (r) => r.remoteIp], ['headers', 'jsonb', (r) => JSON.stringify(r.headers)], ['body_size', 'bigint', (r) => r.bodySize], ['body_sha256', 'text', (r) => r.bodySha256],
       ], batch.rejections);
       await this.upsertDeliveries(c, batch);
+      if (batch.receipts.length > 0) {
+        // The newest receipt of a delivery is its word (a sender may correct itself).
+        const newest = new Map<string, (typeof batch.receipts)[number]>();
+        for (const r of batch.receipts) {
+          const k = `${r.eventId}\u0000${r.destination}`;
+          const o = newest.get(k);
+          if (!o || r.at >= o.at) newest.set(k, r);
+        }
+        const rs = [...newest.values()];
+        await c.query(`INSERT INTO receipts AS x (t, event_id, destination, receipt_id, status, detail, at)
+          SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[])
+          ON CONFLICT (event_id, destination, t) DO UPDATE SET receipt_id = EXCLUDED.receipt_id, status = EXCLUDED.status, detail = EXCLUDED.detail, at = EXCLUDED.at WHERE EXCLUDED.at >= x.at`, [
+          rs.map((r) => ts(idTime(r.eventId, r.at))), rs.map((r) => r.eventId), rs.map((r) => r.destination), rs.map((r) => r.receiptId), rs.map((r) => r.status), rs.map((r) => r.detail), rs.map((r) => r.at),
+        ]);
+      }
       await c.query('COMMIT');
     } catch (err) {
       await c.query('ROLLBACK').catch(() => {});
@@ -317,10 +354,11 @@ export class PgStore implements IndexStore {
       const r = p(q.replayId);
       where.push(`(e.replay_id = ${r} OR e.id IN (SELECT r.event_id FROM delivery_records r WHERE ${[...bounds('r', 'event_id'), `r.replay_id = ${r}`].join(' AND ')}))`);
     }
-    if (q.destinations !== undefined || q.states !== undefined) {
+    if (q.destinations !== undefined || q.states !== undefined || q.receipts !== undefined) {
       const c = bounds('d', 'event_id');
       if (q.destinations !== undefined) c.push(`d.destination = ANY(${p(q.destinations)}::text[])`);
       if (q.states !== undefined) c.push(`d.state = ANY(${p(q.states)}::text[])`);
+      if (q.receipts !== undefined) c.push(`(${q.receipts.map((r) => RECEIPT_SQL[r]).join(' OR ')})`);
       where.push(`e.id IN (SELECT d.event_id FROM deliveries d WHERE ${c.join(' AND ')})`);
     }
     if (q.status !== undefined) {
@@ -346,7 +384,7 @@ export class PgStore implements IndexStore {
     const items: EventSummary[] = page.map((r) => ({
       id: str(r.id), source: str(r.source), receivedAt: Number(r.received_at), eventType: optStr(r.event_type), orderingKey: str(r.ordering_key),
       webhookId: optStr(r.webhook_id), bodySize: Number(r.body_size), replayId: optStr(r.replay_id),
-      deliveries: (deliveries.get(str(r.id)) ?? []).map(({ destination, state, attempts, lastStatus, replayId }) => ({ destination, state, attempts, lastStatus, replayId })),
+      deliveries: (deliveries.get(str(r.id)) ?? []).map(({ destination, state, attempts, lastStatus, replayId, receipt }) => ({ destination, state, attempts, lastStatus, replayId, receipt })),
     }));
     return { items, next: rows.length > q.limit ? items[items.length - 1]!.id : null };
   }
@@ -354,7 +392,10 @@ export class PgStore implements IndexStore {
   private async deliveriesOf(ids: string[]): Promise<Map<string, DeliveryDetail[]>> {
     const out = new Map<string, DeliveryDetail[]>();
     if (ids.length === 0) return out;
-    const { rows } = await this.pool.query(`SELECT * FROM deliveries WHERE event_id = ANY($1::text[]) ORDER BY destination COLLATE "C"`, [ids]);
+    const { rows } = await this.pool.query(`SELECT d.*, r.status AS receipt_status, r.at AS receipt_at, r.detail AS receipt_detail, m.at AS sla_missed_at FROM deliveries d
+      LEFT JOIN receipts r ON r.event_id = d.event_id AND r.destination = d.destination AND r.t = d.t
+      LEFT JOIN sla_misses m ON m.event_id = d.event_id AND m.destination = d.destination AND m.t = d.t
+      WHERE d.event_id = ANY($1::text[]) ORDER BY d.destination COLLATE "C"`, [ids]);
     for (const r of rows as Row[]) {
       const list = out.get(str(r.event_id)) ?? [];
       list.push(toDelivery(r));
@@ -438,7 +479,7 @@ export class PgStore implements IndexStore {
       await c.query('BEGIN');
       events += (await c.query('DELETE FROM events WHERE t < $1', [cut])).rowCount ?? 0;
       rejections += (await c.query('DELETE FROM rejections WHERE t < $1', [cut])).rowCount ?? 0;
-      for (const table of ['decisions', 'delivery_records', 'deliveries', 'attempts', 'dead_letters']) await c.query(`DELETE FROM ${table} WHERE t < $1`, [cut]);
+      for (const table of ['decisions', 'delivery_records', 'deliveries', 'attempts', 'dead_letters', 'receipts', 'sla_misses']) await c.query(`DELETE FROM ${table} WHERE t < $1`, [cut]);
       await c.query('COMMIT');
     } catch (err) {
       await c.query('ROLLBACK').catch(() => {});
@@ -454,7 +495,7 @@ export class PgStore implements IndexStore {
     try {
       await c.query('BEGIN');
       let n = 0;
-      for (const table of ['events', 'decisions', 'delivery_records', 'deliveries', 'attempts', 'dead_letters']) {
+      for (const table of ['events', 'decisions', 'delivery_records', 'deliveries', 'attempts', 'dead_letters', 'receipts', 'sla_misses']) {
         n += (await c.query(`DELETE FROM ${table} WHERE ${table === 'events' ? 'id' : 'event_id'} = $1`, [eventId])).rowCount ?? 0;
       }
       await c.query('COMMIT');
@@ -480,6 +521,15 @@ export class PgStore implements IndexStore {
       WHERE a.at >= $2 AND a.at < $3 AND a.t >= $4 AND a.t < $5 AND a.outcome = 'success' AND d.source <> ''
       GROUP BY 1, 2, 3, 4 ORDER BY 1, d.source COLLATE "C", a.destination COLLATE "C", 4`, [q.bucketMs, q.from, q.to, ts(q.from - 8 * DAY), ts(q.to + DAY)]);
     return (rows as Row[]).map((r) => ({ bucket: Number(r.bucket), source: str(r.source), destination: str(r.destination), latencyBucket: Number(r.lb), count: Number(r.n) }));
+  }
+
+  async markSlaMisses(destination: string, since: number, before: number, now: number): Promise<{ eventId: string; destination: string }[]> {
+    // Partitions hold a delivery under its event's day: the window's days, and a day before.
+    const { rows } = await this.pool.query(`INSERT INTO sla_misses (t, event_id, destination, at)
+      SELECT d.t, d.event_id, d.destination, $1 FROM deliveries d WHERE d.destination = $2 AND d.state = 'delivered' AND d.state_at >= $3 AND d.state_at < $4 AND d.t >= $5 AND d.t < $6
+        AND NOT EXISTS (SELECT 1 FROM receipts r WHERE r.event_id = d.event_id AND r.destination = d.destination AND r.t = d.t)
+      ON CONFLICT DO NOTHING RETURNING event_id, destination`, [now, destination, since, before, ts(since - 8 * DAY), ts(before + DAY)]);
+    return (rows as Row[]).map((r) => ({ eventId: str(r.event_id), destination: str(r.destination) }));
   }
 
   async recordAudit(e: AuditEntry): Promise<void> {

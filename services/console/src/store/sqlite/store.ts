@@ -5,11 +5,19 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import type {
-  AttemptStat, AuditEntry, DeliveryLatencyStat, AuditRow, Counts, CountsQuery, DeliveryDetail, DeliveryState, EventQuery, EventRow, EventSummary, IndexStore, Page,
+  AttemptStat, AuditEntry, DeliveryLatencyStat, ReceiptFilter, AuditRow, Counts, CountsQuery, DeliveryDetail, DeliveryState, EventQuery, EventRow, EventSummary, IndexStore, Page,
   RejectionQuery, RejectionRow, StoreStats, Trace, WriteBatch,
 } from '../driver.ts';
 import { str, optStr, toAttempt, toAudit, toDeadLetter, toDecision, toDelivery, toEvent, toRejection, type Row } from '../rows.ts';
 import { bodyColumns, ftsQuery, ftsText, globToLike, idBoundary, idTime, jsonPathOf, LATENCY_BUCKET_SQL, latencyBucketSql, STATE_RANK } from '../shared.ts';
+
+/** A receipt filter on a delivery row `d` (constant SQL; the filter values are a closed set). */
+const RECEIPT_SQL: Record<ReceiptFilter, string> = {
+  applied: "EXISTS (SELECT 1 FROM receipts r WHERE r.event_id = d.event_id AND r.destination = d.destination AND r.status = 'applied')",
+  failed: "EXISTS (SELECT 1 FROM receipts r WHERE r.event_id = d.event_id AND r.destination = d.destination AND r.status = 'failed')",
+  none: "(d.state = 'delivered' AND NOT EXISTS (SELECT 1 FROM receipts r WHERE r.event_id = d.event_id AND r.destination = d.destination))",
+  sla_missed: "(EXISTS (SELECT 1 FROM sla_misses m WHERE m.event_id = d.event_id AND m.destination = d.destination) AND NOT EXISTS (SELECT 1 FROM receipts r WHERE r.event_id = d.event_id AND r.destination = d.destination))",
+};
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS events (
@@ -58,6 +66,7 @@ CREATE TABLE IF NOT EXISTS deliveries (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS deliveries_dest_state ON deliveries(destination, state, event_id);
 CREATE INDEX IF NOT EXISTS deliveries_state ON deliveries(state, event_id);
+CREATE INDEX IF NOT EXISTS deliveries_sla ON deliveries(destination, state, state_at);
 CREATE INDEX IF NOT EXISTS deliveries_received ON deliveries(received_at);
 CREATE TABLE IF NOT EXISTS attempts (
   topic TEXT NOT NULL, partition INTEGER NOT NULL, "offset" TEXT NOT NULL,
@@ -84,6 +93,14 @@ CREATE TABLE IF NOT EXISTS rejections (
 );
 CREATE INDEX IF NOT EXISTS rejections_time ON rejections(received_at);
 CREATE INDEX IF NOT EXISTS attempts_at ON attempts(at);
+CREATE TABLE IF NOT EXISTS receipts (
+  event_id TEXT NOT NULL, destination TEXT NOT NULL, receipt_id TEXT NOT NULL, status TEXT NOT NULL, detail TEXT, at INTEGER NOT NULL,
+  PRIMARY KEY (event_id, destination)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS sla_misses (
+  event_id TEXT NOT NULL, destination TEXT NOT NULL, at INTEGER NOT NULL,
+  PRIMARY KEY (event_id, destination)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS audit (
   seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, user TEXT NOT NULL, role TEXT NOT NULL, action TEXT NOT NULL, target TEXT NOT NULL, detail TEXT NOT NULL
 );
@@ -169,6 +186,10 @@ export class SqliteStore implements IndexStore {
       }
       const insertDead = this.stmt(`INSERT OR IGNORE INTO dead_letters (topic, partition, "offset", event_id, source, destination, received_at, stage, attempts, last_status, last_error, dead_at, replay_id)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+      // The newest receipt of a delivery is its word (a sender may correct itself).
+      const upsertReceipt = this.stmt(`INSERT INTO receipts (event_id, destination, receipt_id, status, detail, at) VALUES (?, ?, ?, ?, ?, ?)
+        ON CONFLICT (event_id, destination) DO UPDATE SET receipt_id = excluded.receipt_id, status = excluded.status, detail = excluded.detail, at = excluded.at WHERE excluded.at >= at`);
+      for (const r of batch.receipts) upsertReceipt.run(r.eventId, r.destination, r.receiptId, r.status, r.detail, r.at);
       for (const d of batch.deadLetters) {
         insertDead.run(d.kafka.topic, d.kafka.partition, d.kafka.offset, d.eventId, d.source, d.destination, d.receivedAt, d.stage, d.attempts, d.lastStatus, d.lastError, d.deadAt, d.replayId);
         if (d.eventId !== '' && d.destination !== '') upsert.run(d.eventId, d.destination, d.source, d.receivedAt, 'dead', d.deadAt, STATE_RANK.dead, d.attempts, d.lastStatus, d.lastError, null, d.replayId);
@@ -203,10 +224,11 @@ export class SqliteStore implements IndexStore {
       params.push(q.replayId, q.replayId);
     }
     const marks = (n: number) => Array.from({ length: n }, () => '?').join(', ');
-    if (q.destinations !== undefined || q.states !== undefined) {
+    if (q.destinations !== undefined || q.states !== undefined || q.receipts !== undefined) {
       const c = ['d.event_id = e.id'];
       if (q.destinations !== undefined) { c.push(`d.destination IN (${marks(q.destinations.length)})`); params.push(...q.destinations); }
       if (q.states !== undefined) { c.push(`d.state IN (${marks(q.states.length)})`); params.push(...q.states); }
+      if (q.receipts !== undefined) c.push(`(${q.receipts.map((r) => RECEIPT_SQL[r]).join(' OR ')})`);
       where.push(`EXISTS (SELECT 1 FROM deliveries d WHERE ${c.join(' AND ')})`);
     }
     if (q.status !== undefined) {
@@ -243,7 +265,7 @@ export class SqliteStore implements IndexStore {
     const items: EventSummary[] = page.map((r) => ({
       id: str(r.id), source: str(r.source), receivedAt: Number(r.received_at), eventType: optStr(r.event_type), orderingKey: str(r.ordering_key),
       webhookId: optStr(r.webhook_id), bodySize: Number(r.body_size), replayId: optStr(r.replay_id),
-      deliveries: (deliveries.get(str(r.id)) ?? []).map(({ destination, state, attempts, lastStatus, replayId }) => ({ destination, state, attempts, lastStatus, replayId })),
+      deliveries: (deliveries.get(str(r.id)) ?? []).map(({ destination, state, attempts, lastStatus, replayId, receipt }) => ({ destination, state, attempts, lastStatus, replayId, receipt })),
     }));
     return { items, next: more ? items[items.length - 1]!.id : null };
   }
@@ -251,7 +273,9 @@ export class SqliteStore implements IndexStore {
   private deliveriesOf(ids: string[]): Map<string, DeliveryDetail[]> {
     const out = new Map<string, DeliveryDetail[]>();
     if (ids.length === 0) return out;
-    const rows = this.db.prepare(`SELECT * FROM deliveries WHERE event_id IN (${ids.map(() => '?').join(', ')}) ORDER BY destination`).all(...ids) as Row[];
+    const rows = this.db.prepare(`SELECT d.*, r.status AS receipt_status, r.at AS receipt_at, r.detail AS receipt_detail, m.at AS sla_missed_at FROM deliveries d
+      LEFT JOIN receipts r ON r.event_id = d.event_id AND r.destination = d.destination LEFT JOIN sla_misses m ON m.event_id = d.event_id AND m.destination = d.destination
+      WHERE d.event_id IN (${ids.map(() => '?').join(', ')}) ORDER BY d.destination`).all(...ids) as Row[];
     for (const r of rows) {
       const list = out.get(str(r.event_id)) ?? [];
       list.push(toDelivery(r));
@@ -320,7 +344,7 @@ export class SqliteStore implements IndexStore {
     this.db.exec('BEGIN IMMEDIATE');
     let rejections = 0;
     try {
-      for (const t of ['decisions', 'delivery_records', 'deliveries', 'attempts']) this.db.prepare(`DELETE FROM ${t} WHERE event_id < ?`).run(boundary);
+      for (const t of ['decisions', 'delivery_records', 'deliveries', 'attempts', 'receipts', 'sla_misses']) this.db.prepare(`DELETE FROM ${t} WHERE event_id < ?`).run(boundary);
       this.stmt('DELETE FROM dead_letters WHERE dead_at < ?').run(before);
       rejections = Number(this.stmt('DELETE FROM rejections WHERE received_at < ?').run(before).changes);
       this.db.exec('COMMIT');
@@ -340,7 +364,7 @@ export class SqliteStore implements IndexStore {
         this.stmt('DELETE FROM events WHERE seq = ?').run(Number(e.seq));
       }
       let other = 0;
-      for (const t of ['decisions', 'delivery_records', 'deliveries', 'attempts', 'dead_letters']) other += Number(this.db.prepare(`DELETE FROM ${t} WHERE event_id = ?`).run(eventId).changes);
+      for (const t of ['decisions', 'delivery_records', 'deliveries', 'attempts', 'dead_letters', 'receipts', 'sla_misses']) other += Number(this.db.prepare(`DELETE FROM ${t} WHERE event_id = ?`).run(eventId).changes);
       this.db.exec('COMMIT');
       return e !== undefined || other > 0;
     } catch (err) {
@@ -360,6 +384,14 @@ export class SqliteStore implements IndexStore {
       FROM attempts a JOIN deliveries d ON d.event_id = a.event_id AND d.destination = a.destination
       WHERE a.at >= ? AND a.at < ? AND a.outcome = 'success' AND d.source <> '' GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4`).all(q.bucketMs, q.bucketMs, q.from, q.to) as Row[])
       .map((r) => ({ bucket: Number(r.bucket), source: str(r.source), destination: str(r.destination), latencyBucket: Number(r.lb), count: Number(r.n) }));
+  }
+
+  async markSlaMisses(destination: string, since: number, before: number, now: number): Promise<{ eventId: string; destination: string }[]> {
+    const rows = this.stmt(`INSERT INTO sla_misses (event_id, destination, at)
+      SELECT d.event_id, d.destination, ? FROM deliveries d WHERE d.destination = ? AND d.state = 'delivered' AND d.state_at >= ? AND d.state_at < ?
+        AND NOT EXISTS (SELECT 1 FROM receipts r WHERE r.event_id = d.event_id AND r.destination = d.destination)
+      ON CONFLICT DO NOTHING RETURNING event_id, destination`).all(now, destination, since, before) as Row[];
+    return rows.map((r) => ({ eventId: str(r.event_id), destination: str(r.destination) }));
   }
 
   async recordAudit(e: AuditEntry): Promise<void> {

@@ -1,0 +1,65 @@
+// Receipts' SLA: a delivery to a destination with `receipts` that was delivered more than
+// `slaSeconds` ago without a receipt is "applied unknown". Checked every few seconds; the
+// store marks each delivery once (an insert that ignores what is already there), so the
+// count in /metrics is one per delivery however many consoles or sweeps see it.
+import { Counter, type Config, type Logger, type Registry } from '@hookyard/core';
+import type { IndexStore } from './store/driver.ts';
+
+const EVERY_MS = 5_000;
+/** After the first sweep, deliveries this much older than the SLA are looked at again (ones indexed late). */
+const LATE_INDEXING_MS = 3_600_000;
+
+export class SlaWatch {
+  private timer: NodeJS.Timeout | undefined;
+  private first = true;
+  private running: Promise<void> | null = null;
+  private readonly missed: Counter;
+  private readonly destinations: { name: string; slaMs: number }[];
+
+  private readonly store: IndexStore;
+  private readonly log: Logger;
+  private readonly retentionMs: number;
+  private readonly now: () => number;
+
+  constructor(config: Config, store: IndexStore, log: Logger, metrics: Registry, retentionMs: number, now: () => number = Date.now) {
+    this.store = store;
+    this.log = log;
+    this.retentionMs = retentionMs;
+    this.now = now;
+    this.destinations = config.destinations.flatMap((d) => (d.receipts ? [{ name: d.name, slaMs: d.receipts.slaSeconds * 1000 }] : []));
+    this.missed = new Counter({ name: 'hookyard_receipts_sla_missed_total', help: 'Deliveries with no receipt within their destination\'s SLA (applied unknown), once each', labelNames: ['destination'], registers: [metrics] });
+    for (const d of this.destinations) this.missed.inc({ destination: d.name }, 0);
+  }
+
+  start(): void {
+    if (this.destinations.length === 0) return;
+    const tick = () => {
+      this.running = this.sweep().then(() => {}, (err: unknown) => { this.log.warn({ err: (err as Error).message }, 'receipt SLA check failed; trying again'); })
+        .finally(() => { this.running = null; this.timer = setTimeout(tick, EVERY_MS); this.timer.unref(); });
+    };
+    tick();
+  }
+
+  /** One pass over every destination with receipts; resolves with the deliveries newly marked. */
+  async sweep(): Promise<{ eventId: string; destination: string }[]> {
+    const now = this.now();
+    const out: { eventId: string; destination: string }[] = [];
+    for (const d of this.destinations) {
+      const before = now - d.slaMs;
+      const since = this.first ? now - this.retentionMs : before - LATE_INDEXING_MS;
+      const marked = await this.store.markSlaMisses(d.name, since, before, now);
+      if (marked.length > 0) {
+        this.missed.inc({ destination: d.name }, marked.length);
+        this.log.info({ destination: d.name, deliveries: marked.length, slaSeconds: d.slaMs / 1000 }, 'deliveries without a receipt within their SLA (applied unknown)');
+      }
+      out.push(...marked);
+    }
+    this.first = false;
+    return out;
+  }
+
+  async stop(): Promise<void> {
+    clearTimeout(this.timer);
+    await this.running;
+  }
+}
