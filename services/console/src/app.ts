@@ -2,17 +2,18 @@
 // and the retention sweep, wired from the config. Nothing listens until start().
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import {
-  Closer, DestinationStateStore, EnvelopeCodec, RedisProtectionStore, createKafka, createMetricsRegistry, ensureTopics, groupId, kafkaReadyCheck, lazyChildLoggerFactory, parseDuration, topicNames,
+  Closer, Counter, DestinationStateStore, EnvelopeCodec, RedisProtectionStore, createKafka, createMetricsRegistry, ensureTopics, groupId, kafkaReadyCheck, lazyChildLoggerFactory, parseDuration, topicNames,
   type Config, type Logger, type RuntimeEnv, type Service,
 } from '@hookyard/core';
 import { tokenCheck } from './api/auth.ts';
 import { apiRoutes } from './api/routes.ts';
 import { Freshness } from './freshness.ts';
 import { SlaWatch } from './sla.ts';
+import { BacklogWatch } from './backlog-watch.ts';
 import { Indexer, indexedTopics } from './indexer.ts';
 import { KafkaRedisLive } from './live.ts';
 import { openStore } from './store/open.ts';
-import type { IndexStore } from './store/driver.ts';
+import type { IndexStore, IssueChange } from './store/driver.ts';
 import { Operations } from './web/operations.ts';
 import { pages } from './web/pages.ts';
 import { sessions, webPlumbing } from './web/plugin.ts';
@@ -57,6 +58,13 @@ export function buildConsole({ config, env, log }: ConsoleDeps): Console {
     return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not ready', index: freshness.current() });
   });
   app.get('/metrics', async (_req, reply) => reply.type(metrics.contentType).send(await metrics.metrics()));
+  const issuesChanged = new Counter({ name: 'hookyard_issues_changed_total', help: 'Issues opened or reopened, by kind', labelNames: ['kind', 'change'], registers: [metrics] });
+  const issueChanges = (changes: IssueChange[]) => {
+    for (const c of changes) {
+      issuesChanged.inc({ kind: c.issue.kind, change: c.change });
+      log.warn({ issue: c.issue.id, kind: c.issue.kind, title: c.issue.title, count: c.issue.count }, `issue ${c.change}`);
+    }
+  };
   const users = new Users(config);
   const ops = new Operations(config, env);
   void app.register(sessions, { config, users });
@@ -92,7 +100,7 @@ export function buildConsole({ config, env, log }: ConsoleDeps): Console {
       closer.add('destination-state', () => states.close());
       closer.add('http', () => app.close());
       const address = await app.listen({ port, host });
-      const indexer = new Indexer({ config, kafka, admin, codec, store, topics, group, log, metrics });
+      const indexer = new Indexer({ config, kafka, admin, codec, store, topics, group, log, metrics, onIssues: issueChanges });
       await indexer.start();
       closer.add('indexer', () => indexer.close());
       freshness.start();
@@ -109,8 +117,12 @@ export function buildConsole({ config, env, log }: ConsoleDeps): Console {
       timer.unref();
       closer.add('retention', () => clearInterval(timer));
       const sla = new SlaWatch(config, opened, log, metrics, retentionMs);
+      sla.onIssues = issueChanges;
       sla.start();
       closer.add('receipts-sla', () => sla.stop());
+      const backlog = new BacklogWatch(config, opened, ops, issueChanges, log);
+      backlog.start();
+      closer.add('backlog-watch', () => backlog.stop());
       log.info({ group, store: config.console.store.type }, 'console indexing');
       return address;
     },

@@ -9,10 +9,11 @@ import {
   type Config, type DeadLetter, type Delivery, type DeliveryAttempt, type EnvelopeCodec, type IngressRejection, type Logger, type RawEvent, type Receipt, type Registry, type RoutingDecision, type SupervisedConsumer, type TopicNames,
 } from '@hookyard/core';
 import { attemptRow, deadLetterRow, decisionRows, deliveryRecordRow, eventMapping, eventRow, receiptRow, rejectionRow } from './records.ts';
-import { emptyBatch, type IndexStore, type WriteBatch } from './store/driver.ts';
+import { emptyBatch, type IndexStore, type IssueChange, type IssueOccurrence, type WriteBatch } from './store/driver.ts';
+import { deliveryOccurrence, refusalOccurrence, transformOccurrences } from './issues.ts';
 
 /** The consumer's own view: the store it writes (a narrow slice of IndexStore). */
-export type IndexWriter = Pick<IndexStore, 'write'>;
+export type IndexWriter = Pick<IndexStore, 'write' | 'recordIssues'>;
 
 export interface IndexerDeps {
   config: Config;
@@ -24,6 +25,8 @@ export interface IndexerDeps {
   group: string;
   log: Logger;
   metrics: Registry;
+  /** Issues the batch opened or reopened (alerts and logs hear of them here). */
+  onIssues?: (changes: IssueChange[]) => void;
 }
 
 export type TopicKind = 'raw' | 'rejection' | 'decision' | 'delivery' | 'attempt' | 'dead' | 'receipt';
@@ -89,6 +92,7 @@ export class Indexer {
     const kind = this.kinds.get(batch.topic);
     if (kind === undefined) return;
     const rows: WriteBatch = emptyBatch();
+    const occurrences: IssueOccurrence[] = [];
     let newest = 0;
     for (const m of batch.messages) {
       if (m.value === null) continue;
@@ -105,7 +109,10 @@ export class Indexer {
       switch (kind) {
         case 'raw': rows.events.push(eventRow(this.mapping, value as RawEvent, kafka)); break;
         case 'rejection': rows.rejections.push(rejectionRow(value as IngressRejection, kafka)); break;
-        case 'decision': rows.decisions.push(...decisionRows(value as RoutingDecision)); break;
+        case 'decision':
+          rows.decisions.push(...decisionRows(value as RoutingDecision));
+          occurrences.push(...transformOccurrences(value as RoutingDecision, kafka));
+          break;
         case 'delivery': rows.deliveries.push(deliveryRecordRow(value as Delivery, Number(m.timestamp), kafka)); break;
         case 'attempt': rows.attempts.push(attemptRow(value as DeliveryAttempt, kafka)); break;
         case 'dead': rows.deadLetters.push(deadLetterRow(value as DeadLetter, kafka)); break;
@@ -115,6 +122,10 @@ export class Indexer {
     const t0 = performance.now();
     await this.deps.store.write(rows);
     this.writeSeconds.observe((performance.now() - t0) / 1000);
+    // Issues after the rows (a crash between the two re-reads the batch: both are idempotent).
+    for (const a of rows.attempts) { const o = deliveryOccurrence(a); if (o) occurrences.push(o); }
+    for (const r of rows.rejections) occurrences.push(refusalOccurrence(r, this.deps.config.console.issues.refusalsPerMinute));
+    if (occurrences.length > 0) this.deps.onIssues?.(await this.deps.store.recordIssues(occurrences));
     const last = batch.messages[batch.messages.length - 1]!;
     // Committed only after the store has the rows (see the file's comment), and past the
     // batch's trailing transaction marker (lastOffset() counts it; every record is written).

@@ -3,7 +3,8 @@
 // store marks each delivery once (an insert that ignores what is already there), so the
 // count in /metrics is one per delivery however many consoles or sweeps see it.
 import { Counter, type Config, type Logger, type Registry } from '@hookyard/core';
-import type { IndexStore } from './store/driver.ts';
+import type { IndexStore, IssueChange } from './store/driver.ts';
+import { receiptOccurrence } from './issues.ts';
 
 const EVERY_MS = 5_000;
 /** After the first sweep, deliveries this much older than the SLA are looked at again (ones indexed late). */
@@ -15,6 +16,8 @@ export class SlaWatch {
   private running: Promise<void> | null = null;
   private readonly missed: Counter;
   private readonly destinations: { name: string; slaMs: number }[];
+  /** Issues the misses opened or reopened. */
+  onIssues: (changes: IssueChange[]) => void = () => {};
 
   private readonly store: IndexStore;
   private readonly log: Logger;
@@ -51,6 +54,7 @@ export class SlaWatch {
       if (marked.length > 0) {
         this.missed.inc({ destination: d.name }, marked.length);
         this.log.info({ destination: d.name, deliveries: marked.length, slaSeconds: d.slaMs / 1000 }, 'deliveries without a receipt within their SLA (applied unknown)');
+        this.onIssues(await this.store.recordIssues(marked.map((m) => receiptOccurrence(d.name, m.eventId, now, d.slaMs / 1000))));
       }
       out.push(...marked);
     }

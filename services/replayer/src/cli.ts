@@ -11,6 +11,7 @@ import { EVENTS_HELP, EVENTS_OPTIONS, eventsOptions, formatShown, listEvents, sh
 import { eraseEvent, formatTrace, searchEvents, traceFromIndex } from './commands/history.ts';
 import { consoleClient, ConsoleUnavailable, type ConsoleClient } from './console-client.ts';
 import { REPLAY_HELP, REPLAY_OPTIONS, formatReplay, replay, replayOptions } from './commands/replay.ts';
+import { ISSUES_HELP, ISSUES_OPTIONS, issues } from './commands/issues.ts';
 import { REWIND_HELP, REWIND_OPTIONS, formatMoves, rewind, rewindOptions } from './commands/rewind.ts';
 
 export const HELP = `Usage: hookyard <command> [options]     (hookyard <command> --help for each)
@@ -29,6 +30,8 @@ Commands:
            key, JSON path or words; one event's whole story; what arrived (or was refused)
   destination pause|resume|reset-breaker <name> | status [<name>] [--json]
            stop and restart delivery to a destination; breaker, backlog and pause state
+  issues   list | show <id> | ack|resolve|ignore|reopen <id>
+           failures grouped into issues (delivery, transform, refusal, backpressure, receipts)
   password-hash   reads a password on stdin, prints its hash for console.users
 
 Times: ISO 8601 (2026-11-24T10:00:00Z) or relative to now (90m, 2h, 3d) or now.
@@ -96,9 +99,10 @@ export async function runCli(argv: string[], deps: CliDeps = {}): Promise<number
     dlq: { help: DLQ_HELP, options: DLQ_OPTIONS },
     events: { help: EVENTS_HELP, options: EVENTS_OPTIONS },
     destination: { help: DESTINATION_HELP, options: DESTINATION_OPTIONS },
+    issues: { help: ISSUES_HELP, options: ISSUES_OPTIONS },
   }[command];
   if (!spec) {
-    out.note(`hookyard: unknown command "${command}" (replay, rewind, dlq, events, destination, password-hash; hookyard --help)`);
+    out.note(`hookyard: unknown command "${command}" (replay, rewind, dlq, events, destination, issues, password-hash; hookyard --help)`);
     return 2;
   }
   let ctx: CliContext | undefined;
@@ -114,7 +118,7 @@ export async function runCli(argv: string[], deps: CliDeps = {}): Promise<number
       out.line(spec.help);
       return 0;
     }
-    if (command !== 'dlq' && command !== 'events' && command !== 'destination' && positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+    if (command !== 'dlq' && command !== 'events' && command !== 'destination' && command !== 'issues' && positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
     const config = deps.config ?? loadCliConfig();
     const context = () => (ctx ??= (deps.context ?? ((c) => createContext(c, runtimeEnv(), out)))(config));
     switch (command) {
@@ -137,6 +141,10 @@ export async function runCli(argv: string[], deps: CliDeps = {}): Promise<number
         const s = await dlq(context(), o);
         if (o.action === 'list') out.note(formatDlq(o, s));
         else out.line(o.json ? JSON.stringify(s) : formatDlq(o, s));
+        return 0;
+      }
+      case 'issues': {
+        await issues((deps.console ?? consoleClient)(config), positionals, v as { state?: string[]; kind?: string[]; all?: boolean; json?: boolean }, out);
         return 0;
       }
       case 'destination': {

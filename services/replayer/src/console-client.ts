@@ -8,6 +8,7 @@ export interface ConsoleClient {
   readonly url: string;
   get(path: string, params?: URLSearchParams): Promise<{ status: number; body: unknown }>;
   delete(path: string): Promise<{ status: number; body: unknown }>;
+  post(path: string): Promise<{ status: number; body: unknown }>;
 }
 
 export function consoleClient(config: Config, env: NodeJS.ProcessEnv = process.env): ConsoleClient {
@@ -27,5 +28,5 @@ export function consoleClient(config: Config, env: NodeJS.ProcessEnv = process.e
     if (res.status === 401) throw new ConsoleUnavailable(`the console at ${url} refused the API token`);
     return { status: res.status, body };
   };
-  return { url, get: (p, q) => call('GET', p, q), delete: (p) => call('DELETE', p) };
+  return { url, get: (p, q) => call('GET', p, q), delete: (p) => call('DELETE', p), post: (p) => call('POST', p) };
 }

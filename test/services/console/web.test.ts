@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { Webhook } from 'standardwebhooks';
 import { hashPassword } from '../../../packages/core/src/index.ts';
 import { buildConsole } from '../../../services/console/src/app.ts';
 import { buildDeliverer } from '../../../services/deliverer/src/app.ts';
@@ -23,6 +24,7 @@ const SHOTS = resolve(import.meta.dirname, '../../../docs/screenshots');
 const OPERATOR = { name: 'ada', password: 'operator passphrase 1' };
 const VIEWER = { name: 'vic', password: 'viewer passphrase 22' };
 const dir = mkdtempSync(join(tmpdir(), 'hookyard-web-'));
+const RECEIPTS_SECRET = `whsec_${Buffer.from('web-test-receipts-secret-0123456').toString('base64')}`;
 let sink: Sink;
 let ingressUrl = '';
 let consoleUrl = '';
@@ -48,7 +50,7 @@ before(async () => {
       ],
     },
     sources: [{ name: 'shop', eventType: 'body.type', dedupKey: 'body.id' }],
-    destinations: [{ name: 'billing', url: sink.url, retry: { schedule: [0, 200], maxAttempts: 2 } }],
+    destinations: [{ name: 'billing', url: sink.url, retry: { schedule: [0, 200], maxAttempts: 2 }, receipts: { secret: RECEIPTS_SECRET, slaSeconds: 600 } }],
     connections: [{ source: 'shop', destination: 'billing' }],
   });
   const env = runtimeFor(a);
@@ -129,6 +131,18 @@ test('an operator searches, reads a trace, retries a failed delivery, pauses a d
   await page.locator(`a[href="/events/${live}"]`).waitFor({ timeout: 20_000 });
   await shot(page, 'events');
 
+  // The receiving application confirms the first event: its trace says applied.
+  const received = await sink.waitFor(1);
+  const hookId = String(received.find((r) => String(r.headers['webhook-id']).startsWith(ok))!.headers['webhook-id']);
+  const body = JSON.stringify({ webhookId: hookId, status: 'applied', detail: 'booked' });
+  const at = new Date();
+  const receipt = await fetch(`${ingressUrl}/receipts/billing`, { method: 'POST', body, headers: { 'content-type': 'application/json', 'webhook-id': 'rcpt_web_1', 'webhook-timestamp': String(Math.floor(at.getTime() / 1000)), 'webhook-signature': new Webhook(RECEIPTS_SECRET).sign('rcpt_web_1', at, body) } });
+  assert.equal(receipt.status, 202);
+  await page.goto(`${consoleUrl}/events/${ok}`);
+  await until(page, async () => (await page.locator('li.delivery[data-destination=billing] [data-receipt=applied]').count()) === 1, 'the receipt shows as applied');
+  await page.goto(`${consoleUrl}/events?receipt=applied`);
+  await until(page, async () => (await page.locator(`a[href="/events/${ok}"]`).count()) === 1, 'the receipt filter finds it');
+
   // The trace: two failed attempts, dead; then retried from the page, delivered.
   await page.goto(`${consoleUrl}/events/${down}`);
   const billing = page.locator('li.delivery[data-destination=billing]');
@@ -163,6 +177,15 @@ test('an operator searches, reads a trace, retries a failed delivery, pauses a d
   const dead = [await send('bulk'), await send('bulk'), await send('bulk')];
   await page.goto(`${consoleUrl}/events?destination=billing&state=dead&q=bulk`);
   await until(page, async () => (await page.locator('table.events tbody tr').count()) === 3, 'three dead deliveries indexed');
+  // The failures are one issue; its page offers to retry its dead deliveries, with the count.
+  await page.goto(`${consoleUrl}/issues`);
+  const row = page.locator('table.issues tr', { hasText: 'billing: HTTP 500' });
+  await until(page, async () => (await row.count()) === 1, 'the delivery issue is listed');
+  assert.equal(await row.locator('[data-state]').textContent(), 'open');
+  await shot(page, 'issues');
+  await Promise.all([page.waitForURL(/\/issues\/[0-9a-f]{20}$/), row.locator('a').click()]);
+  await until(page, async () => (await page.locator('button[data-retry-count="3"]').count()) === 1, 'resolve-and-retry offers the 3 dead deliveries');
+  await shot(page, 'issue');
   failing.delete('bulk');
   const got = sink.received.length;
   await page.goto(`${consoleUrl}/bulk`);

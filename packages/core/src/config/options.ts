@@ -227,6 +227,13 @@ export const consoleSchema = z.strictObject({
   sessionKey: z.string().refine((k) => k === '' || /^[0-9a-fA-F]{64}$/.test(k), 'must be 64 hex characters (openssl rand -hex 32)').default(''),
   /** Behind TLS (directly or at a proxy): session cookies are sent over HTTPS only. */
   secureCookies: z.boolean().default(false),
+  /** When failures become issues (console: Issues; API: /api/v1/issues). */
+  issues: z.strictObject({
+    /** Refusals of one source for one reason become an issue at this many in a minute. */
+    refusalsPerMinute: z.number().int().min(1).default(10),
+    /** A destination's oldest pending delivery older than this is a backpressure issue. */
+    backlogAgeSeconds: z.number().int().min(1).default(300),
+  }).default({ refusalsPerMinute: 10, backlogAgeSeconds: 300 }),
 });
 
 export const configSchema = z.strictObject({

@@ -1,7 +1,7 @@
 // The query API's parameters → store queries. Everything the user sends is checked here,
 // with a message that says which parameter and what was expected; nothing reaches a store
 // but typed values.
-import { DELIVERY_STATES, RECEIPT_FILTERS, type CountsQuery, type DeliveryState, type EventQuery, type ReceiptFilter, type RejectionQuery } from '../store/driver.ts';
+import { DELIVERY_STATES, ISSUE_KINDS, ISSUE_STATES, RECEIPT_FILTERS, type IssueKind, type IssueQuery, type IssueState, type CountsQuery, type DeliveryState, type EventQuery, type ReceiptFilter, type RejectionQuery } from '../store/driver.ts';
 
 export class BadQuery extends Error {
   readonly status = 400;
@@ -174,4 +174,20 @@ export function parseRejectionQuery(params: Params, now = Date.now()): Rejection
   const cursor = one(params, 'cursor');
   if (cursor !== undefined && !/^[A-Za-z0-9_-]{1,300}$/.test(cursor)) throw new BadQuery('cursor', 'is not a cursor from a previous page');
   return { ...window(params, now), ...(sources.length > 0 ? { sources } : {}), limit: limit(params), ...(cursor !== undefined ? { cursor } : {}) };
+}
+
+export function parseIssueQuery(params: Params): IssueQuery {
+  only(params, ['state', 'kind', 'limit', 'cursor']);
+  const states = many(params, 'state');
+  for (const x of states) if (!(ISSUE_STATES as readonly string[]).includes(x)) throw new BadQuery('state', `"${x}" is not one of ${ISSUE_STATES.join(', ')}`);
+  const kinds = many(params, 'kind');
+  for (const x of kinds) if (!(ISSUE_KINDS as readonly string[]).includes(x)) throw new BadQuery('kind', `"${x}" is not one of ${ISSUE_KINDS.join(', ')}`);
+  const cursor = one(params, 'cursor');
+  if (cursor !== undefined && !/^\d{1,16}\.[0-9a-f]{1,64}$/.test(cursor)) throw new BadQuery('cursor', 'is not a cursor from a previous page');
+  return { ...(states.length ? { states: states as IssueState[] } : {}), ...(kinds.length ? { kinds: kinds as IssueKind[] } : {}), limit: limit(params), ...(cursor !== undefined ? { cursor } : {}) };
+}
+
+export function parseIssueId(id: string): string {
+  if (!/^[0-9a-f]{20}$/.test(id)) throw new BadQuery('id', `"${id}" is not an issue id`);
+  return id;
 }

@@ -3,9 +3,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { IndexFreshness } from '../freshness.ts';
 import type { Hold, LiveDestinations } from '../live.ts';
-import type { DeliverySummary, IndexStore, Trace } from '../store/driver.ts';
+import type { DeliverySummary, IndexStore, IssueRow, Trace } from '../store/driver.ts';
 import type { TokenCheck } from './auth.ts';
-import { BadQuery, parseCountsQuery, parseEventId, parseEventQuery, parseRejectionQuery, type Params } from './query.ts';
+import { BadQuery, parseCountsQuery, parseEventId, parseEventQuery, parseIssueId, parseIssueQuery, parseRejectionQuery, type Params } from './query.ts';
 
 export interface ApiDeps {
   /** The open store (throws a 503 error while it is not). */
@@ -23,6 +23,10 @@ function shown<T extends DeliverySummary>(d: T, holds: Map<string, Hold>): T & {
 }
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+export function issueJson(i: IssueRow) {
+  return { ...i, firstSeen: iso(i.firstSeen), lastSeen: iso(i.lastSeen), stateAt: iso(i.stateAt) };
+}
 
 function traceJson(t: Trace, holds: Map<string, Hold>) {
   const e = t.event;
@@ -75,6 +79,7 @@ export function apiRoutes(app: FastifyInstance, deps: ApiDeps): void {
     // A token, or for reads a logged-in browser (its session cookie; actions need the token:
     // the API has no CSRF token, so a cookie alone must never change anything).
     const who = check(req.headers.authorization) ?? (req.method === 'GET' || req.method === 'HEAD' ? req.user?.name : undefined);
+    (req as FastifyRequest & { apiUser?: string }).apiUser = who;
     if (who === undefined) {
       return reply.code(401).header('www-authenticate', 'Bearer realm="hookyard"').send({ error: { code: 'unauthorized', message: 'an API token is required: Authorization: Bearer <token> (console.apiTokens)' } });
     }
@@ -121,4 +126,27 @@ export function apiRoutes(app: FastifyInstance, deps: ApiDeps): void {
   });
 
   app.get('/api/v1/index', async () => ({ ...(await deps.store().stats()), index: deps.freshness() }));
+
+  app.get('/api/v1/issues', async (req) => {
+    const page = await deps.store().issues(parseIssueQuery(req.query as Params));
+    return { items: page.items.map(issueJson), next: page.next, index: deps.freshness() };
+  });
+
+  app.get('/api/v1/issues/:id', async (req, reply) => {
+    const id = parseIssueId((req.params as { id: string }).id);
+    const issue = await deps.store().issue(id);
+    if (!issue) return reply.code(404).send({ error: { code: 'not_found', message: `there is no issue ${id}` } });
+    return { ...issueJson(issue), events: await deps.store().issueEvents(id, 50), index: deps.freshness() };
+  });
+
+  for (const [verb, state] of [['ack', 'acknowledged'], ['resolve', 'resolved'], ['ignore', 'ignored'], ['reopen', 'open']] as const) {
+    app.post(`/api/v1/issues/:id/${verb}`, async (req, reply) => {
+      const id = parseIssueId((req.params as { id: string }).id);
+      const by = (req as FastifyRequest & { apiUser?: string }).apiUser ?? 'api';
+      const issue = await deps.store().setIssueState(id, state, `token:${by}`, Date.now());
+      if (!issue) return reply.code(404).send({ error: { code: 'not_found', message: `there is no issue ${id}` } });
+      await deps.store().recordAudit({ at: Date.now(), user: `token:${by}`, role: 'api', action: `issue.${verb}`, target: `${issue.id} ${issue.title}`, detail: { state } });
+      return issueJson(issue);
+    });
+  }
 }

@@ -146,6 +146,55 @@ export interface RejectionQuery { from?: number; to?: number; sources?: string[]
 
 export interface StoreStats { events: number; bytes: number }
 
+/**
+ * Issues: failures grouped by what failed where — delivery (destination × HTTP status or error
+ * class), transform (connection × error), refusal (source × reason, above a rate), backpressure
+ * (a destination's oldest pending too old), receipts (a destination's deliveries past their SLA).
+ */
+export const ISSUE_KINDS = ['delivery', 'transform', 'refusal', 'backpressure', 'receipts'] as const;
+export type IssueKind = (typeof ISSUE_KINDS)[number];
+/** open → acknowledged → resolved, or ignored; a resolved issue reopens when it recurs, an ignored one does not. */
+export const ISSUE_STATES = ['open', 'acknowledged', 'resolved', 'ignored'] as const;
+export type IssueState = (typeof ISSUE_STATES)[number];
+
+/** One failure seen: counted once per `occurrence` (its Kafka coordinates, say), whatever re-reads it. */
+export interface IssueOccurrence {
+  issueId: string;
+  kind: IssueKind;
+  /** What failed: a destination, a connection (source → destination), a source. */
+  target: string;
+  title: string;
+  occurrence: string;
+  eventId: string | null;
+  at: number;
+  sample: string;
+  /** The issue exists only once this many occurrences fall within windowMs (refusals). */
+  threshold?: { count: number; windowMs: number };
+}
+
+export interface IssueRow {
+  id: string;
+  kind: IssueKind;
+  target: string;
+  title: string;
+  firstSeen: number;
+  lastSeen: number;
+  count: number;
+  /** Distinct events affected. */
+  events: number;
+  sampleEventId: string | null;
+  sample: string;
+  state: IssueState;
+  stateAt: number;
+  stateBy: string | null;
+  reopened: number;
+}
+
+/** What recordIssues changed that someone should hear about. */
+export interface IssueChange { issue: IssueRow; change: 'opened' | 'reopened' }
+
+export interface IssueQuery { states?: IssueState[]; kinds?: IssueKind[]; limit: number; cursor?: string }
+
 /** One operator action, as the audit page shows it. */
 export interface AuditEntry {
   at: number;
@@ -188,6 +237,15 @@ export interface IndexStore {
    * receipt as an SLA miss, once: returns the deliveries newly marked (a second call marks none).
    */
   markSlaMisses(destination: string, since: number, before: number, now: number): Promise<{ eventId: string; destination: string }[]>;
+  /** Counts occurrences into their issues (idempotent per occurrence); returns issues opened or reopened. */
+  recordIssues(occurrences: IssueOccurrence[]): Promise<IssueChange[]>;
+  /** Issues, most recently seen first. */
+  issues(q: IssueQuery): Promise<Page<IssueRow>>;
+  issue(id: string): Promise<IssueRow | null>;
+  /** The newest events an issue affected. */
+  issueEvents(id: string, limit: number): Promise<string[]>;
+  /** Acknowledge, resolve, ignore (or reopen); null when there is no such issue. */
+  setIssueState(id: string, state: IssueState, by: string, at: number): Promise<IssueRow | null>;
   /** Appends one operator action (kept beyond the event retention). */
   recordAudit(e: AuditEntry): Promise<void>;
   /** Operator actions, newest first; the cursor is the last row's seq. */

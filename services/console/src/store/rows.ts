@@ -1,7 +1,7 @@
 // Stored rows back to the driver's types: both backends name their columns alike (their
 // types differ — integer or boolean flags, JSON as text or jsonb, BLOB or bytea — and are
 // read here so either fits).
-import type { AttemptRow, AuditRow, DeadLetterRow, DecisionRow, DeliveryDetail, DeliveryState, EventRow, RejectionRow } from './driver.ts';
+import type { AttemptRow, AuditRow, IssueKind, IssueRow, IssueState, DeadLetterRow, DecisionRow, DeliveryDetail, DeliveryState, EventRow, RejectionRow } from './driver.ts';
 
 export type Row = Record<string, unknown>;
 export const str = (v: unknown): string => String(v);
@@ -46,4 +46,10 @@ export const toEvent = (e: Row): EventRow => ({
 export const toAudit = (r: Row): AuditRow => ({
   seq: Number(r.seq), at: Number(r.at), user: str(r.user), role: str(r.role), action: str(r.action), target: str(r.target),
   detail: (typeof r.detail === 'string' ? JSON.parse(r.detail) : r.detail) as Record<string, unknown>,
+});
+
+export const toIssue = (r: Row): IssueRow => ({
+  id: str(r.id), kind: str(r.kind) as IssueKind, target: str(r.target), title: str(r.title), firstSeen: Number(r.first_seen), lastSeen: Number(r.last_seen),
+  count: Number(r.count), events: Number(r.events ?? 0), sampleEventId: optStr(r.sample_event_id), sample: str(r.sample), state: str(r.state) as IssueState,
+  stateAt: Number(r.state_at), stateBy: optStr(r.state_by), reopened: Number(r.reopened),
 });

@@ -1,6 +1,6 @@
 // Pure helpers every backend shares: how a body is kept, what full text indexes, how user
 // input becomes a query argument (never SQL text).
-import { LATENCY_BOUNDS, type DeliveryState } from './driver.ts';
+import { LATENCY_BOUNDS, type DeliveryState, type IssueOccurrence } from './driver.ts';
 
 /** Which state wins when two records carry the same time: the later stage. */
 export const STATE_RANK: Record<DeliveryState, number> = { pending: 0, retrying: 1, delivered: 2, dead: 2 };
@@ -118,3 +118,14 @@ export function foldDeliveryUpdates(updates: readonly DeliveryUpdate[]): Deliver
 /** SQL for the index of a latency in LATENCY_BOUNDS (the same text on every backend; constants only). */
 export const latencyBucketSql = (expr: string) => `CASE ${LATENCY_BOUNDS.slice(0, -1).map((b, i) => `WHEN ${expr} < ${b} THEN ${i}`).join(' ')} ELSE ${LATENCY_BOUNDS.length - 1} END`;
 export const LATENCY_BUCKET_SQL = latencyBucketSql('latency_ms');
+
+/** Occurrences by issue, in order: each issue is updated once per batch. */
+export function byIssue(occurrences: IssueOccurrence[]): IssueOccurrence[][] {
+  const m = new Map<string, IssueOccurrence[]>();
+  for (const o of occurrences) {
+    const list = m.get(o.issueId) ?? [];
+    list.push(o);
+    m.set(o.issueId, list);
+  }
+  return [...m.values()];
+}

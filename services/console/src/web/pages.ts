@@ -5,8 +5,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { eventIdTime, type Config } from '@hookyard/core';
 import { searchView, traceView, type ApiDeps } from '../api/routes.ts';
-import { BadQuery, parseEventId, parseTime, type Params } from '../api/query.ts';
-import type { AuditEntry, RejectionRow } from '../store/driver.ts';
+import { BadQuery, parseEventId, parseIssueId, parseTime, type Params } from '../api/query.ts';
+import { ISSUE_STATES, type AuditEntry, type IssueState, type RejectionRow } from '../store/driver.ts';
 import { chartWindow, destinationCharts, embedJson, endToEndCharts, receivedBySource, refusalsByReason, throughput } from './charts.ts';
 import type { Job, Operations } from './operations.ts';
 import { operatorOnly } from './plugin.ts';
@@ -175,18 +175,7 @@ export function pages(app: FastifyInstance, deps: PageDeps): void {
     const dest = body.destination ? destinationName(body.destination) : undefined;
     const sources = body.source ? [body.source].filter((s) => names.sources.includes(s)) : [];
     const confirm = body.confirm === 'yes';
-    let pairs: { eventId: string; destination: string }[] = [];
-    if (kind === 'retry') {
-      // Deliveries in a state (failed: dead) found by the index, re-sent to their destination.
-      const state = body.state === 'retrying' ? 'retrying' : 'dead';
-      let cursor: string | undefined;
-      do {
-        const p = await deps.store().searchEvents({ match: [], from, to, states: [state], ...(dest ? { destinations: [dest] } : {}), ...(sources.length ? { sources } : {}), limit: 500, ...(cursor ? { cursor } : {}) });
-        for (const i of p.items) for (const d of i.deliveries) if (d.state === state && (!dest || d.destination === dest)) pairs.push({ eventId: i.id, destination: d.destination });
-        cursor = p.next ?? undefined;
-      } while (cursor && pairs.length < 10_000);
-      pairs = pairs.slice(0, 10_000);
-    }
+    const pairs = kind === 'retry' ? await deliveriesIn(body.state === 'retrying' ? 'retrying' : 'dead', dest, sources, from, to) : [];
     const target = `${dest ?? 'every destination'}${sources.length ? ` from ${sources.join(', ')}` : ''}, ${new Date(from).toISOString()} – ${new Date(to).toISOString()}`;
     if (!confirm) {
       let count: number;
@@ -205,12 +194,30 @@ export function pages(app: FastifyInstance, deps: PageDeps): void {
       }
       return reply.viewAsync('bulk.eta', { title: 'Bulk actions', names, preview: { kind, what, count, form }, jobs: ops.recentJobs(), form });
     }
-    const title = kind === 'redrive' ? `Redrive dead letters: ${target}` : kind === 'replay' ? `Replay: ${target}` : `Retry ${pairs.length} failed deliveries: ${target}`;
+    if (kind === 'retry') return reply.redirect(`/bulk/jobs/${(await startRetry(req, pairs, target)).id}`, 303);
+    const title = kind === 'redrive' ? `Redrive dead letters: ${target}` : `Replay: ${target}`;
     const onEnd = (job: Job) => { void audit(req, { action: `bulk.${kind}`, target, detail: { job: job.id, state: job.state, result: job.result, error: job.error } }).catch(() => {}); };
-    const job = ops.start(title, req.user!.name, async (j) => {
-      if (kind === 'redrive') return ops.redrive({ destination: dest, from, to, dryRun: false }, j);
-      if (kind === 'replay') return ops.replayRange({ from, to, sources, destination: dest, dryRun: false }, j);
-      // Retry: one replay per destination, of exactly those events.
+    const job = ops.start(title, req.user!.name, async (j) => (kind === 'redrive' ? ops.redrive({ destination: dest, from, to, dryRun: false }, j) : ops.replayRange({ from, to, sources, destination: dest, dryRun: false }, j)), onEnd);
+    await audit(req, { action: `bulk.${kind}.start`, target, detail: { job: job.id } });
+    return reply.redirect(`/bulk/jobs/${job.id}`, 303);
+  });
+
+  /** Deliveries the index shows in a state (at most 10,000), by destination, source and window. */
+  async function deliveriesIn(state: 'dead' | 'retrying', dest: string | undefined, sources: string[], from: number, to: number) {
+    const pairs: { eventId: string; destination: string }[] = [];
+    let cursor: string | undefined;
+    do {
+      const p = await deps.store().searchEvents({ match: [], from, to, states: [state], ...(dest ? { destinations: [dest] } : {}), ...(sources.length ? { sources } : {}), limit: 500, ...(cursor ? { cursor } : {}) });
+      for (const i of p.items) for (const d of i.deliveries) if (d.state === state && (!dest || d.destination === dest)) pairs.push({ eventId: i.id, destination: d.destination });
+      cursor = p.next ?? undefined;
+    } while (cursor && pairs.length < 10_000);
+    return pairs.slice(0, 10_000);
+  }
+
+  /** Re-sends exactly these deliveries (one replay per destination, of those events) as a job. */
+  async function startRetry(req: FastifyRequest, pairs: { eventId: string; destination: string }[], target: string): Promise<Job> {
+    const onEnd = (job: Job) => { void audit(req, { action: 'bulk.retry', target, detail: { job: job.id, state: job.state, result: job.result, error: job.error } }).catch(() => {}); };
+    const job = ops.start(`Retry ${pairs.length} failed deliveries: ${target}`, req.user!.name, async (j) => {
       let last: Awaited<ReturnType<Operations['replayRange']>> | null = null;
       for (const d of [...new Set(pairs.map((p) => p.destination))]) {
         const ids = pairs.filter((p) => p.destination === d).map((p) => p.eventId);
@@ -220,9 +227,41 @@ export function pages(app: FastifyInstance, deps: PageDeps): void {
       }
       return last ?? { replayId: '', from: '', to: '', dryRun: false, scanned: 0, matched: 0, deliveries: 0, replayed: 0, skipped: 0, filtered: 0, failed: 0 };
     }, onEnd);
-    await audit(req, { action: `bulk.${kind}.start`, target, detail: { job: job.id, ...(kind === 'retry' ? { deliveries: pairs.length } : {}) } });
-    return reply.redirect(`/bulk/jobs/${job.id}`, 303);
+    await audit(req, { action: 'bulk.retry.start', target, detail: { job: job.id, deliveries: pairs.length } });
+    return job;
+  }
+
+  app.get('/issues', async (req, reply) => {
+    const state = String((req.query as { state?: string }).state ?? 'active');
+    const states = state === 'all' ? undefined : state === 'active' ? ['open', 'acknowledged'] as IssueState[] : (ISSUE_STATES as readonly string[]).includes(state) ? [state as IssueState] : ['open', 'acknowledged'] as IssueState[];
+    const page = await deps.store().issues({ limit: 100, ...(states ? { states } : {}) });
+    return reply.viewAsync('issues.eta', { title: 'Issues', page, state });
   });
+
+  app.get('/issues/:id', async (req, reply) => {
+    const id = parseIssueId((req.params as { id: string }).id);
+    const issue = await deps.store().issue(id);
+    if (!issue) throw Object.assign(new Error(`There is no issue ${id}.`), { statusCode: 404 });
+    const events = await deps.store().issueEvents(id, 50);
+    // A delivery issue offers a retry of its destination's dead deliveries since it began.
+    const failed = issue.kind === 'delivery' && names.destinations.includes(issue.target) ? (await deliveriesIn('dead', issue.target, [], issue.firstSeen - 60_000, Date.now() + 1)).length : 0;
+    return reply.viewAsync('issue.eta', { title: issue.title, issue, events, failed, message: (req.query as { done?: string }).done ?? null });
+  });
+
+  for (const [verb, state] of [['ack', 'acknowledged'], ['resolve', 'resolved'], ['ignore', 'ignored'], ['reopen', 'open']] as const) {
+    app.post(`/issues/:id/${verb}`, { preHandler: operatorOnly }, async (req, reply) => {
+      const id = parseIssueId((req.params as { id: string }).id);
+      const before = await deps.store().issue(id);
+      if (!before) throw Object.assign(new Error(`There is no issue ${id}.`), { statusCode: 404 });
+      const issue = (await deps.store().setIssueState(id, state, req.user!.name, Date.now()))!;
+      await audit(req, { action: `issue.${verb}`, target: `${id} ${issue.title}`, detail: { before: before.state, after: issue.state } });
+      if (verb === 'resolve' && (req.body as { retry?: string } | undefined)?.retry === 'yes' && issue.kind === 'delivery') {
+        const pairs = await deliveriesIn('dead', destinationName(issue.target), [], issue.firstSeen - 60_000, Date.now() + 1);
+        if (pairs.length > 0) return reply.redirect(`/bulk/jobs/${(await startRetry(req, pairs, `${issue.target} (issue ${id})`)).id}`, 303);
+      }
+      return reply.redirect(`/issues/${id}?done=${encodeURIComponent(`Issue ${state === 'open' ? 'reopened' : state}.`)}`, 303);
+    });
+  }
 
   app.get('/bulk/jobs/:id', async (req, reply) => {
     const job = ops.job((req.params as { id: string }).id);

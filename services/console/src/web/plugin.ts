@@ -90,8 +90,9 @@ export async function webPlumbing(app: FastifyInstance, { users }: WebDeps): Pro
   app.addHook('preHandler', async (req, reply) => {
     reply.locals = { user: req.user ?? null, csrf: reply.generateCsrf(), path: req.url.split('?')[0] };
   });
-  app.setErrorHandler(async (err: Error & { statusCode?: number; code?: string }, req, reply) => {
-    const status = err.statusCode ?? 500;
+  app.setErrorHandler(async (err: Error & { statusCode?: number; status?: number; code?: string }, req, reply) => {
+    // A bad parameter (api/query.ts's BadQuery) carries `status`.
+    const status = err.statusCode ?? (typeof err.status === 'number' && err.status < 500 ? err.status : 500);
     if (status >= 500) app.log.error({ err: err.message, url: req.url }, 'console page failed');
     const message = err.code?.startsWith('FST_CSRF') ? 'This form is out of date or was not sent by this console (CSRF check). Reload the page and try again.'
       : status === 429 ? 'Too many login attempts: wait a minute and try again.'

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { eventId } from '@hookyard/core';
-import { emptyBatch, LATENCY_BOUNDS, type AttemptRow, type EventQuery, type EventRow, type IndexStore, type WriteBatch } from '../driver.ts';
+import { emptyBatch, LATENCY_BOUNDS, type AttemptRow, type IssueOccurrence, type EventQuery, type EventRow, type IndexStore, type WriteBatch } from '../driver.ts';
 
 let offsets = 0;
 const at = (topic: string) => ({ topic, partition: 0, offset: String(offsets++) });
@@ -266,6 +266,47 @@ export function storeConformance(name: string, open: () => Promise<IndexStore>):
       assert.deepEqual(await ids(['sla_missed']), []);
       assert.deepEqual(await ids(['failed']), [c!.id]);
       assert.equal((await store.searchEvents(q({ sources: ['rcpt'] }))).items.find((i) => i.id === c!.id)!.deliveries[0]!.receipt, 'failed');
+    });
+
+    test('issues: counted once per occurrence; opened, acknowledged, resolved and reopened, ignored stays ignored; a threshold waits', async () => {
+      const base = t0 + 20_000_000;
+      const occ = (issueId: string, n: number, over: Partial<IssueOccurrence> = {}): IssueOccurrence => ({
+        issueId, kind: 'delivery', target: 'billing', title: `billing: HTTP 500 (${issueId})`, occurrence: `attempts/0/${issueId}-${n}`, eventId: `ev-${issueId}-${n % 3}`, at: base + n, sample: `sample ${n}`, ...over,
+      });
+      const first = await store.recordIssues([occ('aaa1', 1), occ('aaa1', 2)]);
+      assert.deepEqual(first.map((c) => [c.issue.id, c.change, c.issue.count, c.issue.state]), [['aaa1', 'opened', 2, 'open']]);
+      assert.deepEqual(await store.recordIssues([occ('aaa1', 1), occ('aaa1', 2)]), [], 'the same occurrences again change nothing');
+      assert.equal((await store.issue('aaa1'))!.count, 2);
+      await store.recordIssues([occ('aaa1', 3)]);
+      const i = (await store.issue('aaa1'))!;
+      assert.deepEqual([i.count, i.events, i.firstSeen, i.lastSeen, i.sample, i.sampleEventId], [3, 3, base + 1, base + 3, 'sample 3', 'ev-aaa1-0']);
+      assert.deepEqual((await store.issueEvents('aaa1', 10)).sort(), ['ev-aaa1-0', 'ev-aaa1-1', 'ev-aaa1-2']);
+      assert.equal((await store.setIssueState('aaa1', 'acknowledged', 'ada', base + 10))!.state, 'acknowledged');
+      assert.deepEqual(await store.recordIssues([occ('aaa1', 4)]), [], 'an acknowledged issue just counts');
+      assert.equal((await store.setIssueState('aaa1', 'resolved', 'ada', base + 20))!.stateBy, 'ada');
+      const again = await store.recordIssues([occ('aaa1', 5)]);
+      assert.deepEqual(again.map((c) => [c.change, c.issue.state, c.issue.reopened, c.issue.count]), [['reopened', 'open', 1, 5]]);
+      await store.recordIssues([occ('bbb2', 1, { kind: 'transform', target: 'shop → audit' })]);
+      await store.setIssueState('bbb2', 'ignored', 'ada', base + 30);
+      assert.deepEqual(await store.recordIssues([occ('bbb2', 2, { kind: 'transform', target: 'shop → audit' })]), [], 'ignored: no reopening');
+      assert.equal((await store.issue('bbb2'))!.state, 'ignored');
+      assert.equal((await store.issue('bbb2'))!.count, 2);
+      // A threshold: 3 within a minute. Two, then one a minute later: still none; two more close together: opened, counting all.
+      const th = (n: number, at: number) => occ('ccc3', n, { kind: 'refusal', target: 'stripe', at, threshold: { count: 3, windowMs: 60_000 } });
+      assert.deepEqual(await store.recordIssues([th(1, base), th(2, base + 1000)]), []);
+      assert.deepEqual(await store.recordIssues([th(3, base + 70_000)]), []);
+      assert.equal(await store.issue('ccc3'), null);
+      const opened = await store.recordIssues([th(4, base + 71_000), th(5, base + 72_000)]);
+      assert.deepEqual(opened.map((c) => [c.change, c.issue.count, c.issue.firstSeen]), [['opened', 5, base]]);
+      // Listing: newest seen first, by state and kind, paginated.
+      const all = await store.issues({ limit: 2 });
+      assert.deepEqual(all.items.map((x) => x.id), ['ccc3', 'aaa1']);
+      const rest = await store.issues({ limit: 10, cursor: all.next! });
+      assert.deepEqual(rest.items.map((x) => x.id), ['bbb2']);
+      assert.equal(rest.next, null);
+      assert.deepEqual((await store.issues({ limit: 10, states: ['ignored'] })).items.map((x) => x.id), ['bbb2']);
+      assert.deepEqual((await store.issues({ limit: 10, kinds: ['refusal'] })).items.map((x) => x.id), ['ccc3']);
+      assert.deepEqual((await store.issues({ limit: 10, cursor: "1' OR '1'='1" })).items, []);
     });
 
     test('audit log: appended, newest first, paginated', async () => {

@@ -5,11 +5,11 @@
 // statement count does not grow with the batch. See README.md beside this file.
 import pg from 'pg';
 import type {
-  AttemptStat, AuditEntry, DeliveryLatencyStat, ReceiptFilter, AuditRow, Counts, CountsQuery, DecisionRow, DeliveryDetail, DeliveryState, EventQuery, EventRow, EventSummary, IndexStore, Page,
+  AttemptStat, AuditEntry, DeliveryLatencyStat, IssueChange, IssueOccurrence, IssueQuery, IssueRow, IssueState, ReceiptFilter, AuditRow, Counts, CountsQuery, DecisionRow, DeliveryDetail, DeliveryState, EventQuery, EventRow, EventSummary, IndexStore, Page,
   RejectionQuery, RejectionRow, StoreStats, Trace, WriteBatch,
 } from '../driver.ts';
-import { str, optStr, toAttempt, toAudit, toDeadLetter, toDecision, toDelivery, toEvent, toRejection, type Row } from '../rows.ts';
-import { bodyColumns, foldDeliveryUpdates, globToLike, idBoundary, idTime, LATENCY_BUCKET_SQL, latencyBucketSql, STATE_RANK, type DeliveryUpdate } from '../shared.ts';
+import { str, optStr, toAttempt, toAudit, toIssue, toDeadLetter, toDecision, toDelivery, toEvent, toRejection, type Row } from '../rows.ts';
+import { bodyColumns, byIssue, foldDeliveryUpdates, globToLike, idBoundary, idTime, LATENCY_BUCKET_SQL, latencyBucketSql, STATE_RANK, type DeliveryUpdate } from '../shared.ts';
 
 const DAY = 86_400_000;
 const TABLES = ['events', 'decisions', 'delivery_records', 'deliveries', 'attempts', 'dead_letters', 'rejections', 'receipts', 'sla_misses'] as const;
@@ -87,6 +87,16 @@ CREATE TABLE IF NOT EXISTS receipts (
   t timestamptz NOT NULL, event_id text NOT NULL, destination text NOT NULL, receipt_id text NOT NULL, status text NOT NULL, detail text, at bigint NOT NULL,
   PRIMARY KEY (event_id, destination, t)
 ) PARTITION BY RANGE (t);
+CREATE TABLE IF NOT EXISTS issues (
+  id text PRIMARY KEY, kind text NOT NULL, target text NOT NULL, title text NOT NULL, first_seen bigint NOT NULL, last_seen bigint NOT NULL,
+  count bigint NOT NULL, sample_event_id text, sample text NOT NULL, state text NOT NULL, state_at bigint NOT NULL, state_by text, reopened integer NOT NULL
+);
+CREATE INDEX IF NOT EXISTS issues_seen ON issues (last_seen DESC, id DESC);
+CREATE TABLE IF NOT EXISTS issue_occurrences (
+  issue_id text NOT NULL, occurrence text NOT NULL, event_id text, at bigint NOT NULL,
+  PRIMARY KEY (issue_id, occurrence)
+);
+CREATE INDEX IF NOT EXISTS issue_occurrences_at ON issue_occurrences (issue_id, at);
 CREATE TABLE IF NOT EXISTS sla_misses (
   t timestamptz NOT NULL, event_id text NOT NULL, destination text NOT NULL, at bigint NOT NULL,
   PRIMARY KEY (event_id, destination, t)
@@ -480,6 +490,7 @@ export class PgStore implements IndexStore {
       events += (await c.query('DELETE FROM events WHERE t < $1', [cut])).rowCount ?? 0;
       rejections += (await c.query('DELETE FROM rejections WHERE t < $1', [cut])).rowCount ?? 0;
       for (const table of ['decisions', 'delivery_records', 'deliveries', 'attempts', 'dead_letters', 'receipts', 'sla_misses']) await c.query(`DELETE FROM ${table} WHERE t < $1`, [cut]);
+      await c.query('DELETE FROM issue_occurrences WHERE at < $1', [before]);
       await c.query('COMMIT');
     } catch (err) {
       await c.query('ROLLBACK').catch(() => {});
@@ -530,6 +541,93 @@ export class PgStore implements IndexStore {
         AND NOT EXISTS (SELECT 1 FROM receipts r WHERE r.event_id = d.event_id AND r.destination = d.destination AND r.t = d.t)
       ON CONFLICT DO NOTHING RETURNING event_id, destination`, [now, destination, since, before, ts(since - 8 * DAY), ts(before + DAY)]);
     return (rows as Row[]).map((r) => ({ eventId: str(r.event_id), destination: str(r.destination) }));
+  }
+
+  async recordIssues(occurrences: IssueOccurrence[]): Promise<IssueChange[]> {
+    if (occurrences.length === 0) return [];
+    const changed: { id: string; change: IssueChange['change'] }[] = [];
+    const c = await this.pool.connect();
+    try {
+      await c.query('BEGIN');
+      for (const group of byIssue(occurrences)) {
+        const first = group[0]!;
+        const { rows } = await c.query(`INSERT INTO issue_occurrences (issue_id, occurrence, event_id, at) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[])
+          ON CONFLICT DO NOTHING RETURNING occurrence`, [group.map((o) => o.issueId), group.map((o) => o.occurrence), group.map((o) => o.eventId), group.map((o) => o.at)]);
+        const inserted = new Set((rows as Row[]).map((r) => str(r.occurrence)));
+        const added = group.filter((o) => inserted.has(o.occurrence));
+        if (added.length === 0) continue;
+        const newest = added.reduce((a, b) => (b.at >= a.at ? b : a));
+        // One writer per issue at a time (several consoles): the row, or its absence, is locked.
+        await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [first.issueId]);
+        const existing = (await c.query('SELECT state FROM issues WHERE id = $1', [first.issueId])).rows[0] as Row | undefined;
+        if (!existing) {
+          let count = added.length;
+          let firstSeen = Math.min(...added.map((o) => o.at));
+          if (first.threshold) {
+            const n = Number((await c.query('SELECT count(*) AS n FROM issue_occurrences WHERE issue_id = $1 AND at > $2', [first.issueId, newest.at - first.threshold.windowMs])).rows[0].n);
+            if (n < first.threshold.count) continue;
+            const all = (await c.query('SELECT count(*) AS n, min(at) AS f FROM issue_occurrences WHERE issue_id = $1', [first.issueId])).rows[0] as Row;
+            count = Number(all.n);
+            firstSeen = Number(all.f);
+          }
+          await c.query(`INSERT INTO issues (id, kind, target, title, first_seen, last_seen, count, sample_event_id, sample, state, state_at, state_by, reopened)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'open', $6, NULL, 0)`, [first.issueId, first.kind, first.target, first.title, firstSeen, newest.at, count, newest.eventId, newest.sample]);
+          changed.push({ id: first.issueId, change: 'opened' });
+          continue;
+        }
+        const reopen = str(existing.state) === 'resolved';
+        await c.query(`UPDATE issues SET count = count + $1, last_seen = greatest(last_seen, $2), sample_event_id = $3, sample = $4,
+          state = CASE WHEN $5 THEN 'open' ELSE state END, state_at = CASE WHEN $5 THEN $2 ELSE state_at END,
+          state_by = CASE WHEN $5 THEN NULL ELSE state_by END, reopened = reopened + CASE WHEN $5 THEN 1 ELSE 0 END WHERE id = $6`,
+        [added.length, newest.at, newest.eventId, newest.sample, reopen, first.issueId]);
+        if (reopen) changed.push({ id: first.issueId, change: 'reopened' });
+      }
+      await c.query('COMMIT');
+    } catch (err) {
+      await c.query('ROLLBACK').catch(() => {});
+      throw err;
+    } finally {
+      c.release();
+    }
+    const out: IssueChange[] = [];
+    for (const x of changed) {
+      const issue = await this.issue(x.id);
+      if (issue) out.push({ issue, change: x.change });
+    }
+    return out;
+  }
+
+  async issues(q: IssueQuery): Promise<Page<IssueRow>> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const p = (v: unknown) => { params.push(v); return `$${params.length}`; };
+    if (q.states?.length) where.push(`state = ANY(${p(q.states)}::text[])`);
+    if (q.kinds?.length) where.push(`kind = ANY(${p(q.kinds)}::text[])`);
+    if (q.cursor !== undefined) {
+      const m = /^(\d+)\.([0-9a-f]{1,64})$/.exec(q.cursor);
+      if (!m) return { items: [], next: null };
+      where.push(`(last_seen, id) < (${p(Number(m[1]))}, ${p(m[2])})`);
+    }
+    const { rows } = await this.pool.query(`SELECT i.*, (SELECT count(DISTINCT event_id) FROM issue_occurrences o WHERE o.issue_id = i.id) AS events FROM issues i
+      ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY last_seen DESC, id DESC LIMIT ${p(q.limit + 1)}`, params);
+    const items = (rows as Row[]).slice(0, q.limit).map(toIssue);
+    const last = items[items.length - 1];
+    return { items, next: rows.length > q.limit && last ? `${last.lastSeen}.${last.id}` : null };
+  }
+
+  async issue(id: string): Promise<IssueRow | null> {
+    const { rows } = await this.pool.query('SELECT i.*, (SELECT count(DISTINCT event_id) FROM issue_occurrences o WHERE o.issue_id = i.id) AS events FROM issues i WHERE id = $1', [id]);
+    return rows[0] ? toIssue(rows[0] as Row) : null;
+  }
+
+  async issueEvents(id: string, limit: number): Promise<string[]> {
+    const { rows } = await this.pool.query('SELECT event_id, max(at) AS at FROM issue_occurrences WHERE issue_id = $1 AND event_id IS NOT NULL GROUP BY event_id ORDER BY 2 DESC LIMIT $2', [id, limit]);
+    return (rows as Row[]).map((r) => str(r.event_id));
+  }
+
+  async setIssueState(id: string, state: IssueState, by: string, at: number): Promise<IssueRow | null> {
+    await this.pool.query('UPDATE issues SET state = $1, state_at = $2, state_by = $3 WHERE id = $4', [state, at, by, id]);
+    return this.issue(id);
   }
 
   async recordAudit(e: AuditEntry): Promise<void> {

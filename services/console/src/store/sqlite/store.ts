@@ -5,11 +5,11 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import type {
-  AttemptStat, AuditEntry, DeliveryLatencyStat, ReceiptFilter, AuditRow, Counts, CountsQuery, DeliveryDetail, DeliveryState, EventQuery, EventRow, EventSummary, IndexStore, Page,
+  AttemptStat, AuditEntry, DeliveryLatencyStat, IssueChange, IssueOccurrence, IssueQuery, IssueRow, IssueState, ReceiptFilter, AuditRow, Counts, CountsQuery, DeliveryDetail, DeliveryState, EventQuery, EventRow, EventSummary, IndexStore, Page,
   RejectionQuery, RejectionRow, StoreStats, Trace, WriteBatch,
 } from '../driver.ts';
-import { str, optStr, toAttempt, toAudit, toDeadLetter, toDecision, toDelivery, toEvent, toRejection, type Row } from '../rows.ts';
-import { bodyColumns, ftsQuery, ftsText, globToLike, idBoundary, idTime, jsonPathOf, LATENCY_BUCKET_SQL, latencyBucketSql, STATE_RANK } from '../shared.ts';
+import { str, optStr, toAttempt, toAudit, toIssue, toDeadLetter, toDecision, toDelivery, toEvent, toRejection, type Row } from '../rows.ts';
+import { bodyColumns, byIssue, ftsQuery, ftsText, globToLike, idBoundary, idTime, jsonPathOf, LATENCY_BUCKET_SQL, latencyBucketSql, STATE_RANK } from '../shared.ts';
 
 /** A receipt filter on a delivery row `d` (constant SQL; the filter values are a closed set). */
 const RECEIPT_SQL: Record<ReceiptFilter, string> = {
@@ -97,6 +97,16 @@ CREATE TABLE IF NOT EXISTS receipts (
   event_id TEXT NOT NULL, destination TEXT NOT NULL, receipt_id TEXT NOT NULL, status TEXT NOT NULL, detail TEXT, at INTEGER NOT NULL,
   PRIMARY KEY (event_id, destination)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS issues (
+  id TEXT PRIMARY KEY, kind TEXT NOT NULL, target TEXT NOT NULL, title TEXT NOT NULL, first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL,
+  count INTEGER NOT NULL, sample_event_id TEXT, sample TEXT NOT NULL, state TEXT NOT NULL, state_at INTEGER NOT NULL, state_by TEXT, reopened INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS issues_seen ON issues(last_seen, id);
+CREATE TABLE IF NOT EXISTS issue_occurrences (
+  issue_id TEXT NOT NULL, occurrence TEXT NOT NULL, event_id TEXT, at INTEGER NOT NULL,
+  PRIMARY KEY (issue_id, occurrence)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS issue_occurrences_at ON issue_occurrences(issue_id, at);
 CREATE TABLE IF NOT EXISTS sla_misses (
   event_id TEXT NOT NULL, destination TEXT NOT NULL, at INTEGER NOT NULL,
   PRIMARY KEY (event_id, destination)
@@ -345,6 +355,7 @@ export class SqliteStore implements IndexStore {
     let rejections = 0;
     try {
       for (const t of ['decisions', 'delivery_records', 'deliveries', 'attempts', 'receipts', 'sla_misses']) this.db.prepare(`DELETE FROM ${t} WHERE event_id < ?`).run(boundary);
+      this.stmt('DELETE FROM issue_occurrences WHERE at < ?').run(before);
       this.stmt('DELETE FROM dead_letters WHERE dead_at < ?').run(before);
       rejections = Number(this.stmt('DELETE FROM rejections WHERE received_at < ?').run(before).changes);
       this.db.exec('COMMIT');
@@ -392,6 +403,85 @@ export class SqliteStore implements IndexStore {
         AND NOT EXISTS (SELECT 1 FROM receipts r WHERE r.event_id = d.event_id AND r.destination = d.destination)
       ON CONFLICT DO NOTHING RETURNING event_id, destination`).all(now, destination, since, before) as Row[];
     return rows.map((r) => ({ eventId: str(r.event_id), destination: str(r.destination) }));
+  }
+
+  async recordIssues(occurrences: IssueOccurrence[]): Promise<IssueChange[]> {
+    if (occurrences.length === 0) return [];
+    const changed: { id: string; change: IssueChange['change'] }[] = [];
+    this.db.exec('BEGIN IMMEDIATE');
+    try {
+      const insert = this.stmt('INSERT OR IGNORE INTO issue_occurrences (issue_id, occurrence, event_id, at) VALUES (?, ?, ?, ?)');
+      for (const group of byIssue(occurrences)) {
+        const added = group.filter((o) => insert.run(o.issueId, o.occurrence, o.eventId, o.at).changes === 1);
+        if (added.length === 0) continue;
+        const newest = added.reduce((a, b) => (b.at >= a.at ? b : a));
+        const first = added[0]!;
+        const existing = this.stmt('SELECT state FROM issues WHERE id = ?').get(first.issueId) as Row | undefined;
+        if (!existing) {
+          let count = added.length;
+          let firstSeen = Math.min(...added.map((o) => o.at));
+          if (first.threshold) {
+            const n = Number((this.stmt('SELECT count(*) AS n FROM issue_occurrences WHERE issue_id = ? AND at > ?').get(first.issueId, newest.at - first.threshold.windowMs) as Row).n);
+            if (n < first.threshold.count) continue;
+            const all = this.stmt('SELECT count(*) AS n, min(at) AS f FROM issue_occurrences WHERE issue_id = ?').get(first.issueId) as Row;
+            count = Number(all.n);
+            firstSeen = Number(all.f);
+          }
+          this.stmt(`INSERT INTO issues (id, kind, target, title, first_seen, last_seen, count, sample_event_id, sample, state, state_at, state_by, reopened)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, NULL, 0)`).run(first.issueId, first.kind, first.target, first.title, firstSeen, newest.at, count, newest.eventId, newest.sample, newest.at);
+          changed.push({ id: first.issueId, change: 'opened' });
+          continue;
+        }
+        const reopen = str(existing.state) === 'resolved';
+        this.stmt(`UPDATE issues SET count = count + ?, last_seen = max(last_seen, ?), sample_event_id = ?, sample = ?,
+          state = CASE WHEN ? THEN 'open' ELSE state END, state_at = CASE WHEN ? THEN ? ELSE state_at END,
+          state_by = CASE WHEN ? THEN NULL ELSE state_by END, reopened = reopened + ? WHERE id = ?`)
+          .run(added.length, newest.at, newest.eventId, newest.sample, reopen ? 1 : 0, reopen ? 1 : 0, newest.at, reopen ? 1 : 0, reopen ? 1 : 0, first.issueId);
+        if (reopen) changed.push({ id: first.issueId, change: 'reopened' });
+      }
+      this.db.exec('COMMIT');
+    } catch (err) {
+      this.db.exec('ROLLBACK');
+      throw err;
+    }
+    const out: IssueChange[] = [];
+    for (const c of changed) {
+      const issue = await this.issue(c.id);
+      if (issue) out.push({ issue, change: c.change });
+    }
+    return out;
+  }
+
+  async issues(q: IssueQuery): Promise<Page<IssueRow>> {
+    const where: string[] = [];
+    const params: (string | number)[] = [];
+    if (q.states?.length) { where.push(`state IN (${q.states.map(() => '?').join(', ')})`); params.push(...q.states); }
+    if (q.kinds?.length) { where.push(`kind IN (${q.kinds.map(() => '?').join(', ')})`); params.push(...q.kinds); }
+    if (q.cursor !== undefined) {
+      const m = /^(\d+)\.([0-9a-f]{1,64})$/.exec(q.cursor);
+      if (!m) return { items: [], next: null };
+      where.push('(last_seen, id) < (?, ?)');
+      params.push(Number(m[1]), m[2]!);
+    }
+    const rows = this.db.prepare(`SELECT i.*, (SELECT count(DISTINCT event_id) FROM issue_occurrences o WHERE o.issue_id = i.id) AS events FROM issues i
+      ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY last_seen DESC, id DESC LIMIT ?`).all(...params, q.limit + 1) as Row[];
+    const items = rows.slice(0, q.limit).map(toIssue);
+    const last = items[items.length - 1];
+    return { items, next: rows.length > q.limit && last ? `${last.lastSeen}.${last.id}` : null };
+  }
+
+  async issue(id: string): Promise<IssueRow | null> {
+    const r = this.stmt('SELECT i.*, (SELECT count(DISTINCT event_id) FROM issue_occurrences o WHERE o.issue_id = i.id) AS events FROM issues i WHERE id = ?').get(id) as Row | undefined;
+    return r ? toIssue(r) : null;
+  }
+
+  async issueEvents(id: string, limit: number): Promise<string[]> {
+    return (this.stmt('SELECT event_id, max(at) AS at FROM issue_occurrences WHERE issue_id = ? AND event_id IS NOT NULL GROUP BY event_id ORDER BY at DESC LIMIT ?').all(id, limit) as Row[]).map((r) => str(r.event_id));
+  }
+
+  async setIssueState(id: string, state: IssueState, by: string, at: number): Promise<IssueRow | null> {
+    this.stmt('UPDATE issues SET state = ?, state_at = ?, state_by = ? WHERE id = ?').run(state, at, by, id);
+    return this.issue(id);
   }
 
   async recordAudit(e: AuditEntry): Promise<void> {

@@ -1,0 +1,70 @@
+// Failures → issue occurrences (pure): which issue a failed attempt, a transform error, a
+// refusal, a missed receipt or an old backlog belongs to, and its title. The store counts
+// them (once per occurrence) and decides opened / reopened; see store/driver.ts.
+import { createHash } from 'node:crypto';
+import type { RoutingDecision } from '@hookyard/core';
+import type { AttemptRow, Coordinates, IssueKind, IssueOccurrence, RejectionRow } from './store/driver.ts';
+
+/** A stable id for an issue: what failed, where, how. */
+export function issueId(kind: IssueKind, target: string, detail: string): string {
+  return createHash('sha256').update(`${kind}\u0000${target}\u0000${detail}`).digest('hex').slice(0, 20);
+}
+
+const at = (k: Coordinates) => `${k.topic}/${k.partition}/${k.offset}`;
+
+/** An error with no HTTP status, by class: its text varies (addresses, ports), its class does not. */
+export function errorClass(error: string | null): string {
+  const e = error ?? '';
+  if (/timeout|timed out|aborted due to timeout/i.test(e)) return 'timeout';
+  if (/ECONNREFUSED|connection refused/i.test(e)) return 'connection refused';
+  if (/ENOTFOUND|EAI_AGAIN|getaddrinfo/i.test(e)) return 'DNS failure';
+  if (/ECONNRESET|socket hang up|other side closed|UND_ERR_SOCKET/i.test(e)) return 'connection reset';
+  if (/certificate|TLS|SSL/i.test(e)) return 'TLS error';
+  if (/not allowed|private address|internal address|blocked/i.test(e)) return 'address not allowed';
+  return 'error';
+}
+
+/** A failed attempt: destination × HTTP status (or error class). */
+export function deliveryOccurrence(a: AttemptRow): IssueOccurrence | null {
+  if (a.outcome === 'success') return null;
+  const detail = a.status !== null ? `HTTP ${a.status}` : errorClass(a.error);
+  return {
+    issueId: issueId('delivery', a.destination, detail), kind: 'delivery', target: a.destination, title: `${a.destination}: ${detail}`,
+    occurrence: at(a.kafka), eventId: a.eventId, at: a.at, sample: [a.error, a.responseSnippet].filter(Boolean).join(' — ').slice(0, 500),
+  };
+}
+
+/** A transform error: connection (source → destination) × the error's first line. */
+export function transformOccurrences(d: RoutingDecision, kafka: Coordinates): IssueOccurrence[] {
+  return d.decisions.filter((x) => x.outcome === 'transform_error').map((x) => {
+    const error = (x.error ?? 'transform error').split('\n')[0]!.slice(0, 200);
+    const target = `${d.source} → ${x.destination}`;
+    return { issueId: issueId('transform', target, error), kind: 'transform' as const, target, title: `${target}: ${error}`, occurrence: `${at(kafka)}/${x.destination}`, eventId: d.eventId, at: d.routedAt, sample: x.error ?? '' };
+  });
+}
+
+/** A refused request: source × reason, an issue only above `perMinute` in a minute. */
+export function refusalOccurrence(r: RejectionRow, perMinute: number): IssueOccurrence {
+  return {
+    issueId: issueId('refusal', r.source, r.reason), kind: 'refusal', target: r.source, title: `${r.source}: requests refused (${r.reason})`,
+    occurrence: at(r.kafka), eventId: null, at: r.receivedAt, sample: `${r.status} ${r.code}: ${r.method} ${r.path} from ${r.remoteIp}`,
+    threshold: { count: perMinute, windowMs: 60_000 },
+  };
+}
+
+/** A delivery past its receipt SLA. */
+export function receiptOccurrence(destination: string, eventId: string, now: number, slaSeconds: number): IssueOccurrence {
+  return {
+    issueId: issueId('receipts', destination, 'sla'), kind: 'receipts', target: destination, title: `${destination}: deliveries not confirmed within ${slaSeconds} s (applied unknown)`,
+    occurrence: `sla/${eventId}`, eventId, at: now, sample: `no receipt for ${eventId}.${destination}`,
+  };
+}
+
+/** A destination whose oldest pending delivery is older than the threshold: one occurrence per minute it stays so. */
+export function backlogOccurrence(destination: string, oldestAgeSeconds: number, pending: number, thresholdSeconds: number, now: number): IssueOccurrence | null {
+  if (oldestAgeSeconds <= thresholdSeconds) return null;
+  return {
+    issueId: issueId('backpressure', destination, 'backlog'), kind: 'backpressure', target: destination, title: `${destination}: backlog older than ${thresholdSeconds} s`,
+    occurrence: `backlog/${Math.floor(now / 60_000)}`, eventId: null, at: now, sample: `${pending} pending, the oldest ${Math.round(oldestAgeSeconds)} s old`,
+  };
+}

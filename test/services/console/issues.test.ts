@@ -1,0 +1,142 @@
+// Issues from real failures on the real pipeline: a destination answering 500 opens one
+// delivery issue (however many attempts fail), resolving it and failing again reopens it,
+// ignoring it keeps it quiet; a transform error and a burst of refusals open theirs; the
+// API and the CLI list, show and change them.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { buildConsole } from '../../../services/console/src/app.ts';
+import { buildDeliverer } from '../../../services/deliverer/src/app.ts';
+import { buildIngress } from '../../../services/ingress/src/app.ts';
+import { buildRouter } from '../../../services/router/src/app.ts';
+import { consoleClient } from '../../../services/replayer/src/console-client.ts';
+import type { StackAddresses } from '../../../scripts/infra/local-stack.ts';
+import { cli } from '../../support/cli.ts';
+import { infra, uniquePrefix } from '../../support/infra.ts';
+import { startSink, type Sink } from '../../support/sink.ts';
+import { quietLog, runtimeFor, testConfig, whenReady } from '../../support/stack.ts';
+
+const TOKEN = 'issues-test-token-0123456789';
+const dir = mkdtempSync(join(tmpdir(), 'hookyard-issues-'));
+let a: StackAddresses;
+let sink: Sink;
+let ingressUrl = '';
+let consoleUrl = '';
+let config: ReturnType<typeof testConfig>;
+const closers: (() => Promise<unknown>)[] = [];
+
+before(async () => {
+  a = await infra();
+  sink = await startSink();
+  sink.respond = 500;
+  config = testConfig({
+    kafka: { topicPrefix: uniquePrefix('issues'), partitions: 2 },
+    console: { apiTokens: [{ name: 'ops', token: TOKEN }], store: { type: 'sqlite', path: join(dir, 'index.db') }, issues: { refusalsPerMinute: 3 } },
+    sources: [{ name: 'shop' }, { name: 'locked', verify: { type: 'bearer', token: 'the-right-token' } }],
+    destinations: [
+      { name: 'billing', url: sink.url, retry: { schedule: [0, 100, 100], maxAttempts: 3 } },
+      { name: 'audit', url: sink.url },
+    ],
+    connections: [
+      { source: 'shop', destination: 'billing' },
+      { source: 'shop', destination: 'audit', transform: 'body.kind = "boom" ? $error("no audit for boom") : { "body": body }', filter: { body: { kind: 'boom' } } },
+    ],
+  });
+  const env = runtimeFor(a);
+  const ingress = buildIngress({ config, env, log: quietLog });
+  const router = buildRouter({ config, env, log: quietLog });
+  const deliverer = buildDeliverer({ config, env, log: quietLog });
+  const console_ = buildConsole({ config, env, log: quietLog });
+  closers.push(() => ingress.close(), () => router.close(), () => deliverer.close(), () => console_.close(), () => sink.close());
+  ingressUrl = await whenReady(await ingress.start({ port: 0, host: '127.0.0.1' }));
+  await router.start();
+  await deliverer.start();
+  consoleUrl = await whenReady(await console_.start({ port: 0 }));
+});
+
+after(async () => {
+  for (const c of closers) await c().catch(() => {});
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const api = async (path: string, method = 'GET') => {
+  const res = await fetch(`${consoleUrl}${path}`, { method, headers: { authorization: `Bearer ${TOKEN}` } });
+  return { status: res.status, body: (await res.json()) as any };
+};
+const send = async (body: unknown, source = 'shop') => {
+  const res = await fetch(`${ingressUrl}/webhooks/${source}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  assert.equal(res.status, 202);
+  return ((await res.json()) as { id: string }).id;
+};
+async function until<T>(f: () => Promise<T | undefined>, what: string): Promise<T> {
+  for (let i = 0; i < 150; i++) {
+    const v = await f();
+    if (v !== undefined) return v;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  assert.fail(what);
+}
+const changes = async () => {
+  const text = await (await fetch(`${consoleUrl}/metrics`)).text();
+  const n = (kind: string, change: string) => Number(new RegExp(`^hookyard_issues_changed_total\\{[^}]*kind="${kind}"[^}]*change="${change}"[^}]*\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
+  return { opened: n('delivery', 'opened'), reopened: n('delivery', 'reopened') };
+};
+const billingIssue = async (minCount: number) => until(async () => {
+  const items = (await api('/api/v1/issues?state=open&state=acknowledged&state=resolved&state=ignored&kind=delivery')).body.items as any[];
+  const i = items.find((x) => x.title === 'billing: HTTP 500');
+  return i && i.count >= minCount ? i : undefined;
+}, `a billing issue with ${minCount} failures`);
+
+test('a destination answering 500: one issue, counted per failed attempt; resolve then fail again: reopened; ignored: stays', { timeout: 120_000 }, async () => {
+  const e1 = await send({ order: 1 });
+  const e2 = await send({ order: 2 });
+  const issue = await billingIssue(6);
+  assert.equal(issue.state, 'open');
+  assert.equal(issue.events, 2);
+  assert.deepEqual(await changes(), { opened: 1, reopened: 0 }, 'one issue opened for six failed attempts');
+  const shown = await api(`/api/v1/issues/${issue.id}`);
+  assert.deepEqual(new Set(shown.body.events), new Set([e1, e2]));
+  assert.match(shown.body.sample, /500/);
+
+  // The CLI: list, show, resolve.
+  const client = () => consoleClient(config, { HOOKYARD_CONSOLE_URL: consoleUrl, HOOKYARD_API_TOKEN: TOKEN });
+  const list = await cli(a, config, ['issues', 'list'], { console: client });
+  assert.equal(list.code, 0, list.notes.join('\n'));
+  assert.ok(list.lines.some((l) => l.startsWith(issue.id) && l.includes('billing: HTTP 500') && l.includes('open')), list.lines.join('\n'));
+  const show = await cli(a, config, ['issues', 'show', issue.id], { console: client });
+  assert.match(show.lines.join('\n'), /seen \d+× from/);
+  const resolved = await cli(a, config, ['issues', 'resolve', issue.id, '--json'], { console: client });
+  assert.equal(JSON.parse(resolved.lines[0]!).state, 'resolved');
+  assert.equal((await cli(a, config, ['issues', 'resolve', '00000000000000000000'], { console: client })).code, 2);
+
+  // Recurs: reopened, once.
+  await send({ order: 3 });
+  const again = await until(async () => { const i = (await api(`/api/v1/issues/${issue.id}`)).body; return i.state === 'open' ? i : undefined; }, 'reopened');
+  assert.equal(again.reopened, 1);
+  assert.deepEqual(await changes(), { opened: 1, reopened: 1 });
+
+  // Ignored: it keeps counting and stays ignored.
+  assert.equal((await api(`/api/v1/issues/${issue.id}/ignore`, 'POST')).body.state, 'ignored');
+  await send({ order: 4 });
+  const quiet = await billingIssue(again.count + 3);
+  assert.equal(quiet.state, 'ignored');
+  assert.deepEqual(await changes(), { opened: 1, reopened: 1 });
+  // Changing state needs a token: a browser session may only read.
+  assert.equal((await fetch(`${consoleUrl}/api/v1/issues/${issue.id}/ack`, { method: 'POST' })).status, 401);
+});
+
+test('a transform error and a burst of refusals each open their issue; a few refusals do not', { timeout: 60_000 }, async () => {
+  await send({ kind: 'boom' });
+  await until(async () => ((await api('/api/v1/issues?kind=transform')).body.items as any[]).find((i) => i.target === 'shop → audit' && /no audit for boom/.test(i.title)), `a transform issue (${JSON.stringify((await api('/api/v1/issues?state=open')).body.items.map((i: any) => i.title))})`);
+  const refuse = () => fetch(`${ingressUrl}/webhooks/locked`, { method: 'POST', headers: { authorization: 'Bearer wrong-token-123' }, body: '{}' });
+  for (let i = 0; i < 2; i++) assert.equal((await refuse()).status, 401);
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.deepEqual((await api('/api/v1/issues?kind=refusal')).body.items, [], 'two refusals: below the rate');
+  assert.equal((await refuse()).status, 401);
+  const r = await until(async () => ((await api('/api/v1/issues?kind=refusal')).body.items as any[])[0], 'a refusal issue at three a minute');
+  assert.equal(r.title, 'locked: requests refused (bad_credentials)');
+  assert.equal(r.count, 3);
+  assert.equal((await api('/api/v1/issues?state=lost')).body.error.param, 'state');
+});
