@@ -26,3 +26,4 @@ export * from './kafkajs/request.ts';
 export * from './redact.ts';
 export * from './duration.ts';
 export * from './password.ts';
+export * from './alerts.ts';

@@ -10,6 +10,7 @@ import { apiRoutes } from './api/routes.ts';
 import { Freshness } from './freshness.ts';
 import { SlaWatch } from './sla.ts';
 import { BacklogWatch } from './backlog-watch.ts';
+import { AlertPublisher } from './alert-publisher.ts';
 import { Indexer, indexedTopics } from './indexer.ts';
 import { KafkaRedisLive } from './live.ts';
 import { openStore } from './store/open.ts';
@@ -123,6 +124,14 @@ export function buildConsole({ config, env, log }: ConsoleDeps): Console {
       const backlog = new BacklogWatch(config, opened, ops, issueChanges, log);
       backlog.start();
       closer.add('backlog-watch', () => backlog.stop());
+      // Alerts: issue changes from the store's outbox into the hookyard-alerts source.
+      const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+      await producer.connect();
+      closer.add('alerts-producer', () => producer.disconnect());
+      if (config.alerts.channels.length > 0) await codec.schemaId(topics.rawEvents, 'raw-event');
+      const alerts = new AlertPublisher({ config, store: opened, producer, codec, rawTopic: topics.rawEvents, log, metrics });
+      alerts.start();
+      closer.add('alerts', () => alerts.stop());
       log.info({ group, store: config.console.store.type }, 'console indexing');
       return address;
     },

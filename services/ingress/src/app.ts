@@ -4,6 +4,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import {
+  ALERTS_SOURCE,
   Closer, Counter, EnvelopeCodec, lazyChildLoggerFactory, Gauge, eventId, kafkaReadyCheck, parseStructuredBody, Histogram, HookyardError, createKafka, createMetricsRegistry,
   ensureTopics, keyAt, redactHeaders, topicNames, type Config, type ErrorCode, type Logger, type RawEvent, type RequestView, type RuntimeEnv,
   type SourceConfig,
@@ -65,7 +66,8 @@ function sendError(reply: FastifyReply, err: HookyardError): FastifyReply {
 
 export function buildIngress({ config, env, log, dedup, now = Date.now, receiptChecks }: IngressDeps): Ingress {
   const topics = topicNames(config.kafka.topicPrefix);
-  const sources = new Map<string, SourceRuntime>(config.sources.map((s) => [s.name, {
+  // The alerts' source is fed by the console straight into Kafka, never over HTTP.
+  const sources = new Map<string, SourceRuntime>(config.sources.filter((s) => s.name !== ALERTS_SOURCE).map((s) => [s.name, {
     config: s,
     verify: buildVerifier(s.verify),
     ipAllowed: s.allowedIps ? ipAllowList(s.allowedIps) : undefined,

@@ -1,4 +1,5 @@
 // Reads hookyard.yaml, replaces ${ENV}, validates, and reports every problem by path.
+import { withAlerts } from '../alerts.ts';
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
@@ -128,7 +129,7 @@ export function parseConfig(text: string, env: NodeJS.ProcessEnv = process.env, 
   if (!result.success) for (const issue of result.error.issues) for (const p of explain(issue, raw)) problems.push(`${formatPath(p.path)}: ${p.message}`);
   for (const p of crossCheck(raw)) problems.push(`${formatPath(p.path)}: ${p.message}`);
   if (problems.length > 0) throw new ConfigError(file, problems);
-  return result.data as Config;
+  return withAlerts(result.data as Config);
 }
 
 export function loadConfig(file = process.env.HOOKYARD_CONFIG ?? './hookyard.yaml', env: NodeJS.ProcessEnv = process.env): Config {

@@ -236,6 +236,24 @@ export const consoleSchema = z.strictObject({
   }).default({ refusalsPerMinute: 10, backlogAgeSeconds: 300 }),
 });
 
+/** Where alerts go: channels, and which issue changes reach which (see packages/core/src/alerts.ts). */
+export const alertsSchema = z.strictObject({
+  channels: z.array(z.discriminatedUnion('type', [
+    z.strictObject({ name, type: z.literal('slack'), url: httpUrl }),
+    z.strictObject({ name, type: z.literal('teams'), url: httpUrl }),
+    z.strictObject({ name, type: z.literal('pagerduty'), routingKey: secret, url: httpUrl.default('https://events.pagerduty.com/v2/enqueue') }),
+    z.strictObject({ name, type: z.literal('webhook'), url: httpUrl, secret }),
+  ])).default([]),
+  /** None: every issue change to every channel. */
+  rules: z.array(z.strictObject({
+    on: z.array(z.enum(['issue.opened', 'issue.reopened', 'issue.resolved'])).min(1),
+    kinds: z.array(z.enum(['delivery', 'transform', 'refusal', 'backpressure', 'receipts'])).min(1).optional(),
+    channels: z.array(name).min(1),
+  })).default([]),
+  /** The console's address as people reach it, for links in alerts. */
+  consoleUrl: z.string().optional(),
+});
+
 export const configSchema = z.strictObject({
   kafka: kafkaSchema.default(kafkaSchema.parse({})),
   ingress: ingressSchema.default(ingressSchema.parse({})),
@@ -245,6 +263,7 @@ export const configSchema = z.strictObject({
   sources: z.array(sourceSchema).min(1, 'must list at least one source'),
   destinations: z.array(destinationSchema).default([]),
   connections: z.array(connectionSchema).default([]),
+  alerts: alertsSchema.default({ channels: [], rules: [] }),
 });
 
 /**
@@ -254,6 +273,16 @@ export const configSchema = z.strictObject({
 export function crossCheck(raw: unknown): { path: (string | number)[]; message: string }[] {
   const out: { path: (string | number)[]; message: string }[] = [];
   const doc = (raw ?? {}) as Record<string, unknown>;
+  // Alerts: names hookyard adds itself, and rules that name configured channels.
+  const sourcesRaw = Array.isArray(doc.sources) ? (doc.sources as { name?: unknown }[]) : [];
+  sourcesRaw.forEach((s, i) => { if (s?.name === 'hookyard-alerts') out.push({ path: ['sources', i, 'name'], message: '"hookyard-alerts" is reserved (the alerts\' own source)' }); });
+  const destinationsRaw = Array.isArray(doc.destinations) ? (doc.destinations as { name?: unknown }[]) : [];
+  destinationsRaw.forEach((d, i) => { if (typeof d?.name === 'string' && d.name.startsWith('alert-')) out.push({ path: ['destinations', i, 'name'], message: 'names starting with "alert-" are reserved (alert channels)' }); });
+  const alerts = (doc.alerts ?? {}) as { channels?: { name?: unknown }[]; rules?: { channels?: unknown[] }[] };
+  const channelNames = new Set((Array.isArray(alerts.channels) ? alerts.channels : []).map((c) => c?.name));
+  (Array.isArray(alerts.rules) ? alerts.rules : []).forEach((r, i) => (Array.isArray(r?.channels) ? r.channels : []).forEach((c, j) => {
+    if (!channelNames.has(c)) out.push({ path: ['alerts', 'rules', i, 'channels', j], message: `unknown channel "${String(c)}" (channels: ${[...channelNames].join(', ') || 'none'})` });
+  }));
   const names = (key: 'sources' | 'destinations'): Set<unknown> => {
     const seen = new Set<unknown>();
     const list = Array.isArray(doc[key]) ? (doc[key] as { name?: unknown }[]) : [];

@@ -193,6 +193,13 @@ export interface IssueRow {
 /** What recordIssues changed that someone should hear about. */
 export interface IssueChange { issue: IssueRow; change: 'opened' | 'reopened' }
 
+/**
+ * An issue's change kept for alerting (an outbox): written in the transaction that made the
+ * change, published to Kafka later and marked, so a crash in between loses nothing. Its event
+ * id is fixed at write time: a second publication is the same event (deduplicated downstream).
+ */
+export interface IssueChangeRecord { seq: number; issueId: string; change: 'opened' | 'reopened' | 'resolved'; at: number; eventId: string }
+
 export interface IssueQuery { states?: IssueState[]; kinds?: IssueKind[]; limit: number; cursor?: string }
 
 /** One operator action, as the audit page shows it. */
@@ -246,6 +253,9 @@ export interface IndexStore {
   issueEvents(id: string, limit: number): Promise<string[]>;
   /** Acknowledge, resolve, ignore (or reopen); null when there is no such issue. */
   setIssueState(id: string, state: IssueState, by: string, at: number): Promise<IssueRow | null>;
+  /** Issue changes not yet published (oldest first). */
+  unpublishedIssueChanges(limit: number): Promise<IssueChangeRecord[]>;
+  markIssueChangesPublished(seqs: number[]): Promise<void>;
   /** Appends one operator action (kept beyond the event retention). */
   recordAudit(e: AuditEntry): Promise<void>;
   /** Operator actions, newest first; the cursor is the last row's seq. */

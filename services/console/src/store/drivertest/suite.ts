@@ -307,6 +307,16 @@ export function storeConformance(name: string, open: () => Promise<IndexStore>):
       assert.deepEqual((await store.issues({ limit: 10, states: ['ignored'] })).items.map((x) => x.id), ['bbb2']);
       assert.deepEqual((await store.issues({ limit: 10, kinds: ['refusal'] })).items.map((x) => x.id), ['ccc3']);
       assert.deepEqual((await store.issues({ limit: 10, cursor: "1' OR '1'='1" })).items, []);
+      // The outbox for alerts: opened, resolved, reopened (aaa1); opened (bbb2, ccc3); each once, in order, until marked.
+      const pending = await store.unpublishedIssueChanges(100);
+      assert.deepEqual(pending.map((c) => [c.issueId, c.change]), [['aaa1', 'opened'], ['aaa1', 'resolved'], ['aaa1', 'reopened'], ['bbb2', 'opened'], ['ccc3', 'opened']]);
+      assert.ok(pending.every((c) => /^[0-9a-f-]{36}$/.test(c.eventId)) && new Set(pending.map((c) => c.eventId)).size === 5);
+      await store.markIssueChangesPublished(pending.slice(0, 2).map((c) => c.seq));
+      assert.deepEqual((await store.unpublishedIssueChanges(100)).map((c) => c.seq), pending.slice(2).map((c) => c.seq));
+      await store.setIssueState('aaa1', 'acknowledged', 'ada', base + 100);
+      await store.setIssueState('aaa1', 'resolved', 'ada', base + 101);
+      await store.setIssueState('aaa1', 'resolved', 'ada', base + 102);
+      assert.deepEqual((await store.unpublishedIssueChanges(100)).slice(3).map((c) => c.change), ['resolved'], 'resolving twice: one change');
     });
 
     test('audit log: appended, newest first, paginated', async () => {

@@ -4,8 +4,9 @@
 // in one transaction with one INSERT … ON CONFLICT per table from arrays (unnest), so the
 // statement count does not grow with the batch. See README.md beside this file.
 import pg from 'pg';
+import { eventId } from '@hookyard/core';
 import type {
-  AttemptStat, AuditEntry, DeliveryLatencyStat, IssueChange, IssueOccurrence, IssueQuery, IssueRow, IssueState, ReceiptFilter, AuditRow, Counts, CountsQuery, DecisionRow, DeliveryDetail, DeliveryState, EventQuery, EventRow, EventSummary, IndexStore, Page,
+  AttemptStat, AuditEntry, DeliveryLatencyStat, IssueChange, IssueChangeRecord, IssueOccurrence, IssueQuery, IssueRow, IssueState, ReceiptFilter, AuditRow, Counts, CountsQuery, DecisionRow, DeliveryDetail, DeliveryState, EventQuery, EventRow, EventSummary, IndexStore, Page,
   RejectionQuery, RejectionRow, StoreStats, Trace, WriteBatch,
 } from '../driver.ts';
 import { str, optStr, toAttempt, toAudit, toIssue, toDeadLetter, toDecision, toDelivery, toEvent, toRejection, type Row } from '../rows.ts';
@@ -92,6 +93,10 @@ CREATE TABLE IF NOT EXISTS issues (
   count bigint NOT NULL, sample_event_id text, sample text NOT NULL, state text NOT NULL, state_at bigint NOT NULL, state_by text, reopened integer NOT NULL
 );
 CREATE INDEX IF NOT EXISTS issues_seen ON issues (last_seen DESC, id DESC);
+CREATE TABLE IF NOT EXISTS issue_changes (
+  seq bigserial PRIMARY KEY, issue_id text NOT NULL, change text NOT NULL, at bigint NOT NULL, event_id text NOT NULL, published boolean NOT NULL DEFAULT false
+);
+CREATE INDEX IF NOT EXISTS issue_changes_unpublished ON issue_changes (seq) WHERE NOT published;
 CREATE TABLE IF NOT EXISTS issue_occurrences (
   issue_id text NOT NULL, occurrence text NOT NULL, event_id text, at bigint NOT NULL,
   PRIMARY KEY (issue_id, occurrence)
@@ -573,9 +578,11 @@ export class PgStore implements IndexStore {
           await c.query(`INSERT INTO issues (id, kind, target, title, first_seen, last_seen, count, sample_event_id, sample, state, state_at, state_by, reopened)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'open', $6, NULL, 0)`, [first.issueId, first.kind, first.target, first.title, firstSeen, newest.at, count, newest.eventId, newest.sample]);
           changed.push({ id: first.issueId, change: 'opened' });
+          await c.query('INSERT INTO issue_changes (issue_id, change, at, event_id) VALUES ($1, $2, $3, $4)', [first.issueId, 'opened', newest.at, eventId(Date.now())]);
           continue;
         }
         const reopen = str(existing.state) === 'resolved';
+        if (reopen) await c.query('INSERT INTO issue_changes (issue_id, change, at, event_id) VALUES ($1, $2, $3, $4)', [first.issueId, 'reopened', newest.at, eventId(Date.now())]);
         await c.query(`UPDATE issues SET count = count + $1, last_seen = greatest(last_seen, $2), sample_event_id = $3, sample = $4,
           state = CASE WHEN $5 THEN 'open' ELSE state END, state_at = CASE WHEN $5 THEN $2 ELSE state_at END,
           state_by = CASE WHEN $5 THEN NULL ELSE state_by END, reopened = reopened + CASE WHEN $5 THEN 1 ELSE 0 END WHERE id = $6`,
@@ -626,8 +633,29 @@ export class PgStore implements IndexStore {
   }
 
   async setIssueState(id: string, state: IssueState, by: string, at: number): Promise<IssueRow | null> {
-    await this.pool.query('UPDATE issues SET state = $1, state_at = $2, state_by = $3 WHERE id = $4', [state, at, by, id]);
+    const c = await this.pool.connect();
+    try {
+      await c.query('BEGIN');
+      const before = (await c.query('SELECT state FROM issues WHERE id = $1 FOR UPDATE', [id])).rows[0] as Row | undefined;
+      await c.query('UPDATE issues SET state = $1, state_at = $2, state_by = $3 WHERE id = $4', [state, at, by, id]);
+      if (before && state === 'resolved' && str(before.state) !== 'resolved') await c.query('INSERT INTO issue_changes (issue_id, change, at, event_id) VALUES ($1, $2, $3, $4)', [id, 'resolved', at, eventId(Date.now())]);
+      await c.query('COMMIT');
+    } catch (err) {
+      await c.query('ROLLBACK').catch(() => {});
+      throw err;
+    } finally {
+      c.release();
+    }
     return this.issue(id);
+  }
+
+  async unpublishedIssueChanges(limit: number): Promise<IssueChangeRecord[]> {
+    const { rows } = await this.pool.query('SELECT * FROM issue_changes WHERE NOT published ORDER BY seq LIMIT $1', [limit]);
+    return (rows as Row[]).map((r) => ({ seq: Number(r.seq), issueId: str(r.issue_id), change: str(r.change) as IssueChangeRecord['change'], at: Number(r.at), eventId: str(r.event_id) }));
+  }
+
+  async markIssueChangesPublished(seqs: number[]): Promise<void> {
+    if (seqs.length > 0) await this.pool.query('UPDATE issue_changes SET published = true WHERE seq = ANY($1::bigint[])', [seqs]);
   }
 
   async recordAudit(e: AuditEntry): Promise<void> {

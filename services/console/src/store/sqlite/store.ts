@@ -4,8 +4,9 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { eventId } from '@hookyard/core';
 import type {
-  AttemptStat, AuditEntry, DeliveryLatencyStat, IssueChange, IssueOccurrence, IssueQuery, IssueRow, IssueState, ReceiptFilter, AuditRow, Counts, CountsQuery, DeliveryDetail, DeliveryState, EventQuery, EventRow, EventSummary, IndexStore, Page,
+  AttemptStat, AuditEntry, DeliveryLatencyStat, IssueChange, IssueChangeRecord, IssueOccurrence, IssueQuery, IssueRow, IssueState, ReceiptFilter, AuditRow, Counts, CountsQuery, DeliveryDetail, DeliveryState, EventQuery, EventRow, EventSummary, IndexStore, Page,
   RejectionQuery, RejectionRow, StoreStats, Trace, WriteBatch,
 } from '../driver.ts';
 import { str, optStr, toAttempt, toAudit, toIssue, toDeadLetter, toDecision, toDelivery, toEvent, toRejection, type Row } from '../rows.ts';
@@ -102,6 +103,10 @@ CREATE TABLE IF NOT EXISTS issues (
   count INTEGER NOT NULL, sample_event_id TEXT, sample TEXT NOT NULL, state TEXT NOT NULL, state_at INTEGER NOT NULL, state_by TEXT, reopened INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS issues_seen ON issues(last_seen, id);
+CREATE TABLE IF NOT EXISTS issue_changes (
+  seq INTEGER PRIMARY KEY, issue_id TEXT NOT NULL, change TEXT NOT NULL, at INTEGER NOT NULL, event_id TEXT NOT NULL, published INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS issue_changes_unpublished ON issue_changes(published, seq);
 CREATE TABLE IF NOT EXISTS issue_occurrences (
   issue_id TEXT NOT NULL, occurrence TEXT NOT NULL, event_id TEXT, at INTEGER NOT NULL,
   PRIMARY KEY (issue_id, occurrence)
@@ -430,9 +435,11 @@ export class SqliteStore implements IndexStore {
           this.stmt(`INSERT INTO issues (id, kind, target, title, first_seen, last_seen, count, sample_event_id, sample, state, state_at, state_by, reopened)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, NULL, 0)`).run(first.issueId, first.kind, first.target, first.title, firstSeen, newest.at, count, newest.eventId, newest.sample, newest.at);
           changed.push({ id: first.issueId, change: 'opened' });
+          this.stmt('INSERT INTO issue_changes (issue_id, change, at, event_id) VALUES (?, ?, ?, ?)').run(first.issueId, 'opened', newest.at, eventId(Date.now()));
           continue;
         }
         const reopen = str(existing.state) === 'resolved';
+        if (reopen) this.stmt('INSERT INTO issue_changes (issue_id, change, at, event_id) VALUES (?, ?, ?, ?)').run(first.issueId, 'reopened', newest.at, eventId(Date.now()));
         this.stmt(`UPDATE issues SET count = count + ?, last_seen = max(last_seen, ?), sample_event_id = ?, sample = ?,
           state = CASE WHEN ? THEN 'open' ELSE state END, state_at = CASE WHEN ? THEN ? ELSE state_at END,
           state_by = CASE WHEN ? THEN NULL ELSE state_by END, reopened = reopened + ? WHERE id = ?`)
@@ -480,8 +487,27 @@ export class SqliteStore implements IndexStore {
   }
 
   async setIssueState(id: string, state: IssueState, by: string, at: number): Promise<IssueRow | null> {
-    this.stmt('UPDATE issues SET state = ?, state_at = ?, state_by = ? WHERE id = ?').run(state, at, by, id);
+    this.db.exec('BEGIN IMMEDIATE');
+    try {
+      const before = this.stmt('SELECT state FROM issues WHERE id = ?').get(id) as Row | undefined;
+      this.stmt('UPDATE issues SET state = ?, state_at = ?, state_by = ? WHERE id = ?').run(state, at, by, id);
+      if (before && state === 'resolved' && str(before.state) !== 'resolved') this.stmt('INSERT INTO issue_changes (issue_id, change, at, event_id) VALUES (?, ?, ?, ?)').run(id, 'resolved', at, eventId(Date.now()));
+      this.db.exec('COMMIT');
+    } catch (err) {
+      this.db.exec('ROLLBACK');
+      throw err;
+    }
     return this.issue(id);
+  }
+
+  async unpublishedIssueChanges(limit: number): Promise<IssueChangeRecord[]> {
+    return (this.stmt('SELECT * FROM issue_changes WHERE published = 0 ORDER BY seq LIMIT ?').all(limit) as Row[])
+      .map((r) => ({ seq: Number(r.seq), issueId: str(r.issue_id), change: str(r.change) as IssueChangeRecord['change'], at: Number(r.at), eventId: str(r.event_id) }));
+  }
+
+  async markIssueChangesPublished(seqs: number[]): Promise<void> {
+    const mark = this.stmt('UPDATE issue_changes SET published = 1 WHERE seq = ?');
+    for (const q of seqs) mark.run(q);
   }
 
   async recordAudit(e: AuditEntry): Promise<void> {
