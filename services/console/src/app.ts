@@ -10,6 +10,7 @@ import { apiRoutes } from './api/routes.ts';
 import { Freshness } from './freshness.ts';
 import { SlaWatch } from './sla.ts';
 import { BacklogWatch } from './backlog-watch.ts';
+import { DestinationWatch } from './destination-watch.ts';
 import { AlertPublisher } from './alert-publisher.ts';
 import { Indexer, indexedTopics } from './indexer.ts';
 import { KafkaRedisLive } from './live.ts';
@@ -124,6 +125,9 @@ export function buildConsole({ config, env, log }: ConsoleDeps): Console {
       const backlog = new BacklogWatch(config, opened, ops, issueChanges, log);
       backlog.start();
       closer.add('backlog-watch', () => backlog.stop());
+      const watch = new DestinationWatch(config, opened, live, issueChanges, log);
+      watch.start();
+      closer.add('destination-watch', () => watch.stop());
       // Alerts: issue changes from the store's outbox into the hookyard-alerts source.
       const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
       await producer.connect();

@@ -3,7 +3,7 @@
 // them (once per occurrence) and decides opened / reopened; see store/driver.ts.
 import { createHash } from 'node:crypto';
 import type { RoutingDecision } from '@hookyard/core';
-import type { AttemptRow, Coordinates, IssueKind, IssueOccurrence, RejectionRow } from './store/driver.ts';
+import type { AttemptRow, Coordinates, DeadLetterRow, IssueKind, IssueOccurrence, RejectionRow } from './store/driver.ts';
 
 /** A stable id for an issue: what failed, where, how. */
 export function issueId(kind: IssueKind, target: string, detail: string): string {
@@ -66,5 +66,31 @@ export function backlogOccurrence(destination: string, oldestAgeSeconds: number,
   return {
     issueId: issueId('backpressure', destination, 'backlog'), kind: 'backpressure', target: destination, title: `${destination}: backlog older than ${thresholdSeconds} s`,
     occurrence: `backlog/${Math.floor(now / 60_000)}`, eventId: null, at: now, sample: `${pending} pending, the oldest ${Math.round(oldestAgeSeconds)} s old`,
+  };
+}
+
+/** A dead letter: destination, an issue only above `perHour` in an hour. */
+export function deadLetterOccurrence(d: DeadLetterRow, perHour: number): IssueOccurrence | null {
+  if (d.destination === '') return null;
+  return {
+    issueId: issueId('dead_letters', d.destination, 'rate'), kind: 'dead_letters', target: d.destination, title: `${d.destination}: ${perHour}+ dead letters in an hour`,
+    occurrence: at(d.kafka), eventId: d.eventId || null, at: d.deadAt, sample: `${d.stage} stage, ${d.attempts} attempts: ${d.lastError}`.slice(0, 500),
+    threshold: { count: perHour, windowMs: 3_600_000 },
+  };
+}
+
+/** A destination's breaker open (one occurrence per opening). */
+export function breakerOccurrence(destination: string, openedAt: number, failures: number, probeAt: number | null): IssueOccurrence {
+  return {
+    issueId: issueId('breaker', destination, 'open'), kind: 'breaker', target: destination, title: `${destination}: circuit breaker open`,
+    occurrence: `breaker/${openedAt}`, eventId: null, at: openedAt, sample: `${failures} failures in a row${probeAt ? `; next probe ${new Date(probeAt).toISOString()}` : ''}`,
+  };
+}
+
+/** A destination paused by the deliverer (a 410 Gone): one occurrence per pause. */
+export function pausedOccurrence(destination: string, at: number, reason: string): IssueOccurrence {
+  return {
+    issueId: issueId('paused', destination, 'deliverer'), kind: 'paused', target: destination, title: `${destination}: paused by the deliverer`,
+    occurrence: `paused/${at}`, eventId: null, at, sample: reason.slice(0, 500),
   };
 }

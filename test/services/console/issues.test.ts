@@ -22,6 +22,8 @@ const TOKEN = 'issues-test-token-0123456789';
 const dir = mkdtempSync(join(tmpdir(), 'hookyard-issues-'));
 let a: StackAddresses;
 let sink: Sink;
+let fragile: Sink;
+let gone: Sink;
 let ingressUrl = '';
 let consoleUrl = '';
 let config: ReturnType<typeof testConfig>;
@@ -31,16 +33,24 @@ before(async () => {
   a = await infra();
   sink = await startSink();
   sink.respond = 500;
+  fragile = await startSink();
+  fragile.respond = 503;
+  gone = await startSink();
+  gone.respond = 410;
   config = testConfig({
     kafka: { topicPrefix: uniquePrefix('issues'), partitions: 2 },
-    console: { apiTokens: [{ name: 'ops', token: TOKEN }], store: { type: 'sqlite', path: join(dir, 'index.db') }, issues: { refusalsPerMinute: 3 } },
+    console: { apiTokens: [{ name: 'ops', token: TOKEN }], store: { type: 'sqlite', path: join(dir, 'index.db') }, issues: { refusalsPerMinute: 3, deadLettersPerHour: 2 } },
     sources: [{ name: 'shop' }, { name: 'locked', verify: { type: 'bearer', token: 'the-right-token' } }],
     destinations: [
       { name: 'billing', url: sink.url, retry: { schedule: [0, 100, 100], maxAttempts: 3 } },
       { name: 'audit', url: sink.url },
+      { name: 'fragile', url: fragile.url, retry: { schedule: [0, 100, 100, 100, 100, 100, 100, 100], maxAttempts: 30 }, breaker: { consecutiveFailures: 2, cooldownMs: 1000 } },
+      { name: 'gone', url: gone.url },
     ],
     connections: [
-      { source: 'shop', destination: 'billing' },
+      { source: 'shop', destination: 'billing', filter: { body: { kind: { $exist: false } } } },
+      { source: 'shop', destination: 'fragile', filter: { body: { kind: 'fragile' } } },
+      { source: 'shop', destination: 'gone', filter: { body: { kind: 'gone' } } },
       { source: 'shop', destination: 'audit', transform: 'body.kind = "boom" ? $error("no audit for boom") : { "body": body }', filter: { body: { kind: 'boom' } } },
     ],
   });
@@ -49,7 +59,7 @@ before(async () => {
   const router = buildRouter({ config, env, log: quietLog });
   const deliverer = buildDeliverer({ config, env, log: quietLog });
   const console_ = buildConsole({ config, env, log: quietLog });
-  closers.push(() => ingress.close(), () => router.close(), () => deliverer.close(), () => console_.close(), () => sink.close());
+  closers.push(() => ingress.close(), () => router.close(), () => deliverer.close(), () => console_.close(), () => sink.close(), () => fragile.close(), () => gone.close());
   ingressUrl = await whenReady(await ingress.start({ port: 0, host: '127.0.0.1' }));
   await router.start();
   await deliverer.start();
@@ -139,4 +149,23 @@ test('a transform error and a burst of refusals each open their issue; a few ref
   assert.equal(r.title, 'locked: requests refused (bad_credentials)');
   assert.equal(r.count, 3);
   assert.equal((await api('/api/v1/issues?state=lost')).body.error.param, 'state');
+});
+
+test('dead letters above their rate, an open breaker and a destination paused by a 410 open issues; the last two resolve by themselves', { timeout: 120_000 }, async () => {
+  // The first test's dead letters to billing (2 an hour is the limit here).
+  await until(async () => ((await api('/api/v1/issues?kind=dead_letters&state=open&state=resolved&state=ignored&state=acknowledged')).body.items as any[]).find((i) => i.title === 'billing: 2+ dead letters in an hour'), 'a dead-letter issue');
+  const find = (kind: string, title: string) => until(async () => ((await api(`/api/v1/issues?kind=${kind}&state=open&state=resolved`)).body.items as any[]).find((i) => i.title === title), `${kind}: ${title}`);
+  await send({ kind: 'fragile' });
+  const breaker = await find('breaker', 'fragile: circuit breaker open');
+  assert.equal(breaker.state, 'open');
+  fragile.respond = 200;
+  const closed = await until(async () => { const i = (await api(`/api/v1/issues/${breaker.id}`)).body; return i.state === 'resolved' ? i : undefined; }, 'resolved when the breaker closed');
+  assert.equal(closed.stateBy, 'hookyard');
+  await send({ kind: 'gone' });
+  const paused = await find('paused', 'gone: paused by the deliverer');
+  assert.match(paused.sample, /410 Gone/);
+  const resumed = await cli(a, config, ['destination', 'resume', 'gone']);
+  assert.equal(resumed.code, 0, resumed.notes.join('\n'));
+  const back = await until(async () => { const i = (await api(`/api/v1/issues/${paused.id}`)).body; return i.state === 'resolved' ? i : undefined; }, 'resolved when resumed');
+  assert.equal(back.stateBy, 'hookyard');
 });

@@ -233,7 +233,9 @@ export const consoleSchema = z.strictObject({
     refusalsPerMinute: z.number().int().min(1).default(10),
     /** A destination's oldest pending delivery older than this is a backpressure issue. */
     backlogAgeSeconds: z.number().int().min(1).default(300),
-  }).default({ refusalsPerMinute: 10, backlogAgeSeconds: 300 }),
+    /** A destination's dead letters become an issue at this many in an hour. */
+    deadLettersPerHour: z.number().int().min(1).default(10),
+  }).default({ refusalsPerMinute: 10, backlogAgeSeconds: 300, deadLettersPerHour: 10 }),
 });
 
 /** Where alerts go: channels, and which issue changes reach which (see packages/core/src/alerts.ts). */
@@ -247,7 +249,7 @@ export const alertsSchema = z.strictObject({
   /** None: every issue change to every channel. */
   rules: z.array(z.strictObject({
     on: z.array(z.enum(['issue.opened', 'issue.reopened', 'issue.resolved'])).min(1),
-    kinds: z.array(z.enum(['delivery', 'transform', 'refusal', 'backpressure', 'receipts'])).min(1).optional(),
+    kinds: z.array(z.enum(['delivery', 'transform', 'refusal', 'backpressure', 'receipts', 'dead_letters', 'breaker', 'paused'])).min(1).optional(),
     channels: z.array(name).min(1),
   })).default([]),
   /** The console's address as people reach it, for links in alerts. */

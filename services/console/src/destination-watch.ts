@@ -1,0 +1,72 @@
+// Breaker and pause issues: every few seconds, each destination's live state (the same the
+// API shows as "held"). A breaker that opened counts toward the destination's breaker issue
+// (once per opening), a destination the deliverer paused (a 410 Gone) toward its paused
+// issue; when the breaker closes or the destination is resumed, the issue resolves by itself
+// ("hookyard"), which alerts as a resolve. Alert channels themselves are left out (an alert
+// about the alert channel would go through it).
+import { ALERTS_SOURCE, type Config, type Logger } from '@hookyard/core';
+import { breakerOccurrence, issueId, pausedOccurrence } from './issues.ts';
+import type { LiveDestinations } from './live.ts';
+import type { IndexStore, IssueChange, IssueOccurrence } from './store/driver.ts';
+
+const EVERY_MS = 3_000;
+
+export class DestinationWatch {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | null = null;
+  private readonly config: Config;
+  private readonly store: IndexStore;
+  private readonly live: LiveDestinations;
+  private readonly onIssues: (c: IssueChange[]) => void;
+  private readonly log: Logger;
+
+  constructor(config: Config, store: IndexStore, live: LiveDestinations, onIssues: (c: IssueChange[]) => void, log: Logger) {
+    this.config = config;
+    this.store = store;
+    this.live = live;
+    this.onIssues = onIssues;
+    this.log = log;
+  }
+
+  private destinations(): string[] {
+    const alertDestinations = new Set(this.config.connections.filter((c) => c.source === ALERTS_SOURCE).map((c) => c.destination));
+    return this.config.destinations.map((d) => d.name).filter((d) => !alertDestinations.has(d));
+  }
+
+  start(everyMs = EVERY_MS): void {
+    const tick = () => {
+      this.running = this.check().then(() => {}, (err: unknown) => { this.log.warn({ err: (err as Error).message }, 'destination check failed; trying again'); })
+        .finally(() => { this.running = null; this.timer = setTimeout(tick, everyMs); this.timer.unref(); });
+    };
+    this.timer = setTimeout(tick, everyMs);
+    this.timer.unref();
+  }
+
+  async check(now = Date.now()): Promise<IssueChange[]> {
+    const holds = await this.live.holds();
+    const occurrences: IssueOccurrence[] = [];
+    const clear: string[] = [];
+    for (const d of this.destinations()) {
+      const h = holds.get(d);
+      if (h?.breaker && h.breaker.state !== 'closed') occurrences.push(breakerOccurrence(d, h.breaker.openedAt ?? now, h.breaker.consecutiveFailures, h.breaker.probeAt));
+      else clear.push(issueId('breaker', d, 'open'));
+      if (h?.paused && h.paused.by === 'deliverer') occurrences.push(pausedOccurrence(d, h.paused.at, h.paused.reason));
+      else clear.push(issueId('paused', d, 'deliverer'));
+    }
+    const changes = await this.store.recordIssues(occurrences);
+    for (const id of clear) {
+      const issue = await this.store.issue(id);
+      if (issue && (issue.state === 'open' || issue.state === 'acknowledged')) {
+        await this.store.setIssueState(id, 'resolved', 'hookyard', now);
+        this.log.info({ issue: id, title: issue.title }, 'issue resolved: the destination recovered');
+      }
+    }
+    this.onIssues(changes);
+    return changes;
+  }
+
+  async stop(): Promise<void> {
+    clearTimeout(this.timer);
+    await this.running;
+  }
+}
