@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { Webhook } from 'standardwebhooks';
 import { buildConsole } from '../../../services/console/src/app.ts';
 import { SqliteStore } from '../../../services/console/src/store/sqlite/store.ts';
 import { buildDeliverer } from '../../../services/deliverer/src/app.ts';
@@ -23,6 +24,8 @@ const dir = mkdtempSync(join(tmpdir(), 'hookyard-alerts-'));
 let billing: Sink;
 let slack: Sink;
 let pagerduty: Sink;
+let ops: Sink;
+const OPS_SECRET = `whsec_${Buffer.from('alerts-test-webhook-secret-012345').toString('base64')}`;
 let ingressUrl = '';
 let consoleUrl = '';
 let raw: Record<string, unknown>;
@@ -31,7 +34,7 @@ let stopConsole: () => Promise<unknown> = async () => {};
 
 before(async () => {
   const a = await infra();
-  [billing, slack, pagerduty] = [await startSink(), await startSink(), await startSink()];
+  [billing, slack, pagerduty, ops] = [await startSink(), await startSink(), await startSink(), await startSink()];
   billing.respond = 500;
   pagerduty.respond = 202;
   raw = {
@@ -42,8 +45,8 @@ before(async () => {
     connections: [{ source: 'shop', destination: 'billing' }],
     alerts: {
       consoleUrl: 'https://hookyard.example.com',
-      channels: [{ name: 'oncall', type: 'slack', url: slack.url }, { name: 'pd', type: 'pagerduty', routingKey: ROUTING_KEY, url: pagerduty.url }],
-      rules: [{ on: ['issue.opened', 'issue.reopened', 'issue.resolved'], kinds: ['delivery'], channels: ['oncall', 'pd'] }],
+      channels: [{ name: 'oncall', type: 'slack', url: slack.url }, { name: 'pd', type: 'pagerduty', routingKey: ROUTING_KEY, url: pagerduty.url }, { name: 'ops', type: 'webhook', url: ops.url, secret: OPS_SECRET }],
+      rules: [{ on: ['issue.opened', 'issue.reopened', 'issue.resolved'], kinds: ['delivery'], channels: ['oncall', 'pd'] }, { on: ['issue.resolved'], channels: ['ops'] }],
     },
   };
   const config = testConfig(raw);
@@ -52,7 +55,7 @@ before(async () => {
   const router = buildRouter({ config, env, log: quietLog });
   const deliverer = buildDeliverer({ config, env, log: quietLog });
   const console_ = buildConsole({ config, env, log: quietLog });
-  closers.push(() => ingress.close(), () => router.close(), () => deliverer.close(), () => stopConsole(), () => billing.close(), () => slack.close(), () => pagerduty.close());
+  closers.push(() => ingress.close(), () => router.close(), () => deliverer.close(), () => stopConsole(), () => billing.close(), () => slack.close(), () => pagerduty.close(), () => ops.close());
   stopConsole = () => console_.close();
   ingressUrl = await whenReady(await ingress.start({ port: 0, host: '127.0.0.1' }));
   await router.start();
@@ -125,10 +128,18 @@ test('an issue opened → one Slack message and one PagerDuty trigger; more fail
   await new Promise((r) => setTimeout(r, 1_500));
   assert.equal(pagerduty.received.length, 2);
   assert.equal(slack.received.length, 2);
+  // The webhook channel (resolves only, by its rule): the event itself, signed the Standard Webhooks way.
+  await ops.waitFor(1, 30_000);
+  const hook = ops.received[0]!;
+  const verified = new Webhook(OPS_SECRET).verify(hook.body.toString(), Object.fromEntries(Object.entries(hook.headers).map(([k, v]) => [k, String(v)]))) as { type: string; issue: { id: string } };
+  assert.equal(verified.type, 'issue.resolved');
+  assert.equal(verified.issue.id, issue.id);
+  assert.equal(ops.received.length, 1);
   // The alerts are events too: in the history, under the hookyard-alerts source.
   const alerts = (await api('/api/v1/events?source=hookyard-alerts')).items as any[];
   assert.equal(alerts.length, 2);
-  assert.ok(alerts.every((e) => e.deliveries.length === 2 && e.deliveries.every((d: any) => d.state === 'delivered')));
+  assert.ok(alerts.every((e) => e.deliveries.every((d: any) => d.state === 'delivered')));
+  assert.deepEqual(alerts.map((e) => e.deliveries.length).sort(), [2, 3], 'the resolve also went to the webhook channel');
   // Nobody outside can post to it.
   assert.equal((await fetch(`${ingressUrl}/webhooks/hookyard-alerts`, { method: 'POST', body: '{}' })).status, 404);
 });
