@@ -27,3 +27,4 @@ export * from './redact.ts';
 export * from './duration.ts';
 export * from './password.ts';
 export * from './alerts.ts';
+export * from './ingress-health.ts';

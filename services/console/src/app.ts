@@ -2,7 +2,7 @@
 // and the retention sweep, wired from the config. Nothing listens until start().
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import {
-  Closer, Counter, DestinationStateStore, EnvelopeCodec, RedisProtectionStore, createKafka, createMetricsRegistry, ensureTopics, groupId, kafkaReadyCheck, lazyChildLoggerFactory, parseDuration, topicNames,
+  Closer, Counter, DestinationStateStore, RedisIngressHealth, EnvelopeCodec, RedisProtectionStore, createKafka, createMetricsRegistry, ensureTopics, groupId, kafkaReadyCheck, lazyChildLoggerFactory, parseDuration, topicNames,
   type Config, type Logger, type RuntimeEnv, type Service,
 } from '@hookyard/core';
 import { tokenCheck } from './api/auth.ts';
@@ -125,7 +125,9 @@ export function buildConsole({ config, env, log }: ConsoleDeps): Console {
       const backlog = new BacklogWatch(config, opened, ops, issueChanges, log);
       backlog.start();
       closer.add('backlog-watch', () => backlog.stop());
-      const watch = new DestinationWatch(config, opened, live, issueChanges, log);
+      const ingressHealth = new RedisIngressHealth(env.redisUrl, config.kafka.topicPrefix);
+      closer.add('ingress-health', () => ingressHealth.close());
+      const watch = new DestinationWatch(config, opened, live, issueChanges, log, ingressHealth);
       watch.start();
       closer.add('destination-watch', () => watch.stop());
       // Alerts: issue changes from the store's outbox into the hookyard-alerts source.

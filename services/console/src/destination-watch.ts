@@ -4,8 +4,8 @@
 // issue; when the breaker closes or the destination is resumed, the issue resolves by itself
 // ("hookyard"), which alerts as a resolve. Alert channels themselves are left out (an alert
 // about the alert channel would go through it).
-import { ALERTS_SOURCE, type Config, type Logger } from '@hookyard/core';
-import { breakerOccurrence, issueId, pausedOccurrence } from './issues.ts';
+import { ALERTS_SOURCE, type Config, type Logger, type RedisIngressHealth } from '@hookyard/core';
+import { breakerOccurrence, ingressOccurrence, issueId, pausedOccurrence } from './issues.ts';
 import type { LiveDestinations } from './live.ts';
 import type { IndexStore, IssueChange, IssueOccurrence } from './store/driver.ts';
 
@@ -20,7 +20,10 @@ export class DestinationWatch {
   private readonly onIssues: (c: IssueChange[]) => void;
   private readonly log: Logger;
 
-  constructor(config: Config, store: IndexStore, live: LiveDestinations, onIssues: (c: IssueChange[]) => void, log: Logger) {
+  private readonly ingress: Pick<RedisIngressHealth, 'recent'> | undefined;
+
+  constructor(config: Config, store: IndexStore, live: LiveDestinations, onIssues: (c: IssueChange[]) => void, log: Logger, ingress?: Pick<RedisIngressHealth, 'recent'>) {
+    this.ingress = ingress;
     this.config = config;
     this.store = store;
     this.live = live;
@@ -52,6 +55,14 @@ export class DestinationWatch {
       else clear.push(issueId('breaker', d, 'open'));
       if (h?.paused && h.paused.by === 'deliverer') occurrences.push(pausedOccurrence(d, h.paused.at, h.paused.reason));
       else clear.push(issueId('paused', d, 'deliverer'));
+    }
+    // Ingress's 503s, per minute, over the last two: none in both and the issue resolves.
+    if (this.ingress) {
+      const recent = await this.ingress.recent(2, now).catch(() => null);
+      if (recent) {
+        for (const r of recent) if (r.count > 0) occurrences.push(ingressOccurrence(r.minute, r.count));
+        if (recent.every((r) => r.count === 0)) clear.push(issueId('ingress', 'ingress', '503'));
+      }
     }
     const changes = await this.store.recordIssues(occurrences);
     for (const id of clear) {

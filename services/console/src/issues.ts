@@ -94,3 +94,11 @@ export function pausedOccurrence(destination: string, at: number, reason: string
     occurrence: `paused/${at}`, eventId: null, at, sample: reason.slice(0, 500),
   };
 }
+
+/** Ingress answered 503 (an event it could not capture): one occurrence per minute it did. */
+export function ingressOccurrence(minute: number, count: number): IssueOccurrence {
+  return {
+    issueId: issueId('ingress', 'ingress', '503'), kind: 'ingress', target: 'ingress', title: 'ingress: answering 503 (events not captured; providers will retry)',
+    occurrence: `503/${minute}`, eventId: null, at: minute * 60_000, sample: `${count} requests answered 503 in the minute from ${new Date(minute * 60_000).toISOString()}`,
+  };
+}

@@ -4,7 +4,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import {
-  ALERTS_SOURCE,
+  ALERTS_SOURCE, RedisIngressHealth,
   Closer, Counter, EnvelopeCodec, lazyChildLoggerFactory, Gauge, eventId, kafkaReadyCheck, parseStructuredBody, Histogram, HookyardError, createKafka, createMetricsRegistry,
   ensureTopics, keyAt, redactHeaders, topicNames, type Config, type ErrorCode, type Logger, type RawEvent, type RequestView, type RuntimeEnv,
   type SourceConfig,
@@ -147,6 +147,8 @@ export function buildIngress({ config, env, log, dedup, now = Date.now, receiptC
   });
   app.get('/metrics', async (_req, reply) => reply.type(metrics.contentType).send(await metrics.metrics()));
 
+  // 503s are counted in Redis for the console's "ingress" issue (and alert); connected at the first.
+  let health: RedisIngressHealth | undefined;
   const takesReceipts = config.destinations.some((d) => d.receipts);
   const checks = takesReceipts ? (receiptChecks ?? new RedisReceiptChecks(env.redisUrl, config.kafka.topicPrefix)) : undefined;
   if (checks) {
@@ -263,6 +265,7 @@ export function buildIngress({ config, env, log, dedup, now = Date.now, receiptC
         const e = err instanceof HookyardError ? err : new HookyardError('CAPTURE_UNAVAILABLE', undefined, { cause: err });
         req.log.warn({ err: (e.cause as Error | undefined)?.message ?? e.message, source: source.name }, 'capture failed');
         requests.inc({ source: source.name, outcome: 'unavailable' });
+        (health ??= new RedisIngressHealth(env.redisUrl, config.kafka.topicPrefix)).mark();
         return sendError(reply, e);
       }
       // Only after the ack: a failed produce must never mark the event as seen.
@@ -283,6 +286,7 @@ export function buildIngress({ config, env, log, dedup, now = Date.now, receiptC
       started = true;
       if (edge) closer.add('edge-dedup', () => edge.close());
       if (checks) closer.add('receipt-checks', () => checks.close());
+      closer.add('ingress-health', async () => health?.close());
       closer.add('producer', () => kafkaCapture.producer.disconnect());
       closer.add('admin', () => admin.disconnect());
       // Ingress comes up even when Kafka is down: it answers 503 until the broker is back.
@@ -311,6 +315,7 @@ export function buildIngress({ config, env, log, dedup, now = Date.now, receiptC
     async close() {
       if (!started) {
         await app.close();
+        await health?.close();
         return;
       }
       // app.close() stops intake and waits for in-flight requests (their produces) first.

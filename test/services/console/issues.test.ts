@@ -169,3 +169,18 @@ test('dead letters above their rate, an open breaker and a destination paused by
   const back = await until(async () => { const i = (await api(`/api/v1/issues/${paused.id}`)).body; return i.state === 'resolved' ? i : undefined; }, 'resolved when resumed');
   assert.equal(back.stateBy, 'hookyard');
 });
+
+test('ingress answering 503 (Kafka unreachable) opens the ingress issue, through Redis', { timeout: 60_000 }, async () => {
+  // A second ingress of this deployment whose Kafka is unreachable: every event gets a 503.
+  const cut = buildIngress({ config, env: { ...runtimeFor(a), brokers: ['127.0.0.1:1'] }, log: quietLog });
+  const url = await cut.start({ port: 0, host: '127.0.0.1' });
+  try {
+    const res = await fetch(`${url}/webhooks/shop`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"order":99}' });
+    assert.equal(res.status, 503);
+  } finally {
+    await cut.close();
+  }
+  const i = await until(async () => ((await api('/api/v1/issues?kind=ingress')).body.items as any[])[0], 'an ingress issue');
+  assert.equal(i.state, 'open');
+  assert.match(i.sample, /^1 requests answered 503/);
+});

@@ -249,7 +249,7 @@ export const alertsSchema = z.strictObject({
   /** None: every issue change to every channel. */
   rules: z.array(z.strictObject({
     on: z.array(z.enum(['issue.opened', 'issue.reopened', 'issue.resolved'])).min(1),
-    kinds: z.array(z.enum(['delivery', 'transform', 'refusal', 'backpressure', 'receipts', 'dead_letters', 'breaker', 'paused'])).min(1).optional(),
+    kinds: z.array(z.enum(['delivery', 'transform', 'refusal', 'backpressure', 'receipts', 'dead_letters', 'breaker', 'paused', 'ingress'])).min(1).optional(),
     channels: z.array(name).min(1),
   })).default([]),
   /** The console's address as people reach it, for links in alerts. */

@@ -151,10 +151,11 @@ export interface StoreStats { events: number; bytes: number }
  * class), transform (connection × error), refusal (source × reason, above a rate), backpressure
  * (a destination's oldest pending too old), receipts (a destination's deliveries past their SLA),
  * dead_letters (a destination's dead letters above a rate), breaker (a destination's breaker
- * open) and paused (a destination paused by the deliverer, on a 410): the last two resolve by
- * themselves when the breaker closes or the destination is resumed.
+ * open), paused (a destination paused by the deliverer, on a 410) and ingress (answering 503):
+ * the last three resolve by themselves when the breaker closes, the destination is resumed,
+ * or ingress has answered no 503 for two minutes.
  */
-export const ISSUE_KINDS = ['delivery', 'transform', 'refusal', 'backpressure', 'receipts', 'dead_letters', 'breaker', 'paused'] as const;
+export const ISSUE_KINDS = ['delivery', 'transform', 'refusal', 'backpressure', 'receipts', 'dead_letters', 'breaker', 'paused', 'ingress'] as const;
 export type IssueKind = (typeof ISSUE_KINDS)[number];
 /** open → acknowledged → resolved, or ignored; a resolved issue reopens when it recurs, an ignored one does not. */
 export const ISSUE_STATES = ['open', 'acknowledged', 'resolved', 'ignored'] as const;
