@@ -266,6 +266,9 @@ export class DestinationGuard {
     if (probe && state === 'open') this.gates.get(dest.name)?.arm(Date.now() + dest.breaker.cooldownMs);
     if (probe && state === 'closed') this.clearGate(dest.name);
     if (state === 'opened') {
+      // Known open here from now on, not only once a later record asks: the next fetch of this
+      // destination's partitions is held at once (isHolding) instead of taken whole into memory.
+      if (!this.gates.has(dest.name)) this.gates.set(dest.name, new OpenGate(Date.now() + dest.breaker.cooldownMs));
       this.log.warn({ destination: dest.name, cooldownMs: dest.breaker.cooldownMs }, 'circuit breaker opened; holding deliveries');
       this.onBreaker(dest.name, 'opened');
     } else if (probe && state === 'closed') {

@@ -23,6 +23,7 @@ const dir = mkdtempSync(join(tmpdir(), 'hookyard-issues-'));
 let a: StackAddresses;
 let sink: Sink;
 let fragile: Sink;
+let slack: Sink;
 let gone: Sink;
 let ingressUrl = '';
 let consoleUrl = '';
@@ -37,6 +38,7 @@ before(async () => {
   fragile.respond = 503;
   gone = await startSink();
   gone.respond = 410;
+  slack = await startSink();
   config = testConfig({
     kafka: { topicPrefix: uniquePrefix('issues'), partitions: 2 },
     console: { apiTokens: [{ name: 'ops', token: TOKEN }], store: { type: 'sqlite', path: join(dir, 'index.db') }, issues: { refusalsPerMinute: 3, deadLettersPerHour: 2 } },
@@ -47,6 +49,8 @@ before(async () => {
       { name: 'fragile', url: fragile.url, retry: { schedule: [0, 100, 100, 100, 100, 100, 100, 100], maxAttempts: 30 }, breaker: { consecutiveFailures: 2, cooldownMs: 1000 } },
       { name: 'gone', url: gone.url },
     ],
+    // Every issue change to one Slack channel (no rules): checked at the end, one message per change.
+    alerts: { channels: [{ name: 'oncall', type: 'slack', url: slack.url }] },
     connections: [
       { source: 'shop', destination: 'billing', filter: { body: { kind: { $exist: false } } } },
       { source: 'shop', destination: 'fragile', filter: { body: { kind: 'fragile' } } },
@@ -59,7 +63,7 @@ before(async () => {
   const router = buildRouter({ config, env, log: quietLog });
   const deliverer = buildDeliverer({ config, env, log: quietLog });
   const console_ = buildConsole({ config, env, log: quietLog });
-  closers.push(() => ingress.close(), () => router.close(), () => deliverer.close(), () => console_.close(), () => sink.close(), () => fragile.close(), () => gone.close());
+  closers.push(() => ingress.close(), () => router.close(), () => deliverer.close(), () => console_.close(), () => sink.close(), () => fragile.close(), () => gone.close(), () => slack.close());
   ingressUrl = await whenReady(await ingress.start({ port: 0, host: '127.0.0.1' }));
   await router.start();
   await deliverer.start();
@@ -183,4 +187,20 @@ test('ingress answering 503 (Kafka unreachable) opens the ingress issue, through
   const i = await until(async () => ((await api('/api/v1/issues?kind=ingress')).body.items as any[])[0], 'an ingress issue');
   assert.equal(i.state, 'open');
   assert.match(i.sample, /^1 requests answered 503/);
+});
+
+test('every issue change above was alerted, once: each opening, reopening and resolve, nothing for the ignored one', { timeout: 60_000 }, async () => {
+  const all = (await api('/api/v1/issues?state=open&state=acknowledged&state=resolved&state=ignored&limit=100')).body.items as any[];
+  // Opened: every issue; reopened: as often as each was; resolved: billing (by the CLI), the breaker and the pause (by themselves).
+  const expected = [
+    ...all.map((i) => `New issue: ${i.title}`),
+    ...all.flatMap((i) => Array.from({ length: i.reopened }, () => `Reopened: ${i.title}`)),
+    ...['billing: HTTP 500', 'fragile: circuit breaker open', 'gone: paused by the deliverer'].map((t) => `Resolved: ${t}`),
+  ].sort();
+  const texts = () => slack.received.map((r) => (JSON.parse(r.body.toString()) as { text: string }).text).sort();
+  const deadline = Date.now() + 30_000;
+  while (texts().length < expected.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
+  await new Promise((r) => setTimeout(r, 1_000));
+  assert.deepEqual(texts(), expected);
+  assert.ok(['delivery', 'transform', 'refusal', 'dead_letters', 'breaker', 'paused', 'ingress'].every((k) => all.some((i) => i.kind === k)), 'each kind of issue was alerted');
 });
