@@ -131,6 +131,19 @@ async function insertRows<R>(c: pg.PoolClient, table: string, columns: readonly 
 
 export interface PgStoreOptions { url: string; poolSize?: number }
 
+/** `fn` in one transaction on `c`: committed, or rolled back and rethrown. */
+async function inTransaction<T>(c: pg.PoolClient, fn: () => Promise<T>): Promise<T> {
+  await c.query('BEGIN');
+  try {
+    const out = await fn();
+    await c.query('COMMIT');
+    return out;
+  } catch (err) {
+    await c.query('ROLLBACK').catch(() => {});
+    throw err;
+  }
+}
+
 export class PgStore implements IndexStore {
   private readonly pool: pg.Pool;
   /** Days whose partitions exist (created by this process or found). */
@@ -171,6 +184,16 @@ export class PgStore implements IndexStore {
     return s;
   }
 
+  /** One pooled connection for `fn`, released after. */
+  private async withClient<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    const c = await this.pool.connect();
+    try {
+      return await fn(c);
+    } finally {
+      c.release();
+    }
+  }
+
   private async ensureDays(c: pg.PoolClient, times: number[]): Promise<void> {
     const missing = [...new Set(times.map(dayOf))].filter((d) => !this.days.has(d));
     for (const day of missing) {
@@ -189,85 +212,79 @@ export class PgStore implements IndexStore {
       ...batch.receipts.map((r) => idTime(r.eventId, r.at)),
     ];
     if (times.length === 0) return;
-    const c = await this.pool.connect();
-    try {
+    await this.withClient(async (c) => {
       // Partitions are created outside the batch's transaction: a concurrent creator's
       // error then does not abort the batch (and is retried once).
       await this.ensureDays(c, times).catch(async () => this.ensureDays(c, times));
-      await c.query('BEGIN');
-      if (batch.events.length > 0) {
-        const e = batch.events.map((x) => ({ x, b: bodyColumns(x.body) }));
-        await c.query(`INSERT INTO events (t, id, source, received_at, method, path, query, headers, body_text, body_bin, body_is_json, body_size, body_stored,
-            kafka_topic, kafka_partition, kafka_offset, ordering_key, event_type, webhook_id, replay_id, fts)
-          SELECT u.t, u.id, u.source, u.received_at, u.method, u.path, u.query, u.headers, u.body_text, u.body_bin, u.body_is_json, u.body_size, u.body_stored,
-            u.kafka_topic, u.kafka_partition, u.kafka_offset, u.ordering_key, u.event_type, u.webhook_id, u.replay_id,
-            to_tsvector('simple', left(coalesce((SELECT string_agg(value, ' ') FROM jsonb_each_text(u.headers)), '') || ' ' || coalesce(u.body_text, ''), ${FTS_CHARS}))
-          FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::jsonb[], $9::text[], $10::bytea[], $11::boolean[], $12::int[], $13::boolean[],
-            $14::text[], $15::int[], $16::text[], $17::text[], $18::text[], $19::text[], $20::text[])
-            AS u(t, id, source, received_at, method, path, query, headers, body_text, body_bin, body_is_json, body_size, body_stored, kafka_topic, kafka_partition, kafka_offset, ordering_key, event_type, webhook_id, replay_id)
-          ON CONFLICT DO NOTHING`, [
-          e.map(({ x }) => ts(idTime(x.id, x.receivedAt))), e.map(({ x }) => x.id), e.map(({ x }) => x.source), e.map(({ x }) => x.receivedAt), e.map(({ x }) => x.method),
-          e.map(({ x }) => x.path), e.map(({ x }) => x.query), e.map(({ x }) => JSON.stringify(x.headers)), e.map(({ b }) => b.text), e.map(({ b }) => b.bin),
-          e.map(({ b }) => b.isJson), e.map(({ x }) => x.bodySize), e.map(({ x }) => x.body !== null), e.map(({ x }) => x.kafka.topic), e.map(({ x }) => x.kafka.partition),
-          e.map(({ x }) => x.kafka.offset), e.map(({ x }) => x.orderingKey), e.map(({ x }) => x.eventType), e.map(({ x }) => x.webhookId), e.map(({ x }) => x.replayId),
-        ]);
-      }
-      if (batch.decisions.length > 0) {
-        // One row per (event, destination) in a statement: the newest decision of the batch.
-        const latest = new Map<string, DecisionRow>();
-        for (const d of batch.decisions) {
-          const k = `${d.eventId}\u0000${d.destination}`;
-          const cur = latest.get(k);
-          if (!cur || d.at >= cur.at) latest.set(k, d);
+      await inTransaction(c, async () => {
+        if (batch.events.length > 0) {
+          const e = batch.events.map((x) => ({ x, b: bodyColumns(x.body) }));
+          await c.query(`INSERT INTO events (t, id, source, received_at, method, path, query, headers, body_text, body_bin, body_is_json, body_size, body_stored,
+              kafka_topic, kafka_partition, kafka_offset, ordering_key, event_type, webhook_id, replay_id, fts)
+            SELECT u.t, u.id, u.source, u.received_at, u.method, u.path, u.query, u.headers, u.body_text, u.body_bin, u.body_is_json, u.body_size, u.body_stored,
+              u.kafka_topic, u.kafka_partition, u.kafka_offset, u.ordering_key, u.event_type, u.webhook_id, u.replay_id,
+              to_tsvector('simple', left(coalesce((SELECT string_agg(value, ' ') FROM jsonb_each_text(u.headers)), '') || ' ' || coalesce(u.body_text, ''), ${FTS_CHARS}))
+            FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::jsonb[], $9::text[], $10::bytea[], $11::boolean[], $12::int[], $13::boolean[],
+              $14::text[], $15::int[], $16::text[], $17::text[], $18::text[], $19::text[], $20::text[])
+              AS u(t, id, source, received_at, method, path, query, headers, body_text, body_bin, body_is_json, body_size, body_stored, kafka_topic, kafka_partition, kafka_offset, ordering_key, event_type, webhook_id, replay_id)
+            ON CONFLICT DO NOTHING`, [
+            e.map(({ x }) => ts(idTime(x.id, x.receivedAt))), e.map(({ x }) => x.id), e.map(({ x }) => x.source), e.map(({ x }) => x.receivedAt), e.map(({ x }) => x.method),
+            e.map(({ x }) => x.path), e.map(({ x }) => x.query), e.map(({ x }) => JSON.stringify(x.headers)), e.map(({ b }) => b.text), e.map(({ b }) => b.bin),
+            e.map(({ b }) => b.isJson), e.map(({ x }) => x.bodySize), e.map(({ x }) => x.body !== null), e.map(({ x }) => x.kafka.topic), e.map(({ x }) => x.kafka.partition),
+            e.map(({ x }) => x.kafka.offset), e.map(({ x }) => x.orderingKey), e.map(({ x }) => x.eventType), e.map(({ x }) => x.webhookId), e.map(({ x }) => x.replayId),
+          ]);
         }
-        const ds = [...latest.values()];
-        await insertRows(c, 'decisions', [
-          ['t', 'timestamptz', (d) => ts(idTime(d.eventId, d.at))], ['event_id', 'text', (d) => d.eventId], ['destination', 'text', (d) => d.destination],
-          ['outcome', 'text', (d) => d.outcome], ['error', 'text', (d) => d.error], ['at', 'bigint', (d) => d.at], ['replay_id', 'text', (d) => d.replayId],
-        ], ds, 'ON CONFLICT (event_id, destination, t) DO UPDATE SET outcome = EXCLUDED.outcome, error = EXCLUDED.error, at = EXCLUDED.at, replay_id = EXCLUDED.replay_id WHERE EXCLUDED.at >= decisions.at');
-      }
-      await insertRows(c, 'delivery_records', [
-        ['t', 'timestamptz', (d) => ts(idTime(d.eventId, d.receivedAt))], ...KAFKA_COLUMNS, ['event_id', 'text', (d) => d.eventId],
-        ['destination', 'text', (d) => d.destination], ['at', 'bigint', (d) => d.at], ['replay_id', 'text', (d) => d.replayId],
-      ], batch.deliveries);
-      await insertRows(c, 'attempts', [
-        ['t', 'timestamptz', (a) => ts(idTime(a.eventId, a.at))], ...KAFKA_COLUMNS, ['event_id', 'text', (a) => a.eventId], ['destination', 'text', (a) => a.destination],
-        ['attempt', 'int', (a) => a.attempt], ['at', 'bigint', (a) => a.at], ['status', 'int', (a) => a.status], ['outcome', 'text', (a) => a.outcome],
-        ['latency_ms', 'float8', (a) => a.latencyMs], ['error', 'text', (a) => a.error], ['response_snippet', 'text', (a) => a.responseSnippet], ['next_attempt_at', 'bigint', (a) => a.nextAttemptAt],
-      ], batch.attempts);
-      await insertRows(c, 'dead_letters', [
-        ['t', 'timestamptz', (d) => ts(idTime(d.eventId, d.deadAt))], ...KAFKA_COLUMNS, ['event_id', 'text', (d) => d.eventId], ['source', 'text', (d) => d.source],
-        ['destination', 'text', (d) => d.destination], ['received_at', 'bigint', (d) => d.receivedAt], ['stage', 'text', (d) => d.stage], ['attempts', 'int', (d) => d.attempts],
-        ['last_status', 'int', (d) => d.lastStatus], ['last_error', 'text', (d) => d.lastError], ['dead_at', 'bigint', (d) => d.deadAt], ['replay_id', 'text', (d) => d.replayId],
-      ], batch.deadLetters);
-      await insertRows(c, 'rejections', [
-        ['t', 'timestamptz', (r) => ts(r.receivedAt)], ...KAFKA_COLUMNS, ['source', 'text', (r) => r.source], ['received_at', 'bigint', (r) => r.receivedAt],
-        ['status', 'int', (r) => r.status], ['code', 'text', (r) => r.code], ['reason', 'text', (r) => r.reason], ['method', 'text', (r) => r.method], ['path', 'text', (r) => r.path],
-        ['remote_ip', 'text', (r) => r.remoteIp], ['headers', 'jsonb', (r) => JSON.stringify(r.headers)], ['body_size', 'bigint', (r) => r.bodySize], ['body_sha256', 'text', (r) => r.bodySha256],
-      ], batch.rejections);
-      await this.upsertDeliveries(c, batch);
-      if (batch.receipts.length > 0) {
-        // The newest receipt of a delivery is its word (a sender may correct itself).
-        const newest = new Map<string, (typeof batch.receipts)[number]>();
-        for (const r of batch.receipts) {
-          const k = `${r.eventId}\u0000${r.destination}`;
-          const o = newest.get(k);
-          if (!o || r.at >= o.at) newest.set(k, r);
+        if (batch.decisions.length > 0) {
+          // One row per (event, destination) in a statement: the newest decision of the batch.
+          const latest = new Map<string, DecisionRow>();
+          for (const d of batch.decisions) {
+            const k = `${d.eventId}\u0000${d.destination}`;
+            const cur = latest.get(k);
+            if (!cur || d.at >= cur.at) latest.set(k, d);
+          }
+          const ds = [...latest.values()];
+          await insertRows(c, 'decisions', [
+            ['t', 'timestamptz', (d) => ts(idTime(d.eventId, d.at))], ['event_id', 'text', (d) => d.eventId], ['destination', 'text', (d) => d.destination],
+            ['outcome', 'text', (d) => d.outcome], ['error', 'text', (d) => d.error], ['at', 'bigint', (d) => d.at], ['replay_id', 'text', (d) => d.replayId],
+          ], ds, 'ON CONFLICT (event_id, destination, t) DO UPDATE SET outcome = EXCLUDED.outcome, error = EXCLUDED.error, at = EXCLUDED.at, replay_id = EXCLUDED.replay_id WHERE EXCLUDED.at >= decisions.at');
         }
-        const rs = [...newest.values()];
-        await c.query(`INSERT INTO receipts AS x (t, event_id, destination, receipt_id, status, detail, at)
-          SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[])
-          ON CONFLICT (event_id, destination, t) DO UPDATE SET receipt_id = EXCLUDED.receipt_id, status = EXCLUDED.status, detail = EXCLUDED.detail, at = EXCLUDED.at WHERE EXCLUDED.at >= x.at`, [
-          rs.map((r) => ts(idTime(r.eventId, r.at))), rs.map((r) => r.eventId), rs.map((r) => r.destination), rs.map((r) => r.receiptId), rs.map((r) => r.status), rs.map((r) => r.detail), rs.map((r) => r.at),
-        ]);
-      }
-      await c.query('COMMIT');
-    } catch (err) {
-      await c.query('ROLLBACK').catch(() => {});
-      throw err;
-    } finally {
-      c.release();
-    }
+        await insertRows(c, 'delivery_records', [
+          ['t', 'timestamptz', (d) => ts(idTime(d.eventId, d.receivedAt))], ...KAFKA_COLUMNS, ['event_id', 'text', (d) => d.eventId],
+          ['destination', 'text', (d) => d.destination], ['at', 'bigint', (d) => d.at], ['replay_id', 'text', (d) => d.replayId],
+        ], batch.deliveries);
+        await insertRows(c, 'attempts', [
+          ['t', 'timestamptz', (a) => ts(idTime(a.eventId, a.at))], ...KAFKA_COLUMNS, ['event_id', 'text', (a) => a.eventId], ['destination', 'text', (a) => a.destination],
+          ['attempt', 'int', (a) => a.attempt], ['at', 'bigint', (a) => a.at], ['status', 'int', (a) => a.status], ['outcome', 'text', (a) => a.outcome],
+          ['latency_ms', 'float8', (a) => a.latencyMs], ['error', 'text', (a) => a.error], ['response_snippet', 'text', (a) => a.responseSnippet], ['next_attempt_at', 'bigint', (a) => a.nextAttemptAt],
+        ], batch.attempts);
+        await insertRows(c, 'dead_letters', [
+          ['t', 'timestamptz', (d) => ts(idTime(d.eventId, d.deadAt))], ...KAFKA_COLUMNS, ['event_id', 'text', (d) => d.eventId], ['source', 'text', (d) => d.source],
+          ['destination', 'text', (d) => d.destination], ['received_at', 'bigint', (d) => d.receivedAt], ['stage', 'text', (d) => d.stage], ['attempts', 'int', (d) => d.attempts],
+          ['last_status', 'int', (d) => d.lastStatus], ['last_error', 'text', (d) => d.lastError], ['dead_at', 'bigint', (d) => d.deadAt], ['replay_id', 'text', (d) => d.replayId],
+        ], batch.deadLetters);
+        await insertRows(c, 'rejections', [
+          ['t', 'timestamptz', (r) => ts(r.receivedAt)], ...KAFKA_COLUMNS, ['source', 'text', (r) => r.source], ['received_at', 'bigint', (r) => r.receivedAt],
+          ['status', 'int', (r) => r.status], ['code', 'text', (r) => r.code], ['reason', 'text', (r) => r.reason], ['method', 'text', (r) => r.method], ['path', 'text', (r) => r.path],
+          ['remote_ip', 'text', (r) => r.remoteIp], ['headers', 'jsonb', (r) => JSON.stringify(r.headers)], ['body_size', 'bigint', (r) => r.bodySize], ['body_sha256', 'text', (r) => r.bodySha256],
+        ], batch.rejections);
+        await this.upsertDeliveries(c, batch);
+        if (batch.receipts.length > 0) {
+          // The newest receipt of a delivery is its word (a sender may correct itself).
+          const newest = new Map<string, (typeof batch.receipts)[number]>();
+          for (const r of batch.receipts) {
+            const k = `${r.eventId}\u0000${r.destination}`;
+            const o = newest.get(k);
+            if (!o || r.at >= o.at) newest.set(k, r);
+          }
+          const rs = [...newest.values()];
+          await c.query(`INSERT INTO receipts AS x (t, event_id, destination, receipt_id, status, detail, at)
+            SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[])
+            ON CONFLICT (event_id, destination, t) DO UPDATE SET receipt_id = EXCLUDED.receipt_id, status = EXCLUDED.status, detail = EXCLUDED.detail, at = EXCLUDED.at WHERE EXCLUDED.at >= x.at`, [
+            rs.map((r) => ts(idTime(r.eventId, r.at))), rs.map((r) => r.eventId), rs.map((r) => r.destination), rs.map((r) => r.receiptId), rs.map((r) => r.status), rs.map((r) => r.detail), rs.map((r) => r.at),
+          ]);
+        }
+      });
+    });
     this.written += batch.events.length;
     this.analyzeSoon();
   }
@@ -478,10 +495,9 @@ export class PgStore implements IndexStore {
   }
 
   async prune(before: number): Promise<{ events: number; rejections: number }> {
-    const c = await this.pool.connect();
     let events = 0;
     let rejections = 0;
-    try {
+    await this.withClient(async (c) => {
       // Whole days before the cut: their partitions are dropped.
       for (const day of [...this.days].filter((d) => d + DAY <= before).sort((a, b) => a - b)) {
         events += Number((await c.query(`SELECT count(*) AS n FROM ${partName('events', day)}`)).rows[0].n);
@@ -491,37 +507,24 @@ export class PgStore implements IndexStore {
       }
       // The day the cut falls in: its older rows only.
       const cut = ts(before);
-      await c.query('BEGIN');
-      events += (await c.query('DELETE FROM events WHERE t < $1', [cut])).rowCount ?? 0;
-      rejections += (await c.query('DELETE FROM rejections WHERE t < $1', [cut])).rowCount ?? 0;
-      for (const table of ['decisions', 'delivery_records', 'deliveries', 'attempts', 'dead_letters', 'receipts', 'sla_misses']) await c.query(`DELETE FROM ${table} WHERE t < $1`, [cut]);
-      await c.query('DELETE FROM issue_occurrences WHERE at < $1', [before]);
-      await c.query('COMMIT');
-    } catch (err) {
-      await c.query('ROLLBACK').catch(() => {});
-      throw err;
-    } finally {
-      c.release();
-    }
+      await inTransaction(c, async () => {
+        events += (await c.query('DELETE FROM events WHERE t < $1', [cut])).rowCount ?? 0;
+        rejections += (await c.query('DELETE FROM rejections WHERE t < $1', [cut])).rowCount ?? 0;
+        for (const table of ['decisions', 'delivery_records', 'deliveries', 'attempts', 'dead_letters', 'receipts', 'sla_misses']) await c.query(`DELETE FROM ${table} WHERE t < $1`, [cut]);
+        await c.query('DELETE FROM issue_occurrences WHERE at < $1', [before]);
+      });
+    });
     return { events, rejections };
   }
 
   async erase(eventId: string): Promise<boolean> {
-    const c = await this.pool.connect();
-    try {
-      await c.query('BEGIN');
+    return this.withClient((c) => inTransaction(c, async () => {
       let n = 0;
       for (const table of ['events', 'decisions', 'delivery_records', 'deliveries', 'attempts', 'dead_letters', 'receipts', 'sla_misses']) {
         n += (await c.query(`DELETE FROM ${table} WHERE ${table === 'events' ? 'id' : 'event_id'} = $1`, [eventId])).rowCount ?? 0;
       }
-      await c.query('COMMIT');
       return n > 0;
-    } catch (err) {
-      await c.query('ROLLBACK').catch(() => {});
-      throw err;
-    } finally {
-      c.release();
-    }
+    }));
   }
 
   async attemptStats(q: CountsQuery): Promise<AttemptStat[]> {
@@ -551,9 +554,7 @@ export class PgStore implements IndexStore {
   async recordIssues(occurrences: IssueOccurrence[]): Promise<IssueChange[]> {
     if (occurrences.length === 0) return [];
     const changed: { id: string; change: IssueChange['change'] }[] = [];
-    const c = await this.pool.connect();
-    try {
-      await c.query('BEGIN');
+    await this.withClient((c) => inTransaction(c, async () => {
       for (const group of byIssue(occurrences)) {
         const first = group[0]!;
         const { rows } = await c.query(`INSERT INTO issue_occurrences (issue_id, occurrence, event_id, at) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[])
@@ -589,13 +590,7 @@ export class PgStore implements IndexStore {
         [added.length, newest.at, newest.eventId, newest.sample, reopen, first.issueId]);
         if (reopen) changed.push({ id: first.issueId, change: 'reopened' });
       }
-      await c.query('COMMIT');
-    } catch (err) {
-      await c.query('ROLLBACK').catch(() => {});
-      throw err;
-    } finally {
-      c.release();
-    }
+    }));
     const out: IssueChange[] = [];
     for (const x of changed) {
       const issue = await this.issue(x.id);
@@ -633,19 +628,11 @@ export class PgStore implements IndexStore {
   }
 
   async setIssueState(id: string, state: IssueState, by: string, at: number): Promise<IssueRow | null> {
-    const c = await this.pool.connect();
-    try {
-      await c.query('BEGIN');
+    await this.withClient((c) => inTransaction(c, async () => {
       const before = (await c.query('SELECT state FROM issues WHERE id = $1 FOR UPDATE', [id])).rows[0] as Row | undefined;
       await c.query('UPDATE issues SET state = $1, state_at = $2, state_by = $3 WHERE id = $4', [state, at, by, id]);
       if (before && state === 'resolved' && str(before.state) !== 'resolved') await c.query('INSERT INTO issue_changes (issue_id, change, at, event_id) VALUES ($1, $2, $3, $4)', [id, 'resolved', at, eventId(Date.now())]);
-      await c.query('COMMIT');
-    } catch (err) {
-      await c.query('ROLLBACK').catch(() => {});
-      throw err;
-    } finally {
-      c.release();
-    }
+    }));
     return this.issue(id);
   }
 
