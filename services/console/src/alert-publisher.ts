@@ -4,30 +4,25 @@
 // under the same id, and the deliverer's dedup sends it once. See packages/core/src/alerts.ts.
 import type { Producer } from 'kafkajs';
 import { ALERTS_SOURCE, Counter, eventIdTime, type AlertEvent, type Config, type EnvelopeCodec, type Logger, type RawEvent, type Registry } from '@hookyard/core';
+import { Repeat } from './repeat.ts';
 import type { IndexStore, IssueChangeRecord } from './store/driver.ts';
 
 const EVERY_MS = 500;
 
 export class AlertPublisher {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | null = null;
-  private stopped = false;
   private readonly published: Counter;
+  private readonly repeat: Repeat;
 
   private readonly deps: { config: Config; store: IndexStore; producer: Producer; codec: EnvelopeCodec; rawTopic: string; log: Logger; metrics: Registry };
 
   constructor(deps: AlertPublisher['deps']) {
     this.deps = deps;
+    this.repeat = new Repeat(() => this.publish(), EVERY_MS, deps.log, 'could not publish alerts yet; trying again');
     this.published = new Counter({ name: 'hookyard_alerts_published_total', help: 'Issue changes published to the alert channels\' source', labelNames: ['change'], registers: [deps.metrics] });
   }
 
   start(): void {
-    const tick = () => {
-      if (this.stopped) return;
-      this.running = this.publish().then(() => {}, (err: unknown) => { this.deps.log.warn({ err: (err as Error).message }, 'could not publish alerts yet; trying again'); })
-        .finally(() => { this.running = null; if (!this.stopped) { this.timer = setTimeout(tick, EVERY_MS); this.timer.unref(); } });
-    };
-    tick();
+    this.repeat.start(true);
   }
 
   /** Publishes what is pending; resolves with how many. */
@@ -64,9 +59,7 @@ export class AlertPublisher {
     };
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.running;
+  stop(): Promise<void> {
+    return this.repeat.stop();
   }
 }

@@ -3,36 +3,30 @@
 // it counts toward the destination's backpressure issue (one occurrence per minute).
 import type { Config, Logger } from '@hookyard/core';
 import { backlogOccurrence } from './issues.ts';
+import { Repeat } from './repeat.ts';
 import type { IndexStore, IssueChange } from './store/driver.ts';
 import type { Operations } from './web/operations.ts';
 
 const EVERY_MS = 30_000;
 
 export class BacklogWatch {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | null = null;
   private readonly config: Config;
+  private readonly repeat: Repeat;
   private readonly store: IndexStore;
   private readonly ops: Pick<Operations, 'destinations'>;
   private readonly onIssues: (c: IssueChange[]) => void;
-  private readonly log: Logger;
 
   constructor(config: Config, store: IndexStore, ops: Pick<Operations, 'destinations'>, onIssues: (c: IssueChange[]) => void, log: Logger) {
     this.config = config;
     this.store = store;
     this.ops = ops;
     this.onIssues = onIssues;
-    this.log = log;
+    this.repeat = new Repeat(() => this.check(), EVERY_MS, log, 'backlog check failed; trying again');
   }
 
-  start(everyMs = EVERY_MS): void {
+  start(): void {
     if (this.config.destinations.length === 0) return;
-    const tick = () => {
-      this.running = this.check().then(() => {}, (err: unknown) => { this.log.warn({ err: (err as Error).message }, 'backlog check failed; trying again'); })
-        .finally(() => { this.running = null; this.timer = setTimeout(tick, everyMs); this.timer.unref(); });
-    };
-    this.timer = setTimeout(tick, everyMs);
-    this.timer.unref();
+    this.repeat.start(false);
   }
 
   async check(now = Date.now()): Promise<IssueChange[]> {
@@ -46,8 +40,7 @@ export class BacklogWatch {
     return changes;
   }
 
-  async stop(): Promise<void> {
-    clearTimeout(this.timer);
-    await this.running;
+  stop(): Promise<void> {
+    return this.repeat.stop();
   }
 }

@@ -7,14 +7,14 @@
 import { ALERTS_SOURCE, type Config, type Logger, type RedisIngressHealth } from '@hookyard/core';
 import { breakerOccurrence, ingressOccurrence, issueId, pausedOccurrence } from './issues.ts';
 import type { LiveDestinations } from './live.ts';
+import { Repeat } from './repeat.ts';
 import type { IndexStore, IssueChange, IssueOccurrence } from './store/driver.ts';
 
 const EVERY_MS = 3_000;
 
 export class DestinationWatch {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | null = null;
   private readonly config: Config;
+  private readonly repeat: Repeat;
   private readonly store: IndexStore;
   private readonly live: LiveDestinations;
   private readonly onIssues: (c: IssueChange[]) => void;
@@ -29,6 +29,7 @@ export class DestinationWatch {
     this.live = live;
     this.onIssues = onIssues;
     this.log = log;
+    this.repeat = new Repeat(() => this.check(), EVERY_MS, log, 'destination check failed; trying again');
   }
 
   private destinations(): string[] {
@@ -36,13 +37,8 @@ export class DestinationWatch {
     return this.config.destinations.map((d) => d.name).filter((d) => !alertDestinations.has(d));
   }
 
-  start(everyMs = EVERY_MS): void {
-    const tick = () => {
-      this.running = this.check().then(() => {}, (err: unknown) => { this.log.warn({ err: (err as Error).message }, 'destination check failed; trying again'); })
-        .finally(() => { this.running = null; this.timer = setTimeout(tick, everyMs); this.timer.unref(); });
-    };
-    this.timer = setTimeout(tick, everyMs);
-    this.timer.unref();
+  start(): void {
+    this.repeat.start(false);
   }
 
   async check(now = Date.now()): Promise<IssueChange[]> {
@@ -76,8 +72,7 @@ export class DestinationWatch {
     return changes;
   }
 
-  async stop(): Promise<void> {
-    clearTimeout(this.timer);
-    await this.running;
+  stop(): Promise<void> {
+    return this.repeat.stop();
   }
 }

@@ -3,6 +3,7 @@
 // store marks each delivery once (an insert that ignores what is already there), so the
 // count in /metrics is one per delivery however many consoles or sweeps see it.
 import { Counter, type Config, type Logger, type Registry } from '@hookyard/core';
+import { Repeat } from './repeat.ts';
 import type { IndexStore, IssueChange } from './store/driver.ts';
 import { receiptOccurrence } from './issues.ts';
 
@@ -11,9 +12,8 @@ const EVERY_MS = 5_000;
 const LATE_INDEXING_MS = 3_600_000;
 
 export class SlaWatch {
-  private timer: NodeJS.Timeout | undefined;
   private first = true;
-  private running: Promise<void> | null = null;
+  private readonly repeat: Repeat;
   private readonly missed: Counter;
   private readonly destinations: { name: string; slaMs: number }[];
   /** Issues the misses opened or reopened. */
@@ -29,6 +29,7 @@ export class SlaWatch {
     this.log = log;
     this.retentionMs = retentionMs;
     this.now = now;
+    this.repeat = new Repeat(() => this.sweep(), EVERY_MS, log, 'receipt SLA check failed; trying again');
     this.destinations = config.destinations.flatMap((d) => (d.receipts ? [{ name: d.name, slaMs: d.receipts.slaSeconds * 1000 }] : []));
     this.missed = new Counter({ name: 'hookyard_receipts_sla_missed_total', help: 'Deliveries with no receipt within their destination\'s SLA (applied unknown), once each', labelNames: ['destination'], registers: [metrics] });
     for (const d of this.destinations) this.missed.inc({ destination: d.name }, 0);
@@ -36,11 +37,7 @@ export class SlaWatch {
 
   start(): void {
     if (this.destinations.length === 0) return;
-    const tick = () => {
-      this.running = this.sweep().then(() => {}, (err: unknown) => { this.log.warn({ err: (err as Error).message }, 'receipt SLA check failed; trying again'); })
-        .finally(() => { this.running = null; this.timer = setTimeout(tick, EVERY_MS); this.timer.unref(); });
-    };
-    tick();
+    this.repeat.start(true);
   }
 
   /** One pass over every destination with receipts; resolves with the deliveries newly marked. */
@@ -62,8 +59,7 @@ export class SlaWatch {
     return out;
   }
 
-  async stop(): Promise<void> {
-    clearTimeout(this.timer);
-    await this.running;
+  stop(): Promise<void> {
+    return this.repeat.stop();
   }
 }
