@@ -11,10 +11,8 @@ import { after, before, test } from 'node:test';
 import { Webhook } from 'standardwebhooks';
 import { buildConsole } from '../../../services/console/src/app.ts';
 import { SqliteStore } from '../../../services/console/src/store/sqlite/store.ts';
-import { buildDeliverer } from '../../../services/deliverer/src/app.ts';
-import { buildIngress } from '../../../services/ingress/src/app.ts';
-import { buildRouter } from '../../../services/router/src/app.ts';
 import { infra, uniquePrefix } from '../../support/infra.ts';
+import { startPipeline } from '../../support/pipeline.ts';
 import { startSink, type Sink } from '../../support/sink.ts';
 import { quietLog, runtimeFor, testConfig, whenReady } from '../../support/stack.ts';
 
@@ -50,17 +48,11 @@ before(async () => {
     },
   };
   const config = testConfig(raw);
-  const env = runtimeFor(a);
-  const ingress = buildIngress({ config, env, log: quietLog });
-  const router = buildRouter({ config, env, log: quietLog });
-  const deliverer = buildDeliverer({ config, env, log: quietLog });
-  const console_ = buildConsole({ config, env, log: quietLog });
-  closers.push(() => ingress.close(), () => router.close(), () => deliverer.close(), () => stopConsole(), () => billing.close(), () => slack.close(), () => pagerduty.close(), () => ops.close());
-  stopConsole = () => console_.close();
-  ingressUrl = await whenReady(await ingress.start({ port: 0, host: '127.0.0.1' }));
-  await router.start();
-  await deliverer.start();
-  consoleUrl = await whenReady(await console_.start({ port: 0 }));
+  const pipeline = await startPipeline(a, config);
+  ({ ingressUrl, consoleUrl } = pipeline);
+  // The console is stopped and another started in the second test: closed on its own.
+  stopConsole = () => pipeline.console.close();
+  closers.push(() => pipeline.close(), () => stopConsole(), () => billing.close(), () => slack.close(), () => pagerduty.close(), () => ops.close());
 });
 
 after(async () => {

@@ -9,13 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Webhook } from 'standardwebhooks';
-import { buildConsole } from '../../../services/console/src/app.ts';
-import { buildDeliverer } from '../../../services/deliverer/src/app.ts';
-import { buildIngress } from '../../../services/ingress/src/app.ts';
-import { buildRouter } from '../../../services/router/src/app.ts';
 import { infra, uniquePrefix } from '../../support/infra.ts';
+import { startPipeline } from '../../support/pipeline.ts';
 import { startSink, type Sink } from '../../support/sink.ts';
-import { quietLog, runtimeFor, testConfig, whenReady } from '../../support/stack.ts';
+import { testConfig } from '../../support/stack.ts';
 
 const TOKEN = 'receipts-test-token-0123456789';
 const SECRET = `whsec_${randomBytes(24).toString('base64')}`;
@@ -35,16 +32,9 @@ before(async () => {
     destinations: [{ name: 'ledger', url: sink.url, receipts: { secret: SECRET, slaSeconds: 3 } }],
     connections: [{ source: 'shop', destination: 'ledger' }],
   });
-  const env = runtimeFor(a);
-  const ingress = buildIngress({ config, env, log: quietLog });
-  const router = buildRouter({ config, env, log: quietLog });
-  const deliverer = buildDeliverer({ config, env, log: quietLog });
-  const console_ = buildConsole({ config, env, log: quietLog });
-  closers.push(() => ingress.close(), () => router.close(), () => deliverer.close(), () => console_.close(), () => sink.close());
-  ingressUrl = await whenReady(await ingress.start({ port: 0, host: '127.0.0.1' }));
-  await router.start();
-  await deliverer.start();
-  consoleUrl = await whenReady(await console_.start({ port: 0 }));
+  const pipeline = await startPipeline(a, config);
+  ({ ingressUrl, consoleUrl } = pipeline);
+  closers.push(() => pipeline.close(), () => sink.close());
 });
 
 after(async () => {

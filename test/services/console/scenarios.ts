@@ -8,17 +8,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { buildConsole } from '../../../services/console/src/app.ts';
-import { buildDeliverer } from '../../../services/deliverer/src/app.ts';
-import { buildIngress } from '../../../services/ingress/src/app.ts';
-import { buildRouter } from '../../../services/router/src/app.ts';
 import { consoleClient } from '../../../services/replayer/src/console-client.ts';
 import type { StackAddresses } from '../../../scripts/infra/local-stack.ts';
 import { cli } from '../../support/cli.ts';
 import { infra, uniquePrefix } from '../../support/infra.ts';
 import { scratchDatabase } from '../../support/postgres.ts';
+import { startPipeline } from '../../support/pipeline.ts';
 import { startSink, type Sink } from '../../support/sink.ts';
-import { quietLog, runtimeFor, testConfig, whenReady } from '../../support/stack.ts';
+import { testConfig } from '../../support/stack.ts';
 
 export function consoleScenarios(kind: 'sqlite' | 'postgres'): void {
   const TOKEN = 'test-token-0123456789abcdef';
@@ -77,17 +74,10 @@ export function consoleScenarios(kind: 'sqlite' | 'postgres'): void {
         { source: 'shop', destination: 'fragile', filter: { body: { kind: 'fragile' } } },
       ],
     });
-    const env = runtimeFor(a);
     closers.push(() => sink.close(), () => fragile.close());
-    const ingress = buildIngress({ config, env, log: quietLog });
-    const router = buildRouter({ config, env, log: quietLog });
-    const deliverer = buildDeliverer({ config, env, log: quietLog });
-    const console_ = buildConsole({ config, env, log: quietLog });
-    closers.unshift(() => ingress.close(), () => router.close(), () => deliverer.close(), () => console_.close());
-    ingressUrl = await whenReady(await ingress.start({ port: 0, host: '127.0.0.1' }));
-    await router.start();
-    await deliverer.start();
-    consoleUrl = await whenReady(await console_.start({ port: 0, host: '127.0.0.1' }));
+    const pipeline = await startPipeline(a, config);
+    ({ ingressUrl, consoleUrl } = pipeline);
+    closers.unshift(() => pipeline.close());
   });
 
   after(async () => {

@@ -11,13 +11,10 @@ import { after, before, test } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { Webhook } from 'standardwebhooks';
 import { hashPassword } from '../../../packages/core/src/index.ts';
-import { buildConsole } from '../../../services/console/src/app.ts';
-import { buildDeliverer } from '../../../services/deliverer/src/app.ts';
-import { buildIngress } from '../../../services/ingress/src/app.ts';
-import { buildRouter } from '../../../services/router/src/app.ts';
 import { infra, uniquePrefix } from '../../support/infra.ts';
+import { startPipeline } from '../../support/pipeline.ts';
 import { startSink, type Sink } from '../../support/sink.ts';
-import { quietLog, runtimeFor, testConfig, whenReady } from '../../support/stack.ts';
+import { testConfig } from '../../support/stack.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SHOTS = resolve(import.meta.dirname, '../../../docs/screenshots');
@@ -53,16 +50,9 @@ before(async () => {
     destinations: [{ name: 'billing', url: sink.url, retry: { schedule: [0, 200], maxAttempts: 2 }, receipts: { secret: RECEIPTS_SECRET, slaSeconds: 600 } }],
     connections: [{ source: 'shop', destination: 'billing' }],
   });
-  const env = runtimeFor(a);
-  const ingress = buildIngress({ config, env, log: quietLog });
-  const router = buildRouter({ config, env, log: quietLog });
-  const deliverer = buildDeliverer({ config, env, log: quietLog });
-  const console_ = buildConsole({ config, env, log: quietLog });
-  closers.push(() => ingress.close(), () => router.close(), () => deliverer.close(), () => console_.close(), () => sink.close());
-  ingressUrl = await whenReady(await ingress.start({ port: 0, host: '127.0.0.1' }));
-  await router.start();
-  await deliverer.start();
-  consoleUrl = await whenReady(await console_.start({ port: 0 }));
+  const pipeline = await startPipeline(a, config);
+  ({ ingressUrl, consoleUrl } = pipeline);
+  closers.push(() => pipeline.close(), () => sink.close());
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
   closers.unshift(() => browser.close());
 });
