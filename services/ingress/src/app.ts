@@ -14,7 +14,7 @@ import { KafkaCapture, type EventCapture } from './kafka-capture.ts';
 import { RedisEdgeDedup, dedupKeyOf, dedupWindowMs, type EdgeDedup } from './edge-dedup.ts';
 import { eventTypeMatcher } from './event-type.ts';
 import { RedisReceiptChecks, receiptRoutes, type ReceiptChecks } from './receipts.ts';
-import { buildVerifier, type RejectReason, type Verifier } from './verify/index.ts';
+import { buildVerifier, type Verifier } from './verify/index.ts';
 import { clientIp, ipAllowList, trustedProxyList } from './verify/ip-allow.ts';
 
 export type { EventCapture } from './kafka-capture.ts';
@@ -38,8 +38,21 @@ interface SourceRuntime {
   typeAllowed: ((type: string) => boolean) | undefined;
   needsBody: boolean;
   dedupWindowMs: number;
-  rejectTokens: { tokens: number; at: number };
+  refusals: RefusalTarget;
 }
+
+/** Who a refusal is recorded under: a source, or a destination's receipts; its own rate of records. */
+interface RefusalTarget {
+  name: string;
+  /** A header holding a credential, redacted too (api-key sources). */
+  apiKeyHeader: string | undefined;
+  tokens: { tokens: number; at: number };
+}
+
+/** The requests counter's outcome per refusal code. */
+const REFUSAL_OUTCOMES: Partial<Record<ErrorCode, string>> = {
+  UNAUTHORIZED: 'unauthorized', BODY_TOO_LARGE: 'too_large', EVENT_TYPE_NOT_ALLOWED: 'type_not_allowed', BAD_REQUEST: 'bad_request', UNKNOWN_WEBHOOK_ID: 'not_found',
+};
 
 export interface Ingress {
   app: FastifyInstance;
@@ -64,6 +77,11 @@ function sendError(reply: FastifyReply, err: HookyardError): FastifyReply {
   return reply.code(err.status).send(err.toJSON());
 }
 
+function refusalTarget(name: string, apiKeyHeader: string | undefined): RefusalTarget {
+  // A full bucket: refuse() caps it at the rate the first time.
+  return { name, apiKeyHeader, tokens: { tokens: Number.POSITIVE_INFINITY, at: 0 } };
+}
+
 export function buildIngress({ config, env, log, dedup, now = Date.now, receiptChecks }: IngressDeps): Ingress {
   const topics = topicNames(config.kafka.topicPrefix);
   // The alerts' source is fed by the console straight into Kafka, never over HTTP.
@@ -74,7 +92,7 @@ export function buildIngress({ config, env, log, dedup, now = Date.now, receiptC
     typeAllowed: s.allowedEventTypes ? eventTypeMatcher(s.allowedEventTypes) : undefined,
     needsBody: [s.orderingKey, s.dedupKey, s.eventType, ...(s.dedup?.includeFields ?? []), ...(s.dedup ? ['body'] : [])].some((p) => p?.startsWith('body')),
     dedupWindowMs: dedupWindowMs(s),
-    rejectTokens: { tokens: config.ingress.rejectionsPerSecond, at: Date.now() },
+    refusals: refusalTarget(s.name, s.verify.type === 'api-key' ? s.verify.header?.toLowerCase() : undefined),
   }]));
   const trusted = trustedProxyList(config.ingress.trustedProxies);
   const edge: EdgeDedup | undefined = dedup ?? (config.sources.some((s) => s.dedupKey || s.dedup) ? new RedisEdgeDedup(env.redisUrl, config.kafka.topicPrefix) : undefined);
@@ -108,28 +126,26 @@ export function buildIngress({ config, env, log, dedup, now = Date.now, receiptC
   const capture: EventCapture = kafkaCapture;
 
   /** Answers a refusal, and records it in ingress-rejections within the source's rate. */
-  const refuse = (reply: FastifyReply, req: FastifyRequest, src: SourceRuntime, code: ErrorCode, reason: RejectReason | 'body_too_large' | 'event_type_not_allowed', body?: Buffer): FastifyReply => {
+  const refuse = (reply: FastifyReply, req: FastifyRequest, to: RefusalTarget, code: ErrorCode, reason: string, body?: Buffer): FastifyReply => {
     const err = new HookyardError(code);
-    const outcome = code === 'UNAUTHORIZED' ? 'unauthorized' : code === 'BODY_TOO_LARGE' ? 'too_large' : 'type_not_allowed';
-    requests.inc({ source: src.config.name, outcome });
-    verifyFailures.inc({ source: src.config.name, reason });
+    requests.inc({ source: to.name, outcome: REFUSAL_OUTCOMES[code] ?? 'refused' });
+    verifyFailures.inc({ source: to.name, reason });
     const t = now();
-    const bucket = src.rejectTokens;
+    const bucket = to.tokens;
     const rate = config.ingress.rejectionsPerSecond;
     bucket.tokens = Math.min(rate, bucket.tokens + ((t - bucket.at) / 1000) * rate);
     bucket.at = t;
     if (bucket.tokens >= 1) {
       bucket.tokens -= 1;
-      const apiKeyHeader = src.config.verify.type === 'api-key' ? src.config.verify.header?.toLowerCase() : undefined;
       capture.reject({
-        source: src.config.name, receivedAt: t, status: err.status, code, reason, method: req.method,
+        source: to.name, receivedAt: t, status: err.status, code, reason, method: req.method,
         path: (req.raw.url ?? req.url).split('?')[0] ?? '', remoteIp: req.ip,
-        headers: redactHeaders(headerMap(req), apiKeyHeader ? [apiKeyHeader] : []),
+        headers: redactHeaders(headerMap(req), to.apiKeyHeader ? [to.apiKeyHeader] : []),
         bodySize: body?.length ?? Number(req.headers['content-length'] ?? 0),
         bodySha256: body ? createHash('sha256').update(body).digest('hex') : null,
       }).catch((e: Error) => log.debug({ err: e.message }, 'could not record rejection'));
     } else {
-      rejectionsDropped.inc({ source: src.config.name });
+      rejectionsDropped.inc({ source: to.name });
     }
     if (code === 'BODY_TOO_LARGE') reply.header('connection', 'close');
     return sendError(reply, err);
@@ -153,17 +169,14 @@ export function buildIngress({ config, env, log, dedup, now = Date.now, receiptC
   const checks = takesReceipts ? (receiptChecks ?? new RedisReceiptChecks(env.redisUrl, config.kafka.topicPrefix)) : undefined;
   if (checks) {
     // A receipt's refusals are recorded like a source's, under "receipts:<destination>".
-    const receiptSources = new Map<string, SourceRuntime>();
+    const receiptTargets = new Map<string, RefusalTarget>();
     receiptRoutes(app, {
       config, checks, metrics, now,
       capture: (r) => kafkaCapture.receipt(r),
       refuse: (reply, req, name, code, reason, body) => {
-        let src = receiptSources.get(name);
-        if (!src) {
-          src = { config: { name: `receipts:${name}`, verify: { type: 'none' } } as unknown as SourceConfig, verify: () => ({ ok: true }), ipAllowed: undefined, typeAllowed: undefined, needsBody: false, dedupWindowMs: 0, rejectTokens: { tokens: config.ingress.rejectionsPerSecond, at: now() } };
-          receiptSources.set(name, src);
-        }
-        return refuse(reply, req, src, code, reason as RejectReason, body);
+        let to = receiptTargets.get(name);
+        if (!to) receiptTargets.set(name, to = refusalTarget(`receipts:${name}`, undefined));
+        return refuse(reply, req, to, code, reason, body);
       },
     });
   }
@@ -189,12 +202,12 @@ export function buildIngress({ config, env, log, dedup, now = Date.now, receiptC
       }
       // Both refusals happen before a byte of the body is read.
       if (src.ipAllowed && !src.ipAllowed(clientIp(req.socket.remoteAddress ?? '', req.headers['x-forwarded-for'] as string | undefined, trusted))) {
-        refuse(reply, req, src, 'UNAUTHORIZED', 'ip_not_allowed');
+        refuse(reply, req, src.refusals, 'UNAUTHORIZED', 'ip_not_allowed');
         return;
       }
       const declared = Number(req.headers['content-length'] ?? 0);
       if (declared > src.config.maxBodyBytes) {
-        refuse(reply, req, src, 'BODY_TOO_LARGE', 'body_too_large');
+        refuse(reply, req, src.refusals, 'BODY_TOO_LARGE', 'body_too_large');
         return;
       }
       done();
@@ -205,7 +218,7 @@ export function buildIngress({ config, env, log, dedup, now = Date.now, receiptC
     inFlight.inc();
     try {
       const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-      if (body.length > source.maxBodyBytes) return refuse(reply, req, src, 'BODY_TOO_LARGE', 'body_too_large', body);
+      if (body.length > source.maxBodyBytes) return refuse(reply, req, src.refusals, 'BODY_TOO_LARGE', 'body_too_large', body);
       const rawUrl = req.raw.url ?? req.url;
       const q = rawUrl.indexOf('?');
       const headers = headerMap(req);
@@ -224,7 +237,7 @@ export function buildIngress({ config, env, log, dedup, now = Date.now, receiptC
           plain = body;
         }
       }
-      if (!verdict.ok) return refuse(reply, req, src, 'UNAUTHORIZED', verdict.reason, body);
+      if (!verdict.ok) return refuse(reply, req, src.refusals, 'UNAUTHORIZED', verdict.reason, body);
       const id = eventId(t);
       const view: RequestView = {
         body: src.needsBody ? parseStructuredBody(plain, headers['content-type']) : undefined,
@@ -234,7 +247,7 @@ export function buildIngress({ config, env, log, dedup, now = Date.now, receiptC
       };
       if (src.typeAllowed) {
         const type = source.eventType ? keyAt(view, source.eventType) : undefined;
-        if (type === undefined || !src.typeAllowed(type)) return refuse(reply, req, src, 'EVENT_TYPE_NOT_ALLOWED', 'event_type_not_allowed', body);
+        if (type === undefined || !src.typeAllowed(type)) return refuse(reply, req, src.refusals, 'EVENT_TYPE_NOT_ALLOWED', 'event_type_not_allowed', body);
       }
       const dedupKey = edge ? dedupKeyOf(source, view, plain) : undefined;
       if (edge && dedupKey) {
