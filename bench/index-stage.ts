@@ -244,7 +244,7 @@ async function search(kind: StoreKind, events: number, dir: string): Promise<Ind
       ids.push(id);
       const source = j % 3 === 0 ? 'github' : 'stripe';
       b.events.push({ id, source, receivedAt: at, method: 'POST', path: `/webhooks/${source}`, query: '', headers: { 'content-type': 'application/json', 'user-agent': 'Stripe/1.0' }, body: Buffer.from(body(j)), bodySize: 300, kafka: { topic: 'raw-events', partition: j % 6, offset: String(j) }, orderingKey: `cus_${j % 50_000}`, eventType: j % 10 === 0 ? 'invoice.payment_failed' : 'invoice.paid', webhookId: `evt_${j}`, replayId: null });
-      b.decisions.push({ eventId: id, destination: 'billing', outcome: 'matched', error: null, at: at + 5, replayId: null });
+      b.decisions.push({ eventId: id, destination: 'billing', outcome: 'matched', error: null, at: at + 5, replayId: null, configVersion: 'v1' });
       b.deliveries.push({ eventId: id, source, destination: 'billing', receivedAt: at, at: at + 5, replayId: null, kafka: { topic: 'deliveries.billing', partition: j % 6, offset: String(j) } });
       const failed = j % 50 === 0;
       b.attempts.push({ kafka: { topic: 'delivery-attempts', partition: j % 6, offset: String(j) }, eventId: id, destination: 'billing', attempt: 1, at: at + 20, status: failed ? 500 : 200, outcome: failed ? 'dead' : 'success', latencyMs: 5, error: failed ? 'HTTP 500' : null, responseSnippet: '', nextAttemptAt: null });

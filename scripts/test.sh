@@ -12,6 +12,8 @@ echo "node $(node --version), npm $(npm --version)"
 export HOOKYARD_KAFKA_PORT="${HOOKYARD_KAFKA_PORT:-29092}"
 export HOOKYARD_REDIS_PORT="${HOOKYARD_REDIS_PORT:-26379}"
 export HOOKYARD_REGISTRY_PORT="${HOOKYARD_REGISTRY_PORT:-28081}"
+# The main suite fuzzes with fewer requests than the fault suite (npm run test:faults: 100,000).
+export FUZZ_REQUESTS="${FUZZ_REQUESTS:-30000}"
 export HOOKYARD_STACK_DIR="${HOOKYARD_STACK_DIR:-$(mktemp -d /tmp/hookyard-test-stack.XXXXXX)}"
 trap 'node scripts/infra/cli.ts down --wipe || true' EXIT
 eval "$(node scripts/infra/cli.ts up)"

@@ -27,6 +27,8 @@ export interface Delivery {
   body: Buffer;
   attempt: number;
   replayId: string | null;
+  /** The config version that routed it (v7, or file@<hash>); absent on records from before versions. */
+  configVersion?: string | null;
 }
 
 export interface IngressRejection {
@@ -79,6 +81,7 @@ export interface RoutingDecision {
   routedAt: number;
   decisions: { destination: string; outcome: 'matched' | 'filtered' | 'transform_error'; error: string | null }[];
   replayId: string | null;
+  configVersion?: string | null;
 }
 
 /** A destination's receipt for a delivery: applied or failed, in its own words (schemas/receipt.avsc). */

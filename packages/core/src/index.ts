@@ -2,6 +2,8 @@ export * from './errors.ts';
 export * from './paths.ts';
 export * from './config/options.ts';
 export * from './config/load.ts';
+export * from './config/versions.ts';
+export * from './compacted-topic.ts';
 export * from './runtime-env.ts';
 export * from './logger.ts';
 export * from './kafka.ts';

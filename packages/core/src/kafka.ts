@@ -39,6 +39,7 @@ export interface TopicNames {
   decisions: string;
   /** Receipts: destinations saying a delivery was applied (or not). */
   receipts: string;
+  configVersions: string;
   delivery(destination: string): string;
   retryTier(tierMs: number): string;
 }
@@ -52,6 +53,7 @@ export function topicNames(prefix: string): TopicNames {
     destinationState: `${prefix}destination-state`,
     decisions: `${prefix}routing-decisions`,
     receipts: `${prefix}receipts`,
+    configVersions: `${prefix}config-versions`,
     delivery: (destination) => `${prefix}deliveries.${destination}`,
     retryTier: (tierMs) => `${prefix}retry.${tierMs}ms`,
   };

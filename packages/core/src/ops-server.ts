@@ -10,14 +10,14 @@ export interface OpsServer {
   close(): Promise<void>;
 }
 
-/** `details` are added to /readyz's answer (what a 202 means, for instance). */
-export function opsServer(metrics: Registry, ready: () => Promise<boolean>, details: Record<string, unknown> = {}): OpsServer {
+/** `details` are added to /readyz's answer (what a 202 means, the config version run…), read at each call when a function. */
+export function opsServer(metrics: Registry, ready: () => Promise<boolean>, details: Record<string, unknown> | (() => Record<string, unknown>) = {}): OpsServer {
   const server: Server = createServer((req, res) => {
     void (async () => {
       if (req.url === '/healthz') return res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
       if (req.url === '/readyz') {
         const ok = await ready().catch(() => false);
-        return res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: ok ? 'ready' : 'not ready', ...details }));
+        return res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: ok ? 'ready' : 'not ready', ...(typeof details === 'function' ? details() : details) }));
       }
       if (req.url === '/metrics') return res.writeHead(200, { 'content-type': metrics.contentType }).end(await metrics.metrics());
       res.writeHead(404).end();

@@ -3,7 +3,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import {
   Closer, Counter, DestinationStateStore, RedisIngressHealth, EnvelopeCodec, RedisProtectionStore, createKafka, createMetricsRegistry, ensureTopics, groupId, kafkaReadyCheck, lazyChildLoggerFactory, parseDuration, topicNames,
-  type Config, type Logger, type RuntimeEnv, type Service,
+  LiveConfig, VERSIONED_SECTIONS, type Config, type Logger, type RuntimeEnv, type Service,
 } from '@hookyard/core';
 import { tokenCheck } from './api/auth.ts';
 import { apiRoutes } from './api/routes.ts';
@@ -37,7 +37,10 @@ export interface Console extends Service {
   start(opts?: { port?: number; host?: string }): Promise<string>;
 }
 
-export function buildConsole({ config, env, log }: ConsoleDeps): Console {
+export function buildConsole({ config: file, env, log }: ConsoleDeps): Console {
+  // The console's own copy: an applied config version replaces its routing sections in
+  // place, and everything here reads them when it runs (the index, pages, watches).
+  const config: Config = { ...file };
   const topics = topicNames(config.kafka.topicPrefix);
   const group = groupId(config.kafka, 'console');
   const kafka = createKafka(env.brokers, `${config.kafka.clientId}-console`, log);
@@ -45,8 +48,9 @@ export function buildConsole({ config, env, log }: ConsoleDeps): Console {
   const codec = new EnvelopeCodec(env.registryUrl);
   const metrics = createMetricsRegistry('console');
   const closer = new Closer();
-  const indexed = [...indexedTopics(config, topics).keys()];
-  const freshness = new Freshness(admin, group, () => indexed, metrics);
+  const indexed = () => [...indexedTopics(config, topics).keys()];
+  const freshness = new Freshness(admin, group, indexed, metrics);
+  const versions = new LiveConfig<null>({ kafka, file, log, metrics, topic: topics.configVersions, build: () => null });
   const states = new DestinationStateStore(kafka, config.kafka, topics.destinationState);
   const protection = new RedisProtectionStore(env.redisUrl, config.kafka.topicPrefix);
   const live = new KafkaRedisLive(config, states, protection);
@@ -57,7 +61,7 @@ export function buildConsole({ config, env, log }: ConsoleDeps): Console {
   // Ready: Kafka answers and the store is open (an index lagging far behind is still ready: /api/v1 says how far).
   app.get('/readyz', async (_req, reply) => {
     const ok = store !== undefined && (await ready());
-    return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not ready', index: freshness.current() });
+    return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not ready', index: freshness.current(), configVersion: versions.started ? versions.current().running.label : null });
   });
   app.get('/metrics', async (_req, reply) => reply.type(metrics.contentType).send(await metrics.metrics()));
   const issuesChanged = new Counter({ name: 'hookyard_issues_changed_total', help: 'Issues opened or reopened, by kind', labelNames: ['kind', 'change'], registers: [metrics] });
@@ -94,7 +98,11 @@ export function buildConsole({ config, env, log }: ConsoleDeps): Console {
       await admin.connect();
       closer.add('admin', () => admin.disconnect());
       // The console may start before the services that create these.
-      await ensureTopics(admin, config.kafka, indexed);
+      await versions.start(admin);
+      closer.add('config', () => versions.close());
+      const adopt = (c: Config) => { for (const k of VERSIONED_SECTIONS) (config as Record<string, unknown>)[k] = c[k]; };
+      adopt(versions.current().running.config);
+      await ensureTopics(admin, config.kafka, indexed());
       store = await openStore(config.console.store);
       const opened = store;
       closer.add('store', () => opened.close());
@@ -105,6 +113,10 @@ export function buildConsole({ config, env, log }: ConsoleDeps): Console {
       const indexer = new Indexer({ config, kafka, admin, codec, store, topics, group, log, metrics, onIssues: issueChanges });
       await indexer.start();
       closer.add('indexer', () => indexer.close());
+      versions.onSwitch((running) => {
+        adopt(running.config);
+        void ensureTopics(admin, config.kafka, indexed()).then(() => indexer.follow(), (err: unknown) => log.error({ err: (err as Error).message }, 'could not create the new topics'));
+      });
       freshness.start();
       closer.add('freshness', () => freshness.stop());
       const retentionMs = parseDuration(config.console.retention);

@@ -43,8 +43,10 @@ export function indexedTopics(config: Config, topics: TopicNames): Map<string, T
 export class Indexer {
   private readonly consumer: Consumer;
   private supervised: SupervisedConsumer | undefined;
-  private readonly kinds: Map<string, TopicKind>;
-  private readonly mapping;
+  private kinds: Map<string, TopicKind>;
+  private mapping;
+  private run: Parameters<Consumer['run']>[0] | undefined;
+  private following = Promise.resolve();
   private readonly indexed: Counter;
   private readonly skipped: Counter;
   private readonly writeSeconds: Histogram;
@@ -77,14 +79,38 @@ export class Indexer {
       this.consumer.commitOffsets([{ topic: payload.topic, partition: payload.partition, offset: (BigInt(payload.lastOffset) + 1n).toString() }]).catch(() => { /* the next batch commits */ });
     });
     await this.consumer.subscribe({ topics: this.topics(), fromBeginning: true });
-    this.supervised = await runSupervised(this.consumer, {
+    this.run = {
       autoCommit: false,
       eachBatchAutoResolve: false,
       // Several partitions at once: each batch is one store transaction, and the store
       // serialises them; concurrency here overlaps decoding with writing.
       partitionsConsumedConcurrently: 4,
       eachBatch: (p) => this.batch(p),
-    }, log, 'indexer');
+    };
+    this.supervised = await runSupervised(this.consumer, this.run, log, 'indexer');
+  }
+
+  /**
+   * A config version changed the sources or destinations (deps.config was updated in
+   * place): index by the new sources, and read a new destination's topic — kafkajs
+   * subscribes only while stopped, so the consumer stops and runs again; uncommitted
+   * batches are read again, and the store's keys make that a no-op.
+   */
+  follow(): Promise<void> {
+    this.following = this.following.then(async () => {
+      this.mapping = eventMapping(this.deps.config);
+      const next = indexedTopics(this.deps.config, this.deps.topics);
+      const added = [...next.keys()].filter((t) => !this.kinds.has(t));
+      // A removed destination's topic stays read: its records are still part of the history.
+      for (const [t, k] of this.kinds) if (!next.has(t)) next.set(t, k);
+      this.kinds = next;
+      if (added.length === 0 || !this.run) return;
+      this.supervised?.stop();
+      await this.consumer.stop();
+      await this.consumer.subscribe({ topics: added, fromBeginning: true });
+      this.supervised = await runSupervised(this.consumer, this.run, this.deps.log, 'indexer');
+    }).catch((err: unknown) => this.deps.log.error({ err: (err as Error).message }, 'the index could not follow the new config version; restart the console'));
+    return this.following;
   }
 
   private async batch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {

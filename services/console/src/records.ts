@@ -39,7 +39,7 @@ function redactQuery(query: string, source: Config['sources'][number] | undefine
 }
 
 export function decisionRows(d: RoutingDecision): DecisionRow[] {
-  return d.decisions.map((x) => ({ eventId: d.eventId, destination: x.destination, outcome: x.outcome, error: x.error, at: d.routedAt, replayId: d.replayId }));
+  return d.decisions.map((x) => ({ eventId: d.eventId, destination: x.destination, outcome: x.outcome, error: x.error, at: d.routedAt, replayId: d.replayId, configVersion: d.configVersion ?? null }));
 }
 
 export function deliveryRecordRow(d: Delivery, timestamp: number, kafka: Coordinates): DeliveryRecordRow {

@@ -19,7 +19,7 @@ import {
   AGE_BUCKETS, BatchingProducer, logRenewals, Closer, consumerOptions, Counter, EnvelopeCodec, Gauge, Histogram, createKafka, createMetricsRegistry, ensureTopics, groupId, isPoisonRecord, DestinationStateStore, RedisProtectionStore, type Settle,
   kafkaReadyCheck, lagGauge, opsServer, runSupervised, topicNames, type Config, type SupervisedConsumer, type DeadLetter, type Delivery, type DestinationConfig, type Logger,
   type RuntimeEnv, type Service,
-  durabilityPromise, warnIfInternalStateUnflushed,
+  durabilityPromise, warnIfInternalStateUnflushed, LiveConfig,
 } from '@hookyard/core';
 import { HttpSender, type AttemptResult } from './http-sender.ts';
 import { classify, type Outcome } from './outcome.ts';
@@ -58,8 +58,6 @@ function lean(m: KafkaMessage): LeanRecord {
 export function buildDeliverer({ config, env, log }: DelivererDeps): Service & { metrics: ReturnType<typeof createMetricsRegistry> } {
   const topics = topicNames(config.kafka.topicPrefix);
   const opts = config.deliverer;
-  const byName = new Map<string, DestinationConfig>(config.destinations.map((d) => [d.name, d]));
-  const byTopic = new Map<string, DestinationConfig>(config.destinations.map((d) => [topics.delivery(d.name), d]));
   /** Records a partition of a held destination keeps in memory (waiting at the gate, ready to probe). */
   const heldPending = Math.min(opts.maxPendingPerPartition, opts.concurrencyPerPartition);
   const tierTopics = new Map<string, number>(TIERS_MS.map((t) => [topics.retryTier(t), t]));
@@ -82,6 +80,20 @@ export function buildDeliverer({ config, env, log }: DelivererDeps): Service & {
   const closer = new Closer();
   const workers = { main: new Map<string, PartitionWorker>(), retry: new Map<string, PartitionWorker>() };
   const metrics = createMetricsRegistry('deliverer');
+  // Destinations as the running config version says: URL, auth, signing secrets, timeout,
+  // retry schedule, limits and breaker are read at each attempt, so an applied version
+  // takes effect at the next attempt; added or removed destinations change the subscription.
+  const live = new LiveConfig<{ byName: Map<string, DestinationConfig>; byTopic: Map<string, DestinationConfig> }>({
+    kafka, file: config, log, metrics, topic: topics.configVersions,
+    build: async ({ config: c }) => {
+      const byTopic = new Map<string, DestinationConfig>(c.destinations.map((d) => [topics.delivery(d.name), d]));
+      await ensureTopics(admin, config.kafka, [...byTopic.keys()]);
+      return { byName: new Map(c.destinations.map((d) => [d.name, d])), byTopic };
+    },
+  });
+  const byName = { get: (name: string) => live.current().runtime.byName.get(name) };
+  const byTopic = { get: (topic: string) => live.current().runtime.byTopic.get(topic) };
+  const destinations = (): DestinationConfig[] => (live.started ? live.current().running.config.destinations : []);
   const attempts = new Counter({ name: 'hookyard_deliverer_attempts_total', help: 'Delivery attempts by destination and outcome', labelNames: ['destination', 'outcome'], registers: [metrics] });
   // First attempts of live (not replayed) events only: a retry's or a replay's age says
   // nothing about the pipeline's latency.
@@ -99,7 +111,7 @@ export function buildDeliverer({ config, env, log }: DelivererDeps): Service & {
     name: 'hookyard_deliverer_breaker_state', help: 'Circuit breaker per destination: 0 closed, 1 half-open, 2 open', labelNames: ['destination'], registers: [metrics],
     async collect() {
       this.reset();
-      for (const d of config.destinations) {
+      for (const d of destinations()) {
         const b = await protection.breaker(d.name, d.breaker.cooldownMs).catch(() => null);
         if (b) this.set({ destination: d.name }, b.state === 'open' ? 2 : b.state === 'half-open' ? 1 : 0);
       }
@@ -108,7 +120,7 @@ export function buildDeliverer({ config, env, log }: DelivererDeps): Service & {
   new Gauge({
     name: 'hookyard_deliverer_paused', help: '1 while a destination is paused (config or hookyard destination pause)', labelNames: ['destination'], registers: [metrics],
     collect() {
-      for (const d of config.destinations) this.set({ destination: d.name }, guard.isPaused(d) ? 1 : 0);
+      for (const d of destinations()) this.set({ destination: d.name }, guard.isPaused(d) ? 1 : 0);
     },
   });
   new Gauge({
@@ -195,8 +207,11 @@ export function buildDeliverer({ config, env, log }: DelivererDeps): Service & {
    * answer instead of sending too. A failure seen after the partition was revoked or
    * shutdown began is handed back (thrown): the next owner re-reads the uncommitted record.
    */
-  async function attempt(dest: DestinationConfig, first: Delivery, ctx: TaskContext, waitAtGate: boolean, clock: StageClock | undefined, perKey: boolean): Promise<Attempted> {
+  async function attempt(taken: DestinationConfig, first: Delivery, ctx: TaskContext, waitAtGate: boolean, clock: StageClock | undefined, perKey: boolean): Promise<Attempted> {
     const { signal } = ctx;
+    // The running config version's settings (URL, auth, secrets, timeout, schedule, limits),
+    // not those of when the record was taken; a destination removed since finishes as taken.
+    const dest = byName.get(taken.name) ?? taken;
     // Paused, breaker open, rate or concurrency limit: wait here (or, for a retry from a
     // tier topic, say how long so it is parked again — no attempt is spent).
     const ticket = await guard.admit(dest, signal, waitAtGate, { eventId: first.eventId, leaseMs: dest.timeoutMs + 5_000, readHint: perKey });
@@ -357,11 +372,14 @@ export function buildDeliverer({ config, env, log }: DelivererDeps): Service & {
     wakeups.set(key, timer);
   }
 
+  /** The destination topics the main consumer reads. */
+  const subscribed = new Set<string>();
+
   async function drain(): Promise<void> {
     stopping.abort();
     for (const t of wakeups.values()) clearTimeout(t);
     wakeups.clear();
-    for (const [c, list] of [[consumer, [...byTopic.keys()]], [retryConsumer, [...tierTopics.keys()]]] as const) {
+    for (const [c, list] of [[consumer, [...subscribed]], [retryConsumer, [...tierTopics.keys()]]] as const) {
       try {
         c.pause(list.map((topic) => ({ topic })));
       } catch { /* not running */ }
@@ -383,15 +401,16 @@ export function buildDeliverer({ config, env, log }: DelivererDeps): Service & {
       closer.add('http', () => sender.close());
       await admin.connect();
       closer.add('admin', () => admin.disconnect());
-      lagGauge(metrics, admin, group, () => [...byTopic.keys()], 'hookyard_deliverer_consumer_lag');
-      await ensureTopics(admin, config.kafka, [...byTopic.keys(), ...tierTopics.keys(), topics.deadLetters, topics.attempts]);
+      lagGauge(metrics, admin, group, () => [...subscribed], 'hookyard_deliverer_consumer_lag');
+      await ensureTopics(admin, config.kafka, [...tierTopics.keys(), topics.deadLetters, topics.attempts]);
       warnIfInternalStateUnflushed(admin, config.kafka, log);
+      await live.start(admin);
+      closer.add('config', () => live.close());
       await states.start(admin, log);
       closer.add('destination-state', () => states.close());
       let opsAddress: string | undefined;
-      const firstTopic = [...byTopic.keys()][0];
-      if (env.metricsPort !== undefined && firstTopic) {
-        const ops = opsServer(metrics, kafkaReadyCheck(admin, firstTopic), { durability: durabilityPromise(config.kafka) });
+      if (env.metricsPort !== undefined) {
+        const ops = opsServer(metrics, kafkaReadyCheck(admin, topics.attempts), () => ({ durability: durabilityPromise(config.kafka), configVersion: live.current().running.label }));
         opsAddress = await ops.listen(env.metricsPort);
         closer.add('ops', () => ops.close());
       }
@@ -400,23 +419,20 @@ export function buildDeliverer({ config, env, log }: DelivererDeps): Service & {
       await consumer.connect();
       await retryConsumer.connect();
       const supervised: SupervisedConsumer[] = [];
+      let mainSupervisor: SupervisedConsumer | undefined;
       closer.add('consumers', () => {
         for (const s of supervised) s.stop();
+        mainSupervisor?.stop();
         return Promise.all([consumer.disconnect(), retryConsumer.disconnect()]);
       });
       // Runs first on close: stop intake, let in-flight attempts finish, commit.
       closer.add('drain', drain);
-      if (byTopic.size === 0) {
-        log.warn('no destinations configured; deliverer idle');
-        return opsAddress;
-      }
       consumer.on(consumer.events.GROUP_JOIN, () => { rebalances.inc({ consumer: 'main' }); revokeAll('main'); });
       consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
         if (payload.batchSize === 0) void skipMarkers(payload.topic, payload.partition, payload.firstOffset, payload.lastOffset);
       });
       retryConsumer.on(retryConsumer.events.GROUP_JOIN, () => { rebalances.inc({ consumer: 'retry' }); revokeAll('retry'); });
-      await consumer.subscribe({ topics: [...byTopic.keys()], fromBeginning: true });
-      supervised.push(await runSupervised(consumer, {
+      const mainRun: Parameters<Consumer['run']>[0] = {
         autoCommit: false,
         eachBatchAutoResolve: false,
         partitionsConsumedConcurrently: 8,
@@ -427,7 +443,11 @@ export function buildDeliverer({ config, env, log }: DelivererDeps): Service & {
         // consumer loop, and so the heartbeats, go on.
         eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale, pause }) => {
           const dest = byTopic.get(batch.topic);
-          if (!dest) return;
+          if (!dest) {
+            // Its destination was removed by an applied version: its records wait in Kafka.
+            pause();
+            return;
+          }
           const w = workerFor('main', consumer, batch.topic, batch.partition, dest.ordering === 'per-key');
           const fetchedAt = Date.now();
           const fetchedPerf = performance.now();
@@ -478,7 +498,35 @@ export function buildDeliverer({ config, env, log }: DelivererDeps): Service & {
           if (last) w.skip(Number(last.offset) + 1, Number(batch.lastOffset()) + 1);
           await heartbeat();
         },
-      }, log, 'deliveries'));
+      };
+      /**
+       * The main consumer reads the running version's destination topics. kafkajs subscribes
+       * only while stopped, so a version that adds or removes a destination stops the
+       * consumer and runs it again (a rebalance of this member: what it held is handed back
+       * uncommitted and read again; delivered marks keep that from sending twice).
+       */
+      let following = Promise.resolve();
+      const follow = async (): Promise<void> => {
+        const wanted = [...live.current().runtime.byTopic.keys()];
+        if (stopping.signal.aborted || (mainSupervisor && wanted.length === subscribed.size && wanted.every((t) => subscribed.has(t)))) return;
+        if (mainSupervisor) {
+          mainSupervisor.stop();
+          await consumer.stop();
+        }
+        const added = wanted.filter((t) => !subscribed.has(t));
+        if (added.length > 0) await consumer.subscribe({ topics: added, fromBeginning: true });
+        subscribed.clear();
+        for (const t of wanted) subscribed.add(t);
+        if (wanted.length === 0) {
+          log.warn('no destinations configured; deliverer idle');
+          return;
+        }
+        mainSupervisor = await runSupervised(consumer, mainRun, log, 'deliveries');
+      };
+      await follow();
+      live.onSwitch(() => {
+        following = following.then(follow).catch((err: unknown) => log.error({ err: (err as Error).message }, 'could not follow the new destinations; restart the deliverer'));
+      });
       await retryConsumer.subscribe({ topics: [...tierTopics.keys()], fromBeginning: true });
       supervised.push(await runSupervised(retryConsumer, {
         autoCommit: false,
@@ -526,7 +574,7 @@ export function buildDeliverer({ config, env, log }: DelivererDeps): Service & {
           await heartbeat();
         },
       }, log, 'retries'));
-      log.info({ group, destinations: config.destinations.length }, 'deliverer consuming');
+      log.info({ group, destinations: destinations().length, configVersion: live.current().running.label }, 'deliverer consuming');
       return opsAddress;
     },
     close: () => closer.close(log),

@@ -8,7 +8,7 @@ import {
   Closer, Counter, EnvelopeCodec, lazyChildLoggerFactory, Gauge, eventId, kafkaReadyCheck, parseStructuredBody, Histogram, HookyardError, createKafka, createMetricsRegistry,
   ensureTopics, keyAt, redactHeaders, topicNames, type Config, type ErrorCode, type Logger, type RawEvent, type RequestView, type RuntimeEnv,
   type SourceConfig,
-  durabilityPromise, warnIfInternalStateUnflushed,
+  durabilityPromise, warnIfInternalStateUnflushed, LiveConfig, fileRunning, type RunningConfig,
 } from '@hookyard/core';
 import { KafkaCapture, type EventCapture } from './kafka-capture.ts';
 import { RedisEdgeDedup, dedupKeyOf, dedupWindowMs, type EdgeDedup } from './edge-dedup.ts';
@@ -18,6 +18,12 @@ import { buildVerifier, type Verifier } from './verify/index.ts';
 import { clientIp, ipAllowList, trustedProxyList } from './verify/ip-allow.ts';
 
 export type { EventCapture } from './kafka-capture.ts';
+
+interface Runtime {
+  running: RunningConfig;
+  trusted: ReturnType<typeof trustedProxyList>;
+  sources: Map<string, SourceRuntime>;
+}
 
 export interface IngressDeps {
   config: Config;
@@ -85,18 +91,40 @@ function refusalTarget(name: string, apiKeyHeader: string | undefined): RefusalT
 export function buildIngress({ config, env, log, dedup, now = Date.now, receiptChecks }: IngressDeps): Ingress {
   const topics = topicNames(config.kafka.topicPrefix);
   // The alerts' source is fed by the console straight into Kafka, never over HTTP.
-  const sources = new Map<string, SourceRuntime>(config.sources.filter((s) => s.name !== ALERTS_SOURCE).map((s) => [s.name, {
-    config: s,
-    verify: buildVerifier(s.verify),
-    ipAllowed: s.allowedIps ? ipAllowList(s.allowedIps) : undefined,
-    typeAllowed: s.allowedEventTypes ? eventTypeMatcher(s.allowedEventTypes) : undefined,
-    needsBody: [s.orderingKey, s.dedupKey, s.eventType, ...(s.dedup?.includeFields ?? []), ...(s.dedup ? ['body'] : [])].some((p) => p?.startsWith('body')),
-    dedupWindowMs: dedupWindowMs(s),
-    refusals: refusalTarget(s.name, s.verify.type === 'api-key' ? s.verify.header?.toLowerCase() : undefined),
-  }]));
-  const trusted = trustedProxyList(config.ingress.trustedProxies);
-  const edge: EdgeDedup | undefined = dedup ?? (config.sources.some((s) => s.dedupKey || s.dedup) ? new RedisEdgeDedup(env.redisUrl, config.kafka.topicPrefix) : undefined);
+  /**
+   * Sources (verifiers with their secrets, allow lists, limits) as the running config
+   * version says; a request looks its source up once, so it is checked by one version.
+   * A rotated secret is applied as a list (new and old) and both verify until a later
+   * version drops the old one.
+   */
+  const runtimeOf = (running: RunningConfig, previous?: Runtime): Runtime => ({
+    running,
+    trusted: trustedProxyList(running.config.ingress.trustedProxies),
+    sources: new Map<string, SourceRuntime>(running.config.sources.filter((s) => s.name !== ALERTS_SOURCE).map((s) => {
+      const apiKeyHeader = s.verify.type === 'api-key' ? s.verify.header?.toLowerCase() : undefined;
+      const kept = previous?.sources.get(s.name)?.refusals;
+      return [s.name, {
+        config: s,
+        verify: buildVerifier(s.verify),
+        ipAllowed: s.allowedIps ? ipAllowList(s.allowedIps) : undefined,
+        typeAllowed: s.allowedEventTypes ? eventTypeMatcher(s.allowedEventTypes) : undefined,
+        needsBody: [s.orderingKey, s.dedupKey, s.eventType, ...(s.dedup?.includeFields ?? []), ...(s.dedup ? ['body'] : [])].some((p) => p?.startsWith('body')),
+        dedupWindowMs: dedupWindowMs(s),
+        // The refusal records' rate bucket outlives a version.
+        refusals: kept && kept.apiKeyHeader === apiKeyHeader ? kept : refusalTarget(s.name, apiKeyHeader),
+      }];
+    })),
+  });
+  let rt = runtimeOf(fileRunning(config));
+  // Fastify's body limit is fixed at start: the largest source limit of the file. Each
+  // source's own limit is checked in the route, so a version may lower it; raising one
+  // above this takes a restart (said in the log).
   const maxBody = Math.max(...config.sources.map((s) => s.maxBodyBytes));
+  /** The source a request was admitted under (onRequest), so its handler uses the same one. */
+  const admitted = new WeakMap<FastifyRequest, SourceRuntime>();
+  let edgeStore: EdgeDedup | undefined = dedup;
+  const edgeDedup = (): EdgeDedup => (edgeStore ??= new RedisEdgeDedup(env.redisUrl, config.kafka.topicPrefix));
+  if (config.sources.some((s) => s.dedupKey || s.dedup)) edgeDedup();
   const closer = new Closer();
 
   const metrics = createMetricsRegistry('ingress');
@@ -112,6 +140,12 @@ export function buildIngress({ config, env, log, dedup, now = Date.now, receiptC
   const producer = newProducer();
   const admin = kafka.admin();
   const codec = new EnvelopeCodec(env.registryUrl);
+  const live = new LiveConfig<Runtime>({ kafka, file: config, log, metrics, topic: topics.configVersions, build: (running) => runtimeOf(running, rt) });
+  live.onSwitch((running, runtime) => {
+    rt = runtime;
+    const over = running.config.sources.filter((s) => s.maxBodyBytes > maxBody).map((s) => s.name);
+    if (over.length > 0) log.warn({ sources: over, limitBytes: maxBody }, 'these sources\' maxBodyBytes exceed the limit this ingress started with; it applies after a restart');
+  });
   // /readyz may be polled often: one metadata call per second at most.
   const metadataCheck = kafkaReadyCheck(admin, topics.rawEvents);
   let lastReady = { at: 0, ok: false };
@@ -132,7 +166,7 @@ export function buildIngress({ config, env, log, dedup, now = Date.now, receiptC
     verifyFailures.inc({ source: to.name, reason });
     const t = now();
     const bucket = to.tokens;
-    const rate = config.ingress.rejectionsPerSecond;
+    const rate = rt.running.config.ingress.rejectionsPerSecond;
     bucket.tokens = Math.min(rate, bucket.tokens + ((t - bucket.at) / 1000) * rate);
     bucket.at = t;
     if (bucket.tokens >= 1) {
@@ -159,7 +193,7 @@ export function buildIngress({ config, env, log, dedup, now = Date.now, receiptC
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
     const ok = await capture.ready();
-    return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not ready', kafka: ok, durability: durabilityPromise(config.kafka) });
+    return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not ready', kafka: ok, durability: durabilityPromise(config.kafka), configVersion: rt.running.label });
   });
   app.get('/metrics', async (_req, reply) => reply.type(metrics.contentType).send(await metrics.metrics()));
 
@@ -194,14 +228,14 @@ export function buildIngress({ config, env, log, dedup, now = Date.now, receiptC
         sendError(reply, new HookyardError('BAD_REQUEST', 'HTTP/1.0 or later is required'));
         return;
       }
-      const src = sources.get(req.params.source);
+      const src = rt.sources.get(req.params.source);
       if (!src) {
         requests.inc({ source: '_unknown', outcome: 'not_found' });
         sendError(reply, new HookyardError('SOURCE_NOT_FOUND', `unknown source "${req.params.source}"`));
         return;
       }
       // Both refusals happen before a byte of the body is read.
-      if (src.ipAllowed && !src.ipAllowed(clientIp(req.socket.remoteAddress ?? '', req.headers['x-forwarded-for'] as string | undefined, trusted))) {
+      if (src.ipAllowed && !src.ipAllowed(clientIp(req.socket.remoteAddress ?? '', req.headers['x-forwarded-for'] as string | undefined, rt.trusted))) {
         refuse(reply, req, src.refusals, 'UNAUTHORIZED', 'ip_not_allowed');
         return;
       }
@@ -210,10 +244,11 @@ export function buildIngress({ config, env, log, dedup, now = Date.now, receiptC
         refuse(reply, req, src.refusals, 'BODY_TOO_LARGE', 'body_too_large');
         return;
       }
+      admitted.set(req, src);
       done();
     },
   }, async (req, reply) => {
-    const src = sources.get(req.params.source)!;
+    const src = admitted.get(req)!;
     const source = src.config;
     inFlight.inc();
     try {
@@ -249,7 +284,8 @@ export function buildIngress({ config, env, log, dedup, now = Date.now, receiptC
         const type = source.eventType ? keyAt(view, source.eventType) : undefined;
         if (type === undefined || !src.typeAllowed(type)) return refuse(reply, req, src.refusals, 'EVENT_TYPE_NOT_ALLOWED', 'event_type_not_allowed', body);
       }
-      const dedupKey = edge ? dedupKeyOf(source, view, plain) : undefined;
+      const dedupKey = source.dedupKey || source.dedup ? dedupKeyOf(source, view, plain) : undefined;
+      const edge = dedupKey ? edgeDedup() : undefined;
       if (edge && dedupKey) {
         const original = await edge.seen(source.name, dedupKey).catch((err: Error) => {
           log.warn({ err: err.message }, 'edge dedup unavailable; accepting');
@@ -297,11 +333,12 @@ export function buildIngress({ config, env, log, dedup, now = Date.now, receiptC
     app,
     async start({ port = env.port, host = '0.0.0.0' } = {}) {
       started = true;
-      if (edge) closer.add('edge-dedup', () => edge.close());
+      closer.add('edge-dedup', async () => edgeStore?.close());
       if (checks) closer.add('receipt-checks', () => checks.close());
       closer.add('ingress-health', async () => health?.close());
       closer.add('producer', () => kafkaCapture.producer.disconnect());
       closer.add('admin', () => admin.disconnect());
+      closer.add('config', () => live.close());
       // Ingress comes up even when Kafka is down: it answers 503 until the broker is back.
       const connect = async () => {
         await admin.connect();
@@ -311,6 +348,7 @@ export function buildIngress({ config, env, log, dedup, now = Date.now, receiptC
         await codec.schemaId(topics.rejections, 'ingress-rejection');
         if (checks) await codec.schemaId(topics.receipts, 'receipt');
         await producer.connect();
+        await live.start(admin);
       };
       try {
         await connect();

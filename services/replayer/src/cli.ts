@@ -12,6 +12,7 @@ import { eraseEvent, formatTrace, searchEvents, traceFromIndex } from './command
 import { consoleClient, ConsoleUnavailable, type ConsoleClient } from './console-client.ts';
 import { REPLAY_HELP, REPLAY_OPTIONS, formatReplay, replay, replayOptions } from './commands/replay.ts';
 import { ISSUES_HELP, ISSUES_OPTIONS, issues } from './commands/issues.ts';
+import { CONFIG_HELP, CONFIG_OPTIONS, configCommand } from './commands/config.ts';
 import { REWIND_HELP, REWIND_OPTIONS, formatMoves, rewind, rewindOptions } from './commands/rewind.ts';
 
 export const HELP = `Usage: hookyard <command> [options]     (hookyard <command> --help for each)
@@ -32,6 +33,8 @@ Commands:
            stop and restart delivery to a destination; breaker, backlog and pause state
   issues   list | show <id> | ack|resolve|ignore|reopen <id>
            failures grouped into issues (delivery, transform, refusal, backpressure, receipts)
+  config   test <draft> --from <time> | apply <file> | history | show | diff <a> <b> | rollback <v>
+           try a config change on recorded events; apply it to running services, no restart
   password-hash   reads a password on stdin, prints its hash for console.users
 
 Times: ISO 8601 (2026-11-24T10:00:00Z) or relative to now (90m, 2h, 3d) or now.
@@ -67,6 +70,8 @@ export interface CliDeps {
   config?: Config;
   context?: (config: Config) => CliContext;
   console?: (config: Config) => ConsoleClient;
+  /** Where ${VAR} references are resolved for validation (config apply/test). */
+  env?: NodeJS.ProcessEnv;
 }
 
 export async function runCli(argv: string[], deps: CliDeps = {}): Promise<number> {
@@ -100,9 +105,10 @@ export async function runCli(argv: string[], deps: CliDeps = {}): Promise<number
     events: { help: EVENTS_HELP, options: EVENTS_OPTIONS },
     destination: { help: DESTINATION_HELP, options: DESTINATION_OPTIONS },
     issues: { help: ISSUES_HELP, options: ISSUES_OPTIONS },
+    config: { help: CONFIG_HELP, options: CONFIG_OPTIONS },
   }[command];
   if (!spec) {
-    out.note(`hookyard: unknown command "${command}" (replay, rewind, dlq, events, destination, issues, password-hash; hookyard --help)`);
+    out.note(`hookyard: unknown command "${command}" (replay, rewind, dlq, events, destination, issues, config, password-hash; hookyard --help)`);
     return 2;
   }
   let ctx: CliContext | undefined;
@@ -118,7 +124,7 @@ export async function runCli(argv: string[], deps: CliDeps = {}): Promise<number
       out.line(spec.help);
       return 0;
     }
-    if (command !== 'dlq' && command !== 'events' && command !== 'destination' && command !== 'issues' && positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+    if (command !== 'dlq' && command !== 'events' && command !== 'destination' && command !== 'issues' && command !== 'config' && positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
     const config = deps.config ?? loadCliConfig();
     const context = () => (ctx ??= (deps.context ?? ((c) => createContext(c, runtimeEnv(), out)))(config));
     switch (command) {
@@ -143,6 +149,8 @@ export async function runCli(argv: string[], deps: CliDeps = {}): Promise<number
         else out.line(o.json ? JSON.stringify(s) : formatDlq(o, s));
         return 0;
       }
+      case 'config':
+        return await configCommand(positionals, v, { ctx: context, config, env: deps.env ?? process.env, line: (t) => out.line(t), note: (t) => out.note(t) });
       case 'issues': {
         await issues((deps.console ?? consoleClient)(config), positionals, v as { state?: string[]; kind?: string[]; all?: boolean; json?: boolean }, out);
         return 0;

@@ -10,7 +10,7 @@ import type { Producer } from 'kafkajs';
 import {
   AGE_BUCKETS, Closer, consumerOptions, Counter, EnvelopeCodec, kafkaReadyCheck, lagGauge, opsServer, Histogram, createKafka, createMetricsRegistry, ensureTopics, groupId, isPoisonRecord, route, routeTable, runSupervised, topicNames,
   type Config, type SupervisedConsumer, type DeadLetter, type Logger, type RawEvent, type RuntimeEnv, type Service,
-  decisionsOf, durabilityPromise, warnIfInternalStateUnflushed,
+  decisionsOf, durabilityPromise, warnIfInternalStateUnflushed, LiveConfig, type RouteTable, type RunningConfig,
 } from '@hookyard/core';
 
 export interface RouterDeps {
@@ -23,7 +23,6 @@ const CHUNK = 500;
 
 export function buildRouter({ config, env, log }: RouterDeps): Service & { metrics: ReturnType<typeof createMetricsRegistry> } {
   const topics = topicNames(config.kafka.topicPrefix);
-  const table = routeTable(config);
   const group = groupId(config.kafka, 'router');
   const kafka = createKafka(env.brokers, `${config.kafka.clientId}-router`, log);
   const codec = new EnvelopeCodec(env.registryUrl);
@@ -40,6 +39,17 @@ export function buildRouter({ config, env, log }: RouterDeps): Service & { metri
   // Time from ingress's capture to the router's fetch: where end-to-end latency goes.
   const eventAge = new Histogram({ name: 'hookyard_router_event_age_seconds', help: 'Age of a raw event (since ingress received it) when the router fetches it', buckets: AGE_BUCKETS, registers: [metrics] });
   const txSeconds = new Histogram({ name: 'hookyard_router_transaction_seconds', help: 'Fan-out transaction latency', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [metrics] });
+  // The connections routed by: the file's, or the newest applied version's. Each chunk
+  // takes one snapshot, so one transaction is routed by one version.
+  const live = new LiveConfig<{ table: RouteTable }>({
+    kafka, file: config, log, metrics, topic: topics.configVersions,
+    build: async (running: RunningConfig) => {
+      const c = running.config;
+      const table = routeTable(c); // compiles every transform first: a bad one refuses the version
+      await ensureTopics(admin, config.kafka, [...(c.router.recordDecisions ? [topics.decisions] : []), ...c.destinations.map((d) => topics.delivery(d.name))]);
+      return { table };
+    },
+  });
 
   const txId = (partition: number) => `${group}-${topics.rawEvents}-${partition}`;
   function producerFor(partition: number): Promise<Producer> {
@@ -69,12 +79,14 @@ export function buildRouter({ config, env, log }: RouterDeps): Service & { metri
       lagGauge(metrics, admin, group, () => [topics.rawEvents], 'hookyard_router_consumer_lag');
       let opsAddress: string | undefined;
       if (env.metricsPort !== undefined) {
-        const ops = opsServer(metrics, kafkaReadyCheck(admin, topics.rawEvents), { durability: durabilityPromise(config.kafka) });
+        const ops = opsServer(metrics, kafkaReadyCheck(admin, topics.rawEvents), () => ({ durability: durabilityPromise(config.kafka), configVersion: live.started ? live.current().running.label : null }));
         opsAddress = await ops.listen(env.metricsPort);
         closer.add('ops', () => ops.close());
       }
-      await ensureTopics(admin, config.kafka, [topics.rawEvents, topics.deadLetters, ...(config.router.recordDecisions ? [topics.decisions] : []), ...config.destinations.map((d) => topics.delivery(d.name))]);
+      await ensureTopics(admin, config.kafka, [topics.rawEvents, topics.deadLetters]);
       warnIfInternalStateUnflushed(admin, config.kafka, log);
+      await live.start(admin);
+      closer.add('config', () => live.close());
       closer.add('producers', async () => {
         for (const p of producers.values()) await p.then((x) => x.disconnect(), () => {});
       });
@@ -96,6 +108,8 @@ export function buildRouter({ config, env, log }: RouterDeps): Service & { metri
           for (let i = 0; i < batch.messages.length; i += CHUNK) {
             if (!isRunning() || isStale()) return;
             const chunk = batch.messages.slice(i, i + CHUNK);
+            const { running, runtime: { table } } = live.current();
+            const recordDecisions = running.config.router.recordDecisions;
             const out = new Map<string, { key: string; value: Buffer; timestamp: string; partition?: number }[]>();
             const push = (topic: string, key: string, value: Buffer, timestamp: string, partition?: number) => {
               let list = out.get(topic);
@@ -123,15 +137,15 @@ export function buildRouter({ config, env, log }: RouterDeps): Service & { metri
               const r = await route(table, event);
               for (const d of r.deliveries) {
                 const topic = topics.delivery(d.destination);
-                push(topic, d.orderingKey, await codec.encode(topic, 'delivery', d), message.timestamp);
+                push(topic, d.orderingKey, await codec.encode(topic, 'delivery', { ...d, configVersion: running.label }), message.timestamp);
                 matched.inc({ source: event.source, destination: d.destination });
               }
               for (const dest of r.filtered) filtered.inc({ source: event.source, destination: dest });
-              if (config.router.recordDecisions) {
+              if (recordDecisions) {
                 // The decision goes to the partition matching the raw event's, so a
                 // transaction adds one partition to its commit, not one per key.
                 push(topics.decisions, event.id, await codec.encode(topics.decisions, 'routing-decision', {
-                  eventId: event.id, source: event.source, receivedAt: event.receivedAt, routedAt: Date.now(), decisions: decisionsOf(r), replayId: event.replayId,
+                  eventId: event.id, source: event.source, receivedAt: event.receivedAt, routedAt: Date.now(), decisions: decisionsOf(r), replayId: event.replayId, configVersion: running.label,
                 }), message.timestamp, batch.partition % config.kafka.partitions);
               }
               for (const dl of r.deadLetters) {
@@ -160,7 +174,7 @@ export function buildRouter({ config, env, log }: RouterDeps): Service & { metri
           }
         },
       }, log, 'router');
-      log.info({ group }, 'router consuming');
+      log.info({ group, configVersion: live.current().running.label }, 'router consuming');
       return opsAddress;
     },
     close: () => closer.close(log),

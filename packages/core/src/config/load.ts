@@ -120,6 +120,12 @@ function explain(issue: z.core.$ZodIssue, raw: unknown, base: readonly PropertyK
   }
 }
 
+/** The text each parsed config came from (its hash names the file version a process runs). */
+const texts = new WeakMap<Config, string>();
+export function configTextOf(config: Config): string | undefined {
+  return texts.get(config);
+}
+
 export function parseConfig(text: string, env: NodeJS.ProcessEnv = process.env, file = 'config'): Config {
   const doc = parseDocument(text, { prettyErrors: true });
   if (doc.errors.length > 0) throw new ConfigError(file, doc.errors.map((e) => `YAML: ${e.message.split('\n')[0]}`));
@@ -129,7 +135,9 @@ export function parseConfig(text: string, env: NodeJS.ProcessEnv = process.env, 
   if (!result.success) for (const issue of result.error.issues) for (const p of explain(issue, raw)) problems.push(`${formatPath(p.path)}: ${p.message}`);
   for (const p of crossCheck(raw)) problems.push(`${formatPath(p.path)}: ${p.message}`);
   if (problems.length > 0) throw new ConfigError(file, problems);
-  return withAlerts(result.data as Config);
+  const config = withAlerts(result.data as Config);
+  texts.set(config, text);
+  return config;
 }
 
 export function loadConfig(file = process.env.HOOKYARD_CONFIG ?? './hookyard.yaml', env: NodeJS.ProcessEnv = process.env): Config {

@@ -266,6 +266,12 @@ export const configSchema = z.strictObject({
   destinations: z.array(destinationSchema).default([]),
   connections: z.array(connectionSchema).default([]),
   alerts: alertsSchema.default({ channels: [], rules: [] }),
+  /**
+   * Applied config versions (`hookyard config apply`): followed by default — once a version
+   * is applied, services run the newest one and switch without a restart. false: this
+   * process runs its file only (deploy by restart).
+   */
+  versioning: z.strictObject({ follow: z.boolean().default(true) }).default({ follow: true }),
 });
 
 /**

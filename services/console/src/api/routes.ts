@@ -36,7 +36,7 @@ function traceJson(t: Trace, holds: Map<string, Hold>) {
       body: e.body === null ? null : e.body.toString(isUtf8(e.body) ? 'utf8' : 'base64'), bodyEncoding: e.body === null ? null : isUtf8(e.body) ? 'utf8' : 'base64',
       bodySize: e.bodySize, bodyStored: e.body !== null, kafka: e.kafka, orderingKey: e.orderingKey, eventType: e.eventType, webhookId: e.webhookId, replayId: e.replayId,
     },
-    decisions: t.decisions.map((d) => ({ destination: d.destination, outcome: d.outcome, error: d.error, at: iso(d.at), replayId: d.replayId })),
+    decisions: t.decisions.map((d) => ({ destination: d.destination, outcome: d.outcome, error: d.error, at: iso(d.at), replayId: d.replayId, configVersion: d.configVersion })),
     deliveries: t.deliveries.map((d) => ({ ...shown(d, holds), lastAt: iso(d.lastAt), nextAttemptAt: iso(d.nextAttemptAt), receiptAt: iso(d.receiptAt) })),
     attempts: t.attempts.map((a) => ({ ...a, at: iso(a.at), nextAttemptAt: iso(a.nextAttemptAt) })),
     deadLetters: t.deadLetters.map((d) => ({ ...d, receivedAt: iso(d.receivedAt), deadAt: iso(d.deadAt) })),

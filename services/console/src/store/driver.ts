@@ -28,7 +28,8 @@ export interface EventRow {
 }
 
 export type DecisionOutcome = 'matched' | 'filtered' | 'transform_error';
-export interface DecisionRow { eventId: string; destination: string; outcome: DecisionOutcome; error: string | null; at: number; replayId: string | null }
+/** configVersion: the config version that routed it (v7, file@<hash>); null for records from before versions. */
+export interface DecisionRow { eventId: string; destination: string; outcome: DecisionOutcome; error: string | null; at: number; replayId: string | null; configVersion: string | null }
 
 /** The router's delivery record (or a replay's): the delivery exists, nothing attempted yet. */
 export interface DeliveryRecordRow { eventId: string; source: string; destination: string; receivedAt: number; at: number; replayId: string | null; kafka: Coordinates }

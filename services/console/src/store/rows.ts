@@ -19,6 +19,7 @@ export const toDelivery = (r: Row): DeliveryDetail => ({
 
 export const toDecision = (r: Row): DecisionRow => ({
   eventId: str(r.event_id), destination: str(r.destination), outcome: str(r.outcome) as DecisionRow['outcome'], error: optStr(r.error), at: Number(r.at), replayId: optStr(r.replay_id),
+  configVersion: optStr(r.config_version),
 });
 
 export const toAttempt = (r: Row): AttemptRow => ({

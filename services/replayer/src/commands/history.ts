@@ -45,7 +45,7 @@ export async function searchEvents(client: ConsoleClient, o: { params: URLSearch
 
 export interface IndexedTrace {
   event: { id: string; source: string; receivedAt: string; method: string; path: string; query: string; headers: Record<string, string>; body: string | null; bodyEncoding: string | null; bodySize: number; bodyStored: boolean; orderingKey: string; eventType: string | null; webhookId: string | null; replayId: string | null } | null;
-  decisions: { destination: string; outcome: string; error: string | null; at: string }[];
+  decisions: { destination: string; outcome: string; error: string | null; at: string; configVersion?: string | null }[];
   deliveries: { destination: string; state: string; attempts: number; lastStatus: number | null; lastError: string | null; nextAttemptAt: string | null; replayId: string | null; receipt?: string | null; receiptDetail?: string | null; hold?: { paused: { reason: string } | null; breaker: { state: string } | null } }[];
   attempts: { destination: string; attempt: number; at: string; status: number | null; outcome: string; latencyMs: number; error: string | null; responseSnippet: string; nextAttemptAt: string | null }[];
   deadLetters: { destination: string; stage: string; lastError: string; deadAt: string }[];
@@ -75,7 +75,8 @@ export function formatTrace(t: IndexedTrace): string[] {
   } else {
     lines.push('(the event itself is not in the index; its routing and deliveries are)', '');
   }
-  lines.push(t.decisions.length === 0 ? 'routing: no decision recorded' : 'routing:');
+  const versions = [...new Set(t.decisions.map((d) => d.configVersion).filter(Boolean))];
+  lines.push(t.decisions.length === 0 ? 'routing: no decision recorded' : `routing${versions.length > 0 ? ` (config ${versions.join(', ')})` : ''}:`);
   for (const d of t.decisions) lines.push(`  ${d.destination}  ${d.outcome}${d.error ? `  ${d.error}` : ''}`);
   lines.push(t.deliveries.length === 0 ? 'deliveries: none' : 'deliveries:');
   for (const d of t.deliveries) {

@@ -38,9 +38,9 @@ export function storeConformance(name: string, open: () => Promise<IndexStore>):
       const records = batch({
         events: [e],
         decisions: [
-          { eventId: e.id, destination: 'billing', outcome: 'matched', error: null, at: t0 + 5, replayId: null },
-          { eventId: e.id, destination: 'crm', outcome: 'filtered', error: null, at: t0 + 5, replayId: null },
-          { eventId: e.id, destination: 'audit', outcome: 'transform_error', error: 'TypeError: x is undefined', at: t0 + 5, replayId: null },
+          { eventId: e.id, destination: 'billing', outcome: 'matched', error: null, at: t0 + 5, replayId: null, configVersion: 'v3' },
+          { eventId: e.id, destination: 'crm', outcome: 'filtered', error: null, at: t0 + 5, replayId: null, configVersion: 'v3' },
+          { eventId: e.id, destination: 'audit', outcome: 'transform_error', error: 'TypeError: x is undefined', at: t0 + 5, replayId: null, configVersion: 'v3' },
         ],
         deliveries: [{ eventId: e.id, source: 'stripe', destination: 'billing', receivedAt: t0, at: t0 + 5, replayId: null, kafka: at('deliveries.billing') }],
         attempts: [attemptRow(e, 'billing', 1, 'retry', 500, t0 + 10), attemptRow(e, 'billing', 2, 'success', 200, t0 + 5010)],
@@ -52,7 +52,7 @@ export function storeConformance(name: string, open: () => Promise<IndexStore>):
       assert.ok(tr?.event);
       assert.equal(tr.event.body?.toString(), e.body?.toString());
       assert.deepEqual(tr.event.headers, e.headers);
-      assert.deepEqual(tr.decisions.map((d) => [d.destination, d.outcome]), [['audit', 'transform_error'], ['billing', 'matched'], ['crm', 'filtered']]);
+      assert.deepEqual(tr.decisions.map((d) => [d.destination, d.outcome, d.configVersion]), [['audit', 'transform_error', 'v3'], ['billing', 'matched', 'v3'], ['crm', 'filtered', 'v3']]);
       assert.equal(tr.attempts.length, 2);
       assert.deepEqual(tr.attempts.map((a) => [a.attempt, a.status, a.outcome]), [[1, 500, 'retry'], [2, 200, 'success']]);
       assert.equal(tr.deadLetters.length, 1);
@@ -332,7 +332,7 @@ export function storeConformance(name: string, open: () => Promise<IndexStore>):
 
     test('erase removes an event and its whole story; prune drops what is older than the retention', async () => {
       const e = eventRow({ receivedAt: t0 + 500_000 });
-      await store.write(batch({ events: [e], attempts: [attemptRow(e, 'billing', 1, 'success', 200, e.receivedAt + 1)], decisions: [{ eventId: e.id, destination: 'billing', outcome: 'matched', error: null, at: e.receivedAt, replayId: null }] }));
+      await store.write(batch({ events: [e], attempts: [attemptRow(e, 'billing', 1, 'success', 200, e.receivedAt + 1)], decisions: [{ eventId: e.id, destination: 'billing', outcome: 'matched', error: null, at: e.receivedAt, replayId: null, configVersion: null }] }));
       assert.equal(await store.erase(e.id), true);
       assert.equal(await store.trace(e.id), null);
       assert.equal(await store.erase(e.id), false);

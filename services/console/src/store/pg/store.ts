@@ -168,6 +168,8 @@ export class PgStore implements IndexStore {
       // One schema set-up at a time when several consoles start together.
       await c.query('SELECT pg_advisory_lock(7361001)');
       await c.query(SCHEMA);
+      // Columns added after a release (a partitioned parent passes them to its partitions).
+      await c.query('ALTER TABLE decisions ADD COLUMN IF NOT EXISTS config_version text');
       const parts = await c.query<{ name: string }>(`SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'events'`);
       for (const r of parts.rows) {
         const m = /_p(\d{4})(\d{2})(\d{2})$/.exec(r.name);
@@ -246,7 +248,8 @@ export class PgStore implements IndexStore {
           await insertRows(c, 'decisions', [
             ['t', 'timestamptz', (d) => ts(idTime(d.eventId, d.at))], ['event_id', 'text', (d) => d.eventId], ['destination', 'text', (d) => d.destination],
             ['outcome', 'text', (d) => d.outcome], ['error', 'text', (d) => d.error], ['at', 'bigint', (d) => d.at], ['replay_id', 'text', (d) => d.replayId],
-          ], ds, 'ON CONFLICT (event_id, destination, t) DO UPDATE SET outcome = EXCLUDED.outcome, error = EXCLUDED.error, at = EXCLUDED.at, replay_id = EXCLUDED.replay_id WHERE EXCLUDED.at >= decisions.at');
+            ['config_version', 'text', (d) => d.configVersion],
+          ], ds, 'ON CONFLICT (event_id, destination, t) DO UPDATE SET outcome = EXCLUDED.outcome, error = EXCLUDED.error, at = EXCLUDED.at, replay_id = EXCLUDED.replay_id, config_version = EXCLUDED.config_version WHERE EXCLUDED.at >= decisions.at');
         }
         await insertRows(c, 'delivery_records', [
           ['t', 'timestamptz', (d) => ts(idTime(d.eventId, d.receivedAt))], ...KAFKA_COLUMNS, ['event_id', 'text', (d) => d.eventId],

@@ -153,6 +153,9 @@ export class SqliteStore implements IndexStore {
     // after it (NORMAL could lose the last batches after offsets moved past them: a gap).
     this.db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = OFF;');
     this.db.exec(SCHEMA);
+    // Columns added after a release: an index file from before gets them here.
+    const has = (table: string, column: string) => (this.db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).some((c) => c.name === column);
+    if (!has('decisions', 'config_version')) this.db.exec('ALTER TABLE decisions ADD COLUMN config_version TEXT');
   }
 
   private stmt(sql: string): StatementSync {
@@ -180,9 +183,9 @@ export class SqliteStore implements IndexStore {
           this.stmt("UPDATE deliveries SET source = ?, received_at = ? WHERE event_id = ? AND source = ''").run(e.source, e.receivedAt, e.id);
         }
       }
-      const insertDecision = this.stmt(`INSERT INTO decisions (event_id, destination, outcome, error, at, replay_id) VALUES (?, ?, ?, ?, ?, ?)
-        ON CONFLICT (event_id, destination) DO UPDATE SET outcome = excluded.outcome, error = excluded.error, at = excluded.at, replay_id = excluded.replay_id WHERE excluded.at >= at`);
-      for (const d of batch.decisions) insertDecision.run(d.eventId, d.destination, d.outcome, d.error, d.at, d.replayId);
+      const insertDecision = this.stmt(`INSERT INTO decisions (event_id, destination, outcome, error, at, replay_id, config_version) VALUES (?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT (event_id, destination) DO UPDATE SET outcome = excluded.outcome, error = excluded.error, at = excluded.at, replay_id = excluded.replay_id, config_version = excluded.config_version WHERE excluded.at >= at`);
+      for (const d of batch.decisions) insertDecision.run(d.eventId, d.destination, d.outcome, d.error, d.at, d.replayId, d.configVersion);
       const insertRecord = this.stmt('INSERT OR IGNORE INTO delivery_records (topic, partition, "offset", event_id, destination, at, replay_id) VALUES (?, ?, ?, ?, ?, ?, ?)');
       const upsert = this.stmt(UPSERT_DELIVERY);
       for (const d of batch.deliveries) {
