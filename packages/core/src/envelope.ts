@@ -3,6 +3,15 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import { TimeoutMiddleware } from 'mappersmith/middleware/timeout';
+
+/**
+ * The registry client (mappersmith over node:http) sets no request timeout: one request
+ * the registry never answers would hang its caller for good — a router batch, and with it
+ * the partitions fetched beside it, and the service's close(). Bounded, it fails and the
+ * batch is tried again.
+ */
+const REGISTRY_TIMEOUT_MS = 10_000;
 
 export interface RawEvent {
   id: string;
@@ -120,7 +129,7 @@ export class EnvelopeCodec {
   private scratch = Buffer.allocUnsafe(64 * 1024);
 
   constructor(registryUrl: string) {
-    this.registry = new SchemaRegistry({ host: registryUrl });
+    this.registry = new SchemaRegistry({ host: registryUrl, middlewares: [TimeoutMiddleware(REGISTRY_TIMEOUT_MS) as never] });
   }
 
   /** Registers (once per process) the schema for a topic's value subject and returns its id. */

@@ -13,20 +13,19 @@
 // Redis). After the last attempt, or on a terminal answer, the delivery goes to
 // dead-letters. Every attempt is recorded in delivery-attempts.
 import { performance } from 'node:perf_hooks';
-import { setTimeout as sleep } from 'node:timers/promises';
-import type { Consumer, KafkaMessage, Producer } from 'kafkajs';
+import type { Consumer, Producer } from 'kafkajs';
 import {
-  AGE_BUCKETS, BatchingProducer, logRenewals, Closer, consumerOptions, Counter, EnvelopeCodec, Gauge, Histogram, createKafka, createMetricsRegistry, ensureTopics, groupId, isPoisonRecord, DestinationStateStore, RedisProtectionStore, type Settle,
-  kafkaReadyCheck, lagGauge, opsServer, runSupervised, topicNames, type Config, type SupervisedConsumer, type DeadLetter, type Delivery, type DestinationConfig, type Logger,
+  BatchingProducer, logRenewals, Closer, consumerOptions, Counter, EnvelopeCodec, Gauge, createKafka, createMetricsRegistry, ensureTopics, groupId, DestinationStateStore, RedisProtectionStore,
+  kafkaReadyCheck, lagGauge, opsServer, runSupervised, topicNames, type Config, type SupervisedConsumer, type DestinationConfig, type Logger,
   type RuntimeEnv, type Service,
   durabilityPromise, warnIfInternalStateUnflushed, LiveConfig,
 } from '@hookyard/core';
-import { HttpSender, type AttemptResult } from './http-sender.ts';
-import { classify, type Outcome } from './outcome.ts';
-import { DestinationGuard, type Health, type Held } from './destination-guard.ts';
-import { PartitionWorker, type Task, type TaskContext } from './partition-worker.ts';
+import { HttpSender } from './http-sender.ts';
+import { DestinationGuard } from './destination-guard.ts';
+import { PartitionWorker } from './partition-worker.ts';
+import { deliveryMetrics, deliverySteps, lean } from './delivery.ts';
 import { StageMetrics, type StageClock } from './stages.ts';
-import { TIERS_MS, delayBefore, tierFor } from './retry-schedule.ts';
+import { TIERS_MS } from './retry-schedule.ts';
 
 /** A tier record due within this is taken now (the attempt re-parks it if still early). */
 const TIER_EARLY_MS = 20;
@@ -37,23 +36,8 @@ export interface DelivererDeps {
   log: Logger;
 }
 
-const NOT_BEFORE = 'hookyard-not-before';
 /** How often a partition paused for a held (paused or breaker-open) destination looks again. */
 const HELD_RECHECK_MS = 1000;
-
-/**
- * What a pending record keeps of its fetch: its own copy of the value and nothing else.
- * A KafkaMessage's value is a view into the whole fetch response, and the batch holds every
- * message fetched with it; keeping either alive for as long as a record waits (a slow or
- * held destination) kept whole fetches in memory per pending record.
- */
-interface LeanRecord { offset: string; timestamp: string; key: string | null; value: Buffer | null; notBefore: number }
-function lean(m: KafkaMessage): LeanRecord {
-  return {
-    offset: m.offset, timestamp: m.timestamp, key: m.key ? m.key.toString() : null,
-    value: m.value ? Buffer.from(m.value) : null, notBefore: Number(m.headers?.[NOT_BEFORE]?.toString() ?? 0),
-  };
-}
 
 export function buildDeliverer({ config, env, log }: DelivererDeps): Service & { metrics: ReturnType<typeof createMetricsRegistry> } {
   const topics = topicNames(config.kafka.topicPrefix);
@@ -94,18 +78,6 @@ export function buildDeliverer({ config, env, log }: DelivererDeps): Service & {
   const byName = { get: (name: string) => live.current().runtime.byName.get(name) };
   const byTopic = { get: (topic: string) => live.current().runtime.byTopic.get(topic) };
   const destinations = (): DestinationConfig[] => (live.started ? live.current().running.config.destinations : []);
-  const attempts = new Counter({ name: 'hookyard_deliverer_attempts_total', help: 'Delivery attempts by destination and outcome', labelNames: ['destination', 'outcome'], registers: [metrics] });
-  // First attempts of live (not replayed) events only: a retry's or a replay's age says
-  // nothing about the pipeline's latency.
-  const eventAge = new Histogram({
-    name: 'hookyard_deliverer_event_age_seconds', help: 'Age of an event (since ingress received it) when its first attempt is fetched, and when its request starts',
-    labelNames: ['destination', 'stage'], buckets: AGE_BUCKETS, registers: [metrics],
-  });
-  const latency = new Histogram({ name: 'hookyard_deliverer_attempt_seconds', help: 'Attempt latency', labelNames: ['destination'], registers: [metrics] });
-  const retriesScheduled = new Counter({ name: 'hookyard_deliverer_retries_scheduled_total', help: 'Retries scheduled (a retry tier record, or a per-key wait)', labelNames: ['destination'], registers: [metrics] });
-  const retriesDue = new Counter({ name: 'hookyard_deliverer_retries_due_total', help: 'Scheduled retries whose time came', labelNames: ['destination'], registers: [metrics] });
-  const deadLetters = new Counter({ name: 'hookyard_deliverer_dead_letters_total', help: 'Deliveries sent to dead-letters', labelNames: ['destination'], registers: [metrics] });
-  const gone = new Counter({ name: 'hookyard_deliverer_gone_total', help: '410 answers (the destination asks to be paused)', labelNames: ['destination'], registers: [metrics] });
   const breakerEvents = new Counter({ name: 'hookyard_deliverer_breaker_transitions_total', help: 'Circuit breaker openings and closings', labelNames: ['destination', 'event'], registers: [metrics] });
   new Gauge({
     name: 'hookyard_deliverer_breaker_state', help: 'Circuit breaker per destination: 0 closed, 1 half-open, 2 open', labelNames: ['destination'], registers: [metrics],
@@ -137,8 +109,9 @@ export function buildDeliverer({ config, env, log }: DelivererDeps): Service & {
     },
   });
   const stages = new StageMetrics(metrics);
+  const dm = deliveryMetrics(metrics);
+  const steps = deliverySteps({ topics, codec, out, guard, sender, states, log, opts, byName, byTopic, metrics: dm });
   const rebalances = new Counter({ name: 'hookyard_deliverer_rebalances_total', help: 'Consumer group joins (1 per consumer at start; more mean rebalances)', labelNames: ['consumer'], registers: [metrics] });
-  const inFlight = new Gauge({ name: 'hookyard_deliverer_in_flight', help: 'HTTP attempts under way', labelNames: ['destination'], registers: [metrics] });
   new Gauge({
     name: 'hookyard_deliverer_pending', help: 'Records taken from a destination topic and not yet finished', labelNames: ['destination'], registers: [metrics],
     collect() {
@@ -150,168 +123,6 @@ export function buildDeliverer({ config, env, log }: DelivererDeps): Service & {
     },
   });
 
-  async function record(d: Delivery, attempt: number, r: AttemptResult, o: Outcome, nextAt: number | null): Promise<void> {
-    const value = await codec.encode(topics.attempts, 'delivery-attempt', {
-      eventId: d.eventId, destination: d.destination, attempt, at: Date.now(), status: r.status ?? null, outcome: o.kind,
-      latencyMs: r.latencyMs, error: r.error ?? (o.kind === 'success' ? null : o.reason), responseSnippet: r.responseSnippet.slice(0, 2048), nextAttemptAt: nextAt,
-    });
-    await out.send(topics.attempts, { key: d.eventId, value });
-  }
-
-  async function deadLetter(dl: DeadLetter): Promise<void> {
-    await out.send(topics.deadLetters, { key: dl.orderingKey, value: await codec.encode(topics.deadLetters, 'dead-letter', dl) });
-    deadLetters.inc({ destination: dl.destination });
-  }
-
-  function deadDelivery(d: Delivery, attemptsMade: number, status: number | null, error: string): DeadLetter {
-    return {
-      eventId: d.eventId, source: d.source, destination: d.destination, receivedAt: d.receivedAt, orderingKey: d.orderingKey,
-      headers: d.headers, body: d.body, stage: 'delivery', attempts: attemptsMade, lastStatus: status, lastError: error, deadAt: Date.now(), replayId: d.replayId,
-    };
-  }
-
-  /** Decodes a record; a poison record goes to dead-letters (null), a registry outage throws (try again). */
-  async function decode(topic: string, partition: number, m: LeanRecord): Promise<Delivery | null> {
-    try {
-      return await codec.decode<Delivery>(m.value!);
-    } catch (err) {
-      if (!isPoisonRecord(err)) throw err;
-      log.error({ topic, partition, offset: m.offset, err: (err as Error).message }, 'undecodable delivery record sent to dead-letters');
-      await deadLetter({
-        eventId: '', source: '', destination: byTopic.get(topic)?.name ?? '', receivedAt: Number(m.timestamp), orderingKey: m.key ?? '',
-        headers: {}, body: m.value ?? Buffer.alloc(0), stage: 'decode', attempts: 0, lastStatus: null,
-        lastError: `undecodable delivery at ${topic}/${partition}@${m.offset}: ${(err as Error).message}`, deadAt: Date.now(), replayId: null,
-      });
-      return null;
-    }
-  }
-
-  /** Puts a delivery in the retry tier for its remaining wait; acked before the record counts as finished. */
-  async function park(d: Delivery, notBefore: number): Promise<void> {
-    const topic = topics.retryTier(tierFor(notBefore - Date.now()));
-    await out.send(topic, { key: d.orderingKey, value: await codec.encode(topic, 'delivery', d), headers: { [NOT_BEFORE]: String(notBefore) } });
-  }
-
-  /**
-   * How an attempt ended: settled (delivered, dead-lettered, or delivered already), to be
-   * tried again at `at` after `made` attempts (`retry`: this one failed; `due`: an earlier
-   * owner's per-key retry is not due yet), or held (paused or breaker open; tier retries).
-   */
-  type Attempted = { kind: 'settled' } | { kind: 'retry' | 'due'; at: number; made: number } | Held;
-
-  /**
-   * One attempt and its consequences (attempt record; dead letter when nothing is left).
-   * Redis is asked twice: once before (hint, delivered mark, send lease, pause, breaker,
-   * rate limit) and once after (breaker report, mark or lease and hint). Two replicas can
-   * hold one record during a rebalance; the lease makes the second wait for the first's
-   * answer instead of sending too. A failure seen after the partition was revoked or
-   * shutdown began is handed back (thrown): the next owner re-reads the uncommitted record.
-   */
-  async function attempt(taken: DestinationConfig, first: Delivery, ctx: TaskContext, waitAtGate: boolean, clock: StageClock | undefined, perKey: boolean): Promise<Attempted> {
-    const { signal } = ctx;
-    // The running config version's settings (URL, auth, secrets, timeout, schedule, limits),
-    // not those of when the record was taken; a destination removed since finishes as taken.
-    const dest = byName.get(taken.name) ?? taken;
-    // Paused, breaker open, rate or concurrency limit: wait here (or, for a retry from a
-    // tier topic, say how long so it is parked again — no attempt is spent).
-    const ticket = await guard.admit(dest, signal, waitAtGate, { eventId: first.eventId, leaseMs: dest.timeoutMs + 5_000, readHint: perKey });
-    if ('held' in ticket) return ticket;
-    clock?.lap('admit');
-    if ('skip' in ticket) {
-      if (ticket.skip === 'due') return { kind: 'due', at: ticket.due, made: Math.max(first.attempt, ticket.hintAttempt) };
-      attempts.inc({ destination: dest.name, outcome: 'duplicate_skipped' });
-      return { kind: 'settled' };
-    }
-    // An earlier owner's attempts count (its per-key retry hint).
-    const d = ticket.hintAttempt > first.attempt ? { ...first, attempt: ticket.hintAttempt } : first;
-    let finished = false;
-    const finish = (health: Health | null, settle: Settle): Promise<boolean> => {
-      finished = true;
-      return guard.finish(dest, ticket, d.eventId, health, settle, opts.dedupWindowSeconds);
-    };
-    try {
-      const n = d.attempt + 1;
-      // Only the request holds a slot: waiting for Kafka to ack the consequences does not.
-      // In-flight requests are not aborted on shutdown: close() gives them a deadline.
-      const r = await ctx.slot(() => {
-        clock?.lap('slot');
-        if (d.attempt === 0 && d.replayId === null) eventAge.observe({ destination: dest.name, stage: 'sent' }, Math.max(0, Date.now() - d.receivedAt) / 1000);
-        inFlight.inc({ destination: dest.name });
-        return sender.send(dest, d).finally(() => inFlight.dec({ destination: dest.name }));
-      });
-      clock?.lap('send');
-      const o = classify(r);
-      const delay = o.kind === 'retry' ? delayBefore(dest, n + 1) : undefined;
-      const notBefore = delay === undefined ? null : Date.now() + Math.max(delay, o.minDelayMs);
-      const settle: Settle = o.kind === 'success' ? { kind: 'delivered' }
-        : notBefore === null ? { kind: 'dead' }
-        : { kind: 'retry', ...(perKey ? { hint: { attempt: n, notBefore, ttlMs: opts.dedupWindowSeconds * 1000 } } : {}) };
-      const written = await finish(o.kind === 'success' ? 'success' : o.kind === 'retry' ? 'failure' : 'neutral', settle);
-      await ticket.release();
-      clock?.lap('settle');
-      latency.observe({ destination: dest.name }, r.latencyMs / 1000);
-      attempts.inc({ destination: dest.name, outcome: r.ok ? 'success' : r.status ? `http_${Math.floor(r.status / 100)}xx` : 'network' });
-      if (o.kind === 'success') {
-        // Marked: a re-run of this record (the attempt record failing below, a crash before
-        // the commit) finds the mark and skips, so the key's next record cannot be
-        // overtaken by a resend of this one. Unmarked (Redis down), the key waits.
-        if (written) ctx.releaseKey();
-        await record(d, n, r, o, null);
-        clock?.lap('record');
-        return { kind: 'settled' };
-      }
-      if (o.pauseDestination) {
-        gone.inc({ destination: dest.name });
-        log.warn({ destination: dest.name }, 'destination answered 410 Gone; pausing it');
-        await states.set(dest.name, { paused: true, reason: `410 Gone from ${dest.url}`, at: Date.now(), by: 'deliverer' })
-          .catch((err: unknown) => log.error({ err: (err as Error).message, destination: dest.name }, 'could not pause the destination'));
-      }
-      if (notBefore === null) {
-        await record(d, n, r, { ...o, kind: 'dead' }, null);
-        await deadLetter(deadDelivery(d, n, r.status ?? null, o.kind === 'retry' ? `attempts exhausted; last: ${r.error ?? o.reason}` : o.reason));
-        log.warn({ destination: dest.name, eventId: d.eventId, attempts: n, status: r.status }, 'delivery dead-lettered');
-        return { kind: 'settled' };
-      }
-      signal.throwIfAborted();
-      await record(d, n, r, o, notBefore);
-      retriesScheduled.inc({ destination: dest.name });
-      return { kind: 'retry', at: notBefore, made: n };
-    } finally {
-      // Not sent (shutting down) or a step threw before the answer was settled: free the lease.
-      if (!finished) {
-        await finish(null, { kind: 'release' }).catch(() => {});
-        await ticket.release();
-      }
-    }
-  }
-
-  /** Unordered: attempt in a slot; a retry goes to a tier topic and the record is finished. */
-  const unorderedTask = (dest: DestinationConfig, d: Delivery, fromTier = false, clock?: StageClock): Task => async (ctx) => {
-    const r = await attempt(dest, d, ctx, !fromTier, clock, false);
-    if ('held' in r) await park(d, r.untilMs); // paused or breaker open: same attempt count, later
-    else if (r.kind === 'retry') await park({ ...d, attempt: r.made }, r.at);
-  };
-
-  /**
-   * Per-key: the record (and so its key) waits for its own retries; the wait holds no slot.
-   * The retry hint in Redis lets the next owner (a restart, a rebalance) resume the
-   * schedule where this one stopped.
-   */
-  const perKeyTask = (dest: DestinationConfig, first: Delivery, firstClock?: StageClock): Task => async (ctx) => {
-    let d = first;
-    let clock = firstClock;
-    for (;;) {
-      const r = await attempt(dest, d, ctx, true, clock, true);
-      clock = undefined; // only the first attempt is timed
-      if (!('held' in r) && r.kind === 'settled') return;
-      // A retry (this owner's or an earlier one's): the key waits here, holding no slot.
-      const at = 'held' in r ? r.untilMs : r.at;
-      if (!('held' in r)) d = { ...d, attempt: r.made };
-      const wait = at - Date.now();
-      if (wait > 0) await sleep(wait, undefined, { signal: ctx.signal });
-      if (!('held' in r)) retriesDue.inc({ destination: dest.name });
-    }
-  };
 
   function workerFor(kind: 'main' | 'retry', c: Consumer, topic: string, partition: number, ordered: boolean): PartitionWorker {
     const map = workers[kind];
@@ -478,17 +289,17 @@ export function buildDeliverer({ config, env, log }: DelivererDeps): Service & {
             w.push(offset, rec.key ?? '', async (ctx) => {
               if (!rec.value) return;
               const started = performance.now();
-              const d = await decode(topic, partition, rec);
+              const d = await steps.decode(topic, partition, rec);
               if (!d) return;
               let clock: StageClock | undefined;
               if (d.attempt === 0 && d.replayId === null && !observed) {
-                eventAge.observe({ destination: dest.name, stage: 'fetched' }, Math.max(0, fetchedAt - d.receivedAt) / 1000);
+                dm.eventAge.observe({ destination: dest.name, stage: 'fetched' }, Math.max(0, fetchedAt - d.receivedAt) / 1000);
                 clock = stages.clock(dest.name, dest.ordering, fetchedPerf);
                 clock.lapTo('queued', started);
                 clock.lap('decode');
               }
               observed = true;
-              await (dest.ordering === 'per-key' ? perKeyTask(dest, d, clock) : unorderedTask(dest, d, false, clock))(ctx);
+              await (dest.ordering === 'per-key' ? steps.perKeyTask(dest, d, clock) : steps.unorderedTask(dest, d, false, clock))(ctx);
             }, Number(m.timestamp));
             resolveOffset(m.offset);
           }
@@ -557,17 +368,17 @@ export function buildDeliverer({ config, env, log }: DelivererDeps): Service & {
             const rec = lean(m);
             w.push(Number(m.offset), '', async (ctx) => {
               if (!rec.value) return;
-              const d = await decode(topic, partition, rec);
+              const d = await steps.decode(topic, partition, rec);
               if (!d) return;
               const dest = byName.get(d.destination);
               if (!dest) {
-                await deadLetter(deadDelivery(d, d.attempt, null, `destination "${d.destination}" is no longer configured`));
+                await steps.deadLetter(steps.deadDelivery(d, d.attempt, null, `destination "${d.destination}" is no longer configured`));
                 return;
               }
               const notBefore = rec.notBefore;
-              if (notBefore > Date.now() + 50) return park(d, notBefore); // not yet: next hop down
-              retriesDue.inc({ destination: dest.name });
-              await unorderedTask(dest, d, true)(ctx);
+              if (notBefore > Date.now() + 50) return steps.park(d, notBefore); // not yet: next hop down
+              dm.retriesDue.inc({ destination: dest.name });
+              await steps.unorderedTask(dest, d, true)(ctx);
             });
             resolveOffset(m.offset);
           }
