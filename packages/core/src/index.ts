@@ -1,4 +1,5 @@
 export * from './errors.ts';
+export * from './deadline.ts';
 export * from './paths.ts';
 export * from './config/options.ts';
 export * from './config/load.ts';

@@ -10,7 +10,7 @@ import type { Producer } from 'kafkajs';
 import {
   AGE_BUCKETS, Closer, consumerOptions, Counter, EnvelopeCodec, kafkaReadyCheck, lagGauge, opsServer, Histogram, createKafka, createMetricsRegistry, ensureTopics, groupId, isPoisonRecord, route, routeTable, runSupervised, topicNames,
   type Config, type SupervisedConsumer, type DeadLetter, type Logger, type RawEvent, type RuntimeEnv, type Service,
-  decisionsOf, durabilityPromise, warnIfInternalStateUnflushed, LiveConfig, type RouteTable, type RunningConfig,
+  decisionsOf, durabilityPromise, warnIfInternalStateUnflushed, LiveConfig, withDeadline, type RouteTable, type RunningConfig,
 } from '@hookyard/core';
 
 export interface RouterDeps {
@@ -20,6 +20,9 @@ export interface RouterDeps {
 }
 
 const CHUNK = 500;
+const PRODUCER_CONNECT_MS = 20_000;
+/** A chunk still unfinished after this is logged with the step it waits in (a stuck router is otherwise silent). */
+const STUCK_MS = 30_000;
 
 export function buildRouter({ config, env, log }: RouterDeps): Service & { metrics: ReturnType<typeof createMetricsRegistry> } {
   const topics = topicNames(config.kafka.topicPrefix);
@@ -64,8 +67,15 @@ export function buildRouter({ config, env, log }: RouterDeps): Service & { metri
         transactionalId: id, idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false,
         retry: { initialRetryTime: 5, maxRetryTime: 2_000, retries: 12 },
       });
-      p = producer.connect().then(() => producer);
-      p.catch(() => producers.delete(id));
+      // Bounded: a connect (InitProducerId) that never finishes would hold this partition's
+      // batch, every partition fetched with it, and close(). Past it, the batch is tried
+      // again with a fresh producer.
+      p = withDeadline(producer.connect(), PRODUCER_CONNECT_MS, `transactional producer ${id}: connect`).then(() => producer);
+      p.catch((err: unknown) => {
+        producers.delete(id);
+        log.error({ transactionalId: id, err: (err as Error).message }, 'transactional producer not ready; the batch is tried again');
+        void producer.disconnect().catch(() => {});
+      });
       producers.set(id, p);
     }
     return p;
@@ -102,75 +112,86 @@ export function buildRouter({ config, env, log }: RouterDeps): Service & { metri
         // would queue one partition's transaction behind another's (end-to-end latency).
         partitionsConsumedConcurrently: Math.max(1, config.kafka.partitions),
         eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
-          const producer = await producerFor(batch.partition);
-          const fetchedAt = Date.now();
-          for (const m of batch.messages) eventAge.observe(Math.max(0, fetchedAt - Number(m.timestamp)) / 1000);
-          for (let i = 0; i < batch.messages.length; i += CHUNK) {
-            if (!isRunning() || isStale()) return;
-            const chunk = batch.messages.slice(i, i + CHUNK);
-            const { running, runtime: { table } } = live.current();
-            const recordDecisions = running.config.router.recordDecisions;
-            const out = new Map<string, { key: string; value: Buffer; timestamp: string; partition?: number }[]>();
-            const push = (topic: string, key: string, value: Buffer, timestamp: string, partition?: number) => {
-              let list = out.get(topic);
-              if (!list) out.set(topic, (list = []));
-              list.push(partition === undefined ? { key, value, timestamp } : { key, value, timestamp, partition });
-            };
-            for (const message of chunk) {
-              let event: RawEvent;
+          let step = 'producer';
+          const startedAt = Date.now();
+          const watchdog = setInterval(() => log.error({ partition: batch.partition, step, seconds: Math.round((Date.now() - startedAt) / 1000) }, 'router batch not finished'), STUCK_MS);
+          watchdog.unref();
+          try {
+            const producer = await producerFor(batch.partition);
+            const fetchedAt = Date.now();
+            for (const m of batch.messages) eventAge.observe(Math.max(0, fetchedAt - Number(m.timestamp)) / 1000);
+            for (let i = 0; i < batch.messages.length; i += CHUNK) {
+              if (!isRunning() || isStale()) return;
+              const chunk = batch.messages.slice(i, i + CHUNK);
+              step = 'route';
+              const { running, runtime: { table } } = live.current();
+              const recordDecisions = running.config.router.recordDecisions;
+              const out = new Map<string, { key: string; value: Buffer; timestamp: string; partition?: number }[]>();
+              const push = (topic: string, key: string, value: Buffer, timestamp: string, partition?: number) => {
+                let list = out.get(topic);
+                if (!list) out.set(topic, (list = []));
+                list.push(partition === undefined ? { key, value, timestamp } : { key, value, timestamp, partition });
+              };
+              for (const message of chunk) {
+                let event: RawEvent;
+                try {
+                  event = await codec.decode<RawEvent>(message.value!);
+                } catch (err) {
+                  // The registry being down is not the record's fault: fail the batch, retry later.
+                  if (!isPoisonRecord(err)) throw err;
+                  // A poison record must not stop the partition: park it and move on.
+                  undecodable.inc();
+                  const dl: DeadLetter = {
+                    eventId: '', source: '', destination: '', receivedAt: Number(message.timestamp), orderingKey: message.key?.toString() ?? '',
+                    headers: {}, body: message.value ?? Buffer.alloc(0), stage: 'decode', attempts: 0, lastStatus: null,
+                    lastError: `undecodable raw event at ${batch.topic}/${batch.partition}@${message.offset}: ${(err as Error).message}`, deadAt: Date.now(), replayId: null,
+                  };
+                  push(topics.deadLetters, dl.orderingKey, await codec.encode(topics.deadLetters, 'dead-letter', dl), message.timestamp);
+                  continue;
+                }
+                eventsIn.inc({ source: event.source });
+                const r = await route(table, event);
+                for (const d of r.deliveries) {
+                  const topic = topics.delivery(d.destination);
+                  push(topic, d.orderingKey, await codec.encode(topic, 'delivery', { ...d, configVersion: running.label }), message.timestamp);
+                  matched.inc({ source: event.source, destination: d.destination });
+                }
+                for (const dest of r.filtered) filtered.inc({ source: event.source, destination: dest });
+                if (recordDecisions) {
+                  // The decision goes to the partition matching the raw event's, so a
+                  // transaction adds one partition to its commit, not one per key.
+                  push(topics.decisions, event.id, await codec.encode(topics.decisions, 'routing-decision', {
+                    eventId: event.id, source: event.source, receivedAt: event.receivedAt, routedAt: Date.now(), decisions: decisionsOf(r), replayId: event.replayId, configVersion: running.label,
+                  }), message.timestamp, batch.partition % config.kafka.partitions);
+                }
+                for (const dl of r.deadLetters) {
+                  push(topics.deadLetters, dl.orderingKey, await codec.encode(topics.deadLetters, 'dead-letter', dl), message.timestamp);
+                  transformErrors.inc({ source: event.source, destination: dl.destination });
+                  log.warn({ eventId: dl.eventId, destination: dl.destination, error: dl.lastError }, 'transform failed; event sent to dead-letters');
+                }
+              }
+              const last = chunk[chunk.length - 1]!;
+              const t0 = performance.now();
+              step = 'transaction';
+              const tx = await producer.transaction();
               try {
-                event = await codec.decode<RawEvent>(message.value!);
+                if (out.size > 0) await tx.sendBatch({ acks: -1, topicMessages: [...out].map(([topic, messages]) => ({ topic, messages })) });
+                await tx.sendOffsets({ consumerGroupId: group, topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() }] }] });
+                await tx.commit();
               } catch (err) {
-                // The registry being down is not the record's fault: fail the batch, retry later.
-                if (!isPoisonRecord(err)) throw err;
-                // A poison record must not stop the partition: park it and move on.
-                undecodable.inc();
-                const dl: DeadLetter = {
-                  eventId: '', source: '', destination: '', receivedAt: Number(message.timestamp), orderingKey: message.key?.toString() ?? '',
-                  headers: {}, body: message.value ?? Buffer.alloc(0), stage: 'decode', attempts: 0, lastStatus: null,
-                  lastError: `undecodable raw event at ${batch.topic}/${batch.partition}@${message.offset}: ${(err as Error).message}`, deadAt: Date.now(), replayId: null,
-                };
-                push(topics.deadLetters, dl.orderingKey, await codec.encode(topics.deadLetters, 'dead-letter', dl), message.timestamp);
-                continue;
+                await tx.abort().catch(() => {});
+                // A fenced or broken transactional producer cannot be reused: start afresh.
+                producers.delete(txId(batch.partition));
+                await producer.disconnect().catch(() => {});
+                throw err;
               }
-              eventsIn.inc({ source: event.source });
-              const r = await route(table, event);
-              for (const d of r.deliveries) {
-                const topic = topics.delivery(d.destination);
-                push(topic, d.orderingKey, await codec.encode(topic, 'delivery', { ...d, configVersion: running.label }), message.timestamp);
-                matched.inc({ source: event.source, destination: d.destination });
-              }
-              for (const dest of r.filtered) filtered.inc({ source: event.source, destination: dest });
-              if (recordDecisions) {
-                // The decision goes to the partition matching the raw event's, so a
-                // transaction adds one partition to its commit, not one per key.
-                push(topics.decisions, event.id, await codec.encode(topics.decisions, 'routing-decision', {
-                  eventId: event.id, source: event.source, receivedAt: event.receivedAt, routedAt: Date.now(), decisions: decisionsOf(r), replayId: event.replayId, configVersion: running.label,
-                }), message.timestamp, batch.partition % config.kafka.partitions);
-              }
-              for (const dl of r.deadLetters) {
-                push(topics.deadLetters, dl.orderingKey, await codec.encode(topics.deadLetters, 'dead-letter', dl), message.timestamp);
-                transformErrors.inc({ source: event.source, destination: dl.destination });
-                log.warn({ eventId: dl.eventId, destination: dl.destination, error: dl.lastError }, 'transform failed; event sent to dead-letters');
-              }
+              txSeconds.observe((performance.now() - t0) / 1000);
+              resolveOffset(last.offset);
+              step = 'heartbeat';
+              await heartbeat();
             }
-            const last = chunk[chunk.length - 1]!;
-            const t0 = performance.now();
-            const tx = await producer.transaction();
-            try {
-              if (out.size > 0) await tx.sendBatch({ acks: -1, topicMessages: [...out].map(([topic, messages]) => ({ topic, messages })) });
-              await tx.sendOffsets({ consumerGroupId: group, topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() }] }] });
-              await tx.commit();
-            } catch (err) {
-              await tx.abort().catch(() => {});
-              // A fenced or broken transactional producer cannot be reused: start afresh.
-              producers.delete(txId(batch.partition));
-              await producer.disconnect().catch(() => {});
-              throw err;
-            }
-            txSeconds.observe((performance.now() - t0) / 1000);
-            resolveOffset(last.offset);
-            await heartbeat();
+          } finally {
+            clearInterval(watchdog);
           }
         },
       }, log, 'router');
