@@ -15,6 +15,17 @@ export interface Pipeline {
   close(): Promise<void>;
 }
 
+/** The deliverer may take its drain time (25 s by default) and its commits. */
+const CLOSE_MS = 45_000;
+
+async function closedWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((r) => { timer = setTimeout(() => r(false), ms); });
+  const done = await Promise.race([p.then(() => true, () => true), late]);
+  clearTimeout(timer);
+  return done;
+}
+
 export async function startPipeline(a: StackAddresses, config: Config): Promise<Pipeline> {
   const env = runtimeFor(a);
   const ingress = buildIngress({ config, env, log: quietLog });
@@ -22,7 +33,18 @@ export async function startPipeline(a: StackAddresses, config: Config): Promise<
   const deliverer = buildDeliverer({ config, env, log: quietLog });
   const console_ = buildConsole({ config, env, log: quietLog });
   const close = async () => {
-    for (const s of [ingress, router, deliverer, console_]) await s.close().catch(() => {});
+    const hung: string[] = [];
+    for (const [name, s] of [['ingress', ingress], ['router', router], ['deliverer', deliverer], ['console', console_]] as const) {
+      if (!(await closedWithin(s.close(), CLOSE_MS))) hung.push(name);
+    }
+    if (hung.length > 0) {
+      // A service that does not close keeps this test process alive after its last test:
+      // the runner times the file out (300 s) and leaves the process running beside the
+      // next files. Say which, fail, and end the process once its tests have reported.
+      console.error(`pipeline: ${hung.join(', ')} did not close within ${CLOSE_MS / 1000} s`);
+      setTimeout(() => process.exit(1), 10_000).unref();
+      throw new Error(`${hung.join(', ')} did not close within ${CLOSE_MS / 1000} s`);
+    }
   };
   try {
     const ingressUrl = await whenReady(await ingress.start({ port: 0, host: '127.0.0.1' }));

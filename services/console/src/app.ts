@@ -49,7 +49,7 @@ export function buildConsole({ config: file, env, log }: ConsoleDeps): Console {
   const metrics = createMetricsRegistry('console');
   const closer = new Closer();
   const indexed = () => [...indexedTopics(config, topics).keys()];
-  const freshness = new Freshness(admin, group, indexed, metrics);
+  const freshness = new Freshness(admin, group, indexed, metrics, log);
   const versions = new LiveConfig<null>({ kafka, file, log, metrics, topic: topics.configVersions, build: () => null });
   const states = new DestinationStateStore(kafka, config.kafka, topics.destinationState);
   const protection = new RedisProtectionStore(env.redisUrl, config.kafka.topicPrefix);

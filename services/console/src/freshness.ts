@@ -1,7 +1,8 @@
 // How far behind Kafka the index is, per topic: in /metrics and in every API answer, so
 // "not found" can be told from "not indexed yet".
 import type { Admin } from 'kafkajs';
-import { Gauge, type Registry } from '@hookyard/core';
+import { Gauge, type Logger, type Registry } from '@hookyard/core';
+import { Repeat } from './repeat.ts';
 
 export interface IndexFreshness {
   /** Records in Kafka not yet in the index, per topic (null: not measured yet). */
@@ -13,22 +14,29 @@ export interface IndexFreshness {
 
 export class Freshness {
   private value: IndexFreshness = { lag: null, totalLag: null, checkedAt: null };
-  private timer: NodeJS.Timeout | undefined;
+  private repeat: Repeat | undefined;
+  private readonly log: Logger;
   private readonly gauge: Gauge;
   private readonly admin: Admin;
   private readonly group: string;
   private readonly topics: () => string[];
 
-  constructor(admin: Admin, group: string, topics: () => string[], metrics: Registry) {
+  constructor(admin: Admin, group: string, topics: () => string[], metrics: Registry, log: Logger) {
+    this.log = log;
     this.admin = admin;
     this.group = group;
     this.topics = topics;
     this.gauge = new Gauge({ name: 'hookyard_console_index_lag', help: 'Records in Kafka not yet in the event history, per topic', labelNames: ['topic'], registers: [metrics] });
   }
 
+  /**
+   * Every `everyMs` after the last check ended. stop() waits for a check in flight and starts
+   * no other: a check scheduled after close reconnected the closed admin client, and its
+   * socket kept the process alive (found as test files that never exited).
+   */
   start(everyMs = 2000): void {
-    const tick = () => { void this.refresh().finally(() => { this.timer = setTimeout(tick, everyMs); this.timer.unref(); }); };
-    tick();
+    this.repeat = new Repeat(() => this.refresh(), everyMs, this.log, 'index lag check failed');
+    this.repeat.start(true);
   }
 
   async refresh(): Promise<IndexFreshness> {
@@ -55,7 +63,7 @@ export class Freshness {
     return this.value;
   }
 
-  stop(): void {
-    clearTimeout(this.timer);
+  async stop(): Promise<void> {
+    await this.repeat?.stop();
   }
 }
