@@ -80,7 +80,7 @@ export interface ConfigDeps {
 /** Fields whose values are secrets: written literally, they end up in the topic as text. */
 const SECRET_KEYS = new Set(['secret', 'signingSecret', 'token', 'password', 'authToken', 'key', 'routingKey', 'value', 'passwordHash', 'sessionKey']);
 
-function literalSecrets(text: string): string[] {
+export function literalSecrets(text: string): string[] {
   const found: string[] = [];
   const walk = (node: unknown, path: string): void => {
     if (Array.isArray(node)) node.forEach((v, i) => walk(v, `${path}[${i}]`));
@@ -102,16 +102,17 @@ function literalSecrets(text: string): string[] {
  * shell does not have is not a problem here (the services resolve it); it is listed.
  */
 export function validateText(text: string, file: string, env: NodeJS.ProcessEnv): { config: Config; unresolved: string[] } {
-  const unresolved = new Set<string>();
-  const lenient = new Proxy(env, {
-    get(target, key) {
-      const v = target[key as string];
-      if (v !== undefined || typeof key !== 'string') return v;
-      unresolved.add(key);
-      return `unresolved-${key.toLowerCase()}-placeholder-value`;
-    },
-  });
-  return { config: parseConfig(text, lenient, file), unresolved: [...unresolved] };
+  const { env: lenient, unresolved } = lenientEnv(text, env);
+  return { config: parseConfig(text, lenient, file), unresolved };
+}
+
+/**
+ * The environment with a placeholder for each `${NAME}` (without a `:-default`) that it
+ * lacks: a version is validated here and resolved by each service from its own environment.
+ */
+function lenientEnv(text: string, env: NodeJS.ProcessEnv): { env: NodeJS.ProcessEnv; unresolved: string[] } {
+  const unresolved = [...new Set([...text.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g)].map((m) => m[1]!))].filter((k) => env[k] === undefined);
+  return { env: { ...env, ...Object.fromEntries(unresolved.map((k) => [k, `unresolved-${k.toLowerCase()}-placeholder-value`])) }, unresolved };
 }
 
 function readText(path: string): string {
@@ -239,7 +240,7 @@ export async function configCommand(positionals: string[], v: Values, deps: Conf
       const sources = (v.source as string[] | undefined) ?? [];
       for (const s of sources) if (!draft.sources.some((x) => x.name === s) && !deps.config.sources.some((x) => x.name === s)) throw new UsageError(`unknown source "${s}"`);
       const current = (await versions()).at(-1);
-      const live = current ? runningVersion(deps.config, current, new Proxy(deps.env, { get: (t, k) => (typeof k === 'string' ? t[k] ?? 'unresolved' : undefined) })).config : deps.config;
+      const live = current ? runningVersion(deps.config, current, lenientEnv(current.text, deps.env).env).config : deps.config;
       const report = await testDraft(deps.ctx(), live, draft, { ...window, sources, json }, deps.note);
       deps.note(`live config: ${current ? `v${current.version}` : 'the config file (no version applied)'}`);
       if (json) deps.line(JSON.stringify(report));
