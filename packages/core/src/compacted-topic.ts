@@ -43,9 +43,11 @@ export class CompactedTopicFollower {
     const ready = new Promise<void>((r) => { caughtUp = r; });
     if (end === 0) caughtUp();
     // The end may be a transaction marker (versions are written in transactions), which
-    // eachMessage never sees; the batch event does.
+    // eachMessage never sees; the batch event does. Only a fetch that returned records
+    // counts: an empty one reports the high watermark as its last offset even while a just
+    // committed transaction is not yet readable (its marker not yet written).
     consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
-      if (payload.topic === this.topic && Number(payload.lastOffset) >= end - 1) caughtUp();
+      if (payload.topic === this.topic && payload.firstOffset !== null && Number(payload.lastOffset) >= end - 1) caughtUp();
     });
     await consumer.connect();
     await consumer.subscribe({ topic: this.topic, fromBeginning: true });

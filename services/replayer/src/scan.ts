@@ -57,7 +57,9 @@ export async function scan(
   // eachBatch never sees: the end of a partition may be a transaction marker.
   consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
     const r = todo.get(payload.partition);
-    if (payload.topic === topic && r && Number(payload.lastOffset) >= r.end - 1) finish(payload.partition);
+    // Not an empty fetch: it reports the high watermark as its last offset even when the
+    // records before it are not readable yet (a transaction whose marker is not written).
+    if (payload.topic === topic && r && payload.firstOffset !== null && Number(payload.lastOffset) >= r.end - 1) finish(payload.partition);
   });
   consumer.on(consumer.events.CRASH, ({ payload }) => settle(payload.error));
   await consumer.connect();
