@@ -13,15 +13,11 @@ import { stringify } from 'yaml';
 import { Kafka, logLevel } from 'kafkajs';
 import { EnvelopeCodec, parseConfig, topicNames, type Config, type Delivery, type RoutingDecision } from '@hookyard/core';
 import type { StackAddresses } from '../../scripts/infra/local-stack.ts';
-import { buildConsole } from '../../services/console/src/app.ts';
-import { buildDeliverer } from '../../services/deliverer/src/app.ts';
-import { buildIngress } from '../../services/ingress/src/app.ts';
-import { buildRouter } from '../../services/router/src/app.ts';
 import { consoleClient } from '../../services/replayer/src/console-client.ts';
 import { cli } from '../support/cli.ts';
 import { infra, uniquePrefix } from '../support/infra.ts';
 import { startSink, type Sink } from '../support/sink.ts';
-import { quietLog, runtimeFor, whenReady } from '../support/stack.ts';
+import { startPipeline } from '../support/pipeline.ts';
 
 const TOKEN = 'config-test-token-0123456789';
 const OLD = 'the-old-github-secret';
@@ -134,16 +130,10 @@ before(async () => {
   prefix = uniquePrefix('cfg');
   const text = stringify(doc({ secrets: ['${CFGT_GH_OLD}'], signing: ['${CFGT_SIGN_OLD}'] }));
   fileConfig = parseConfig(text, process.env, 'hookyard.yaml');
-  const env = runtimeFor(a);
-  const ingress = buildIngress({ config: fileConfig, env, log: quietLog });
-  const router = buildRouter({ config: fileConfig, env, log: quietLog });
-  const deliverer = buildDeliverer({ config: fileConfig, env, log: quietLog });
-  const console_ = buildConsole({ config: fileConfig, env, log: quietLog });
-  closers.push(() => ingress.close(), () => router.close(), () => deliverer.close(), () => console_.close(), () => billing.close(), () => crm.close(), () => moved.close(), () => ledger.close());
-  ingressUrl = await whenReady(await ingress.start({ port: 0, host: '127.0.0.1' }));
-  await router.start();
-  await deliverer.start();
-  consoleUrl = await whenReady(await console_.start({ port: 0, host: '127.0.0.1' }));
+  closers.push(() => billing.close(), () => crm.close(), () => moved.close(), () => ledger.close());
+  const pipeline = await startPipeline(a, fileConfig);
+  ({ ingressUrl, consoleUrl } = pipeline);
+  closers.unshift(() => pipeline.close());
 });
 
 after(async () => {
