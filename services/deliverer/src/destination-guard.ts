@@ -50,10 +50,19 @@ export interface Held {
 export type Health = 'success' | 'failure' | 'neutral';
 
 /**
+ * How often, before its cooldown ends, a gate asks Redis whether the breaker is still open:
+ * an operator's reset (`hookyard destination reset-breaker`, the console's button) or
+ * another replica's successful probe then takes effect within this, not at the end of a
+ * cooldown of minutes. One call per open destination per replica per interval.
+ */
+const GATE_RECHECK_MS = 1000;
+
+/**
  * A destination this replica knows to be open. Held attempts wait here instead of each
- * asking Redis: when the cooldown ends one of them (the leader) asks; the rest follow its
- * answer — released when the breaker closes, kept waiting when it stays open. Thousands of
- * held events therefore cost one Redis call per cooldown, not a thundering herd.
+ * asking Redis: once a second, and when the cooldown ends, one of them (the leader) asks;
+ * the rest follow its answer — released when the breaker is closed (or reset), kept
+ * waiting while it stays open. Thousands of held events therefore cost one Redis call per
+ * second, not a thundering herd.
  */
 class OpenGate {
   until = 0;
@@ -69,16 +78,23 @@ class OpenGate {
   arm(until: number): void {
     this.until = until;
     this.leading = false;
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.elect(), Math.max(0, until - Date.now())).unref();
+    this.schedule();
   }
 
+  private schedule(): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.elect(), Math.max(0, Math.min(this.until - Date.now(), GATE_RECHECK_MS))).unref();
+  }
+
+  /** A waiter leads the next check (its answer re-arms the gate or releases everyone). */
   private elect(): void {
     if (this.leading) return;
     const next = this.waiters.shift();
     if (next) {
       this.leading = true;
       next('leader');
+    } else if (Date.now() < this.until) {
+      this.schedule();
     }
   }
 
@@ -118,6 +134,14 @@ const PAUSED_RECHECK_MS = 500;
 /** Another replica holds the send lease (a rebalance): ask again after this. */
 const BUSY_RECHECK_MS = 200;
 const PAUSED_PARK_MS = 30_000;
+/**
+ * A retry held by an open breaker is parked until the cooldown ends, but for at most this:
+ * after an operator's reset it is sent within it too (a cooldown of minutes would hold it
+ * that long). Past the default cooldown (30 s) this costs one re-park per held retry per
+ * interval.
+ */
+const BREAKER_PARK_MAX_MS = 30_000;
+const heldRetryUntil = (until: number): number => Math.min(until, Date.now() + BREAKER_PARK_MAX_MS);
 
 export class DestinationGuard {
   private readonly store: ProtectionStore;
@@ -164,7 +188,7 @@ export class DestinationGuard {
         if (gate && gate !== leader) {
           // A retry from a tier topic never waits: it leads the re-check when one is due,
           // and is parked again otherwise.
-          if (!wait && !gate.canLead()) return { held: 'breaker', untilMs: Math.max(gate.until, Date.now() + 1000) };
+          if (!wait && !gate.canLead()) return { held: 'breaker', untilMs: Math.max(heldRetryUntil(gate.until), Date.now() + 1000) };
           if ((await gate.wait(signal)) === 'leader') leader = gate;
           continue;
         }
@@ -225,7 +249,7 @@ export class DestinationGuard {
         if (g) g.arm(until);
         else this.gates.set(dest.name, new OpenGate(until));
         leader = undefined;
-        if (!wait) return { held: 'breaker', untilMs: until };
+        if (!wait) return { held: 'breaker', untilMs: heldRetryUntil(until) };
       }
     } catch (err) {
       await releaseSlot();

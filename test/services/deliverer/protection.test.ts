@@ -25,6 +25,15 @@ async function deliverers(a: Awaited<ReturnType<typeof infra>>, config: Config, 
   return list;
 }
 
+/** A sink that answers 503 while `down` is set, 2xx after. */
+async function failingSink() {
+  const sink = await startSink();
+  cleanup.push(() => sink.close());
+  const state = { down: true, sink };
+  sink.respond = () => (state.down ? 503 : 200);
+  return state;
+}
+
 const ids = (reqs: { headers: Record<string, unknown> }[]) => reqs.map((r) => r.headers['x-hookyard-event-id'] as string);
 
 /** After recovery: every held event reaches the sink, each once (a second late copy would show within a second). */
@@ -38,11 +47,10 @@ async function expectEachHeldOnce(sink: Awaited<ReturnType<typeof startSink>>, n
 
 test('breaker: a failing destination is held without burning attempts, a healthy one flows, all delivered once after recovery', { timeout: 120_000 }, async () => {
   const a = await infra();
-  const failing = await startSink();
+  const f = await failingSink();
+  const failing = f.sink;
   const healthy = await startSink();
-  cleanup.push(() => failing.close(), () => healthy.close());
-  let down = true;
-  failing.respond = () => (down ? 503 : 200);
+  cleanup.push(() => healthy.close());
   const config = testConfig({
     kafka: { topicPrefix: uniquePrefix('breaker'), partitions: 2 },
     sources: [{ name: 's' }],
@@ -63,16 +71,47 @@ test('breaker: a failing destination is held without burning attempts, a healthy
   // opened (up to 40, sent side by side) and about one probe per cooldown.
   console.log(`breaker: ${during} requests to the failing destination during the outage`);
   assert.ok(during <= 40 + 8, `requests to the failing destination while down: ${during}`);
-  down = false;
+  f.down = false;
   await expectEachHeldOnce(failing, 40, 30_000);
+});
+
+test('an operator\'s breaker reset releases the held deliveries within seconds, not at the end of a long cooldown', { timeout: 120_000 }, async () => {
+  const a = await infra();
+  const f = await failingSink();
+  const failing = f.sink;
+  const config = testConfig({
+    kafka: { topicPrefix: uniquePrefix('breaker-reset'), partitions: 2 },
+    sources: [{ name: 's' }],
+    destinations: [{ name: 'failing', url: failing.url, retry: { schedule: [0, 200, 200, 200, 200] }, breaker: { consecutiveFailures: 3, cooldownMs: 600_000 } }],
+  });
+  const feeder = await deliveryFeeder(a, config);
+  cleanup.push(() => feeder.close());
+  await deliverers(a, config, 2);
+  // Three fail and open the breaker (their retries are parked, held); twenty more wait at
+  // the breaker without an attempt.
+  await feeder.send([0, 1, 2].map((i) => delivery('failing', i)));
+  const status = async () => JSON.parse((await cli(a, config, ['destination', 'status', 'failing', '--json'])).lines[0]!)[0];
+  for (let i = 0; i < 100 && (await status()).breaker?.state !== 'open'; i++) await sleep(100);
+  assert.equal((await status()).breaker?.state, 'open');
+  await feeder.send(Array.from({ length: 20 }, (_, i) => delivery('failing', 100 + i)));
+  await sleep(2000);
+  const during = failing.requests.length;
+  f.down = false;
+  const reset = await cli(a, config, ['destination', 'reset-breaker', 'failing']);
+  assert.equal(reset.code, 0, reset.notes.join('\n'));
+  const t0 = Date.now();
+  await failing.waitFor(20, 10_000);
+  const waiting = Date.now() - t0;
+  // The parked retries come back within their 30 s re-park, not after the 600 s cooldown.
+  await expectEachHeldOnce(failing, 23, 45_000);
+  console.log(`breaker reset: the 20 waiting deliveries sent within ${waiting} ms of the reset, the 3 parked retries within ${Date.now() - t0} ms (cooldown 600 s); ${during} requests while open`);
+  assert.ok(during <= 3 * 1 + 2, `requests while open: ${during}`);
 });
 
 test('a held destination keeps a few records in memory to probe with; the rest wait in Kafka', { timeout: 120_000 }, async () => {
   const a = await infra();
-  const failing = await startSink();
-  cleanup.push(() => failing.close());
-  let down = true;
-  failing.respond = () => (down ? 503 : 200);
+  const f = await failingSink();
+  const failing = f.sink;
   const config = testConfig({
     kafka: { topicPrefix: uniquePrefix('held'), partitions: 2 },
     sources: [{ name: 's' }],
@@ -96,7 +135,7 @@ test('a held destination keeps a few records in memory to probe with; the rest w
   // partition. Now: what was taken before the breaker opened (10) and 4 per partition.
   console.log(`held destination: at most ${most} records pending in memory with 2,010 waiting`);
   assert.ok(most <= 10 + 2 * 4 + 2, `pending while held: ${most}`);
-  down = false;
+  f.down = false;
   await expectEachHeldOnce(failing, 2010, 60_000);
 });
 
