@@ -81,6 +81,8 @@ export interface DeliveryAttempt {
   error: string | null;
   responseSnippet: string;
   nextAttemptAt: number | null;
+  /** The request headers sent, secrets redacted; absent or null on records from before they were recorded. */
+  requestHeaders?: Record<string, string> | null;
 }
 
 export interface RoutingDecision {

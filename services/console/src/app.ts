@@ -11,6 +11,7 @@ import { Freshness } from './freshness.ts';
 import { SlaWatch } from './sla.ts';
 import { BacklogWatch } from './backlog-watch.ts';
 import { DestinationWatch } from './destination-watch.ts';
+import { RecoveryWatch } from './recovery.ts';
 import { AlertPublisher } from './alert-publisher.ts';
 import { Indexer, indexedTopics } from './indexer.ts';
 import { KafkaRedisLive } from './live.ts';
@@ -142,6 +143,9 @@ export function buildConsole({ config: file, env, log }: ConsoleDeps): Console {
       const watch = new DestinationWatch(config, opened, live, issueChanges, log, ingressHealth);
       watch.start();
       closer.add('destination-watch', () => watch.stop());
+      const recovery = new RecoveryWatch(config, opened, log);
+      recovery.start();
+      closer.add('recovery-watch', () => recovery.stop());
       // Alerts: issue changes from the store's outbox into the hookyard-alerts source.
       const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
       await producer.connect();

@@ -1,13 +1,16 @@
-// Backpressure issues: every 30 s, each destination's oldest pending delivery (the same
-// figure as `hookyard destination status`); older than console.issues.backlogAgeSeconds,
-// it counts toward the destination's backpressure issue (one occurrence per minute).
+// Backpressure issues: each destination's oldest pending delivery (the same figure as
+// `hookyard destination status`); older than console.issues.backlogAgeSeconds, it counts
+// toward the destination's backpressure issue (one occurrence per minute), and back under it
+// (or nothing pending) the issue resolves by itself. Checked every 30 s, or every quarter of
+// the threshold when that is shorter (a threshold of seconds is met within seconds).
 import type { Config, Logger } from '@hookyard/core';
-import { backlogOccurrence } from './issues.ts';
+import { backlogOccurrence, issueId } from './issues.ts';
+import { resolveByItself } from './recovery.ts';
 import { Repeat } from './repeat.ts';
 import type { IndexStore, IssueChange } from './store/driver.ts';
 import type { Operations } from './web/operations.ts';
 
-const EVERY_MS = 30_000;
+export const backlogCheckEveryMs = (thresholdSeconds: number) => Math.min(30_000, Math.max(1_000, thresholdSeconds * 250));
 
 export class BacklogWatch {
   private readonly config: Config;
@@ -15,13 +18,15 @@ export class BacklogWatch {
   private readonly store: IndexStore;
   private readonly ops: Pick<Operations, 'destinations'>;
   private readonly onIssues: (c: IssueChange[]) => void;
+  private readonly log: Logger;
 
   constructor(config: Config, store: IndexStore, ops: Pick<Operations, 'destinations'>, onIssues: (c: IssueChange[]) => void, log: Logger) {
     this.config = config;
     this.store = store;
     this.ops = ops;
     this.onIssues = onIssues;
-    this.repeat = new Repeat(() => this.check(), EVERY_MS, log, 'backlog check failed; trying again');
+    this.log = log;
+    this.repeat = new Repeat(() => this.check(), backlogCheckEveryMs(config.console.issues.backlogAgeSeconds), log, 'backlog check failed; trying again');
   }
 
   start(): void {
@@ -31,11 +36,18 @@ export class BacklogWatch {
 
   async check(now = Date.now()): Promise<IssueChange[]> {
     const threshold = this.config.console.issues.backlogAgeSeconds;
-    const occurrences = (await this.ops.destinations()).flatMap((s) => {
+    const statuses = await this.ops.destinations();
+    const occurrences = statuses.flatMap((s) => {
       const o = s.oldestPendingAgeSeconds === null ? null : backlogOccurrence(s.name, s.oldestPendingAgeSeconds, s.pending, threshold, now);
       return o ? [o] : [];
     });
     const changes = await this.store.recordIssues(occurrences);
+    const over = new Set(occurrences.map((o) => o.target));
+    for (const s of statuses) {
+      if (over.has(s.name)) continue;
+      const issue = await this.store.issue(issueId('backpressure', s.name, 'backlog'));
+      if (issue) await resolveByItself(this.store, issue, now, this.log, `the oldest pending delivery is under ${threshold} s again`);
+    }
     this.onIssues(changes);
     return changes;
   }

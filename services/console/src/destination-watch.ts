@@ -7,6 +7,7 @@
 import { ALERTS_SOURCE, type Config, type Logger, type RedisIngressHealth } from '@hookyard/core';
 import { breakerOccurrence, ingressOccurrence, issueId, pausedOccurrence } from './issues.ts';
 import type { LiveDestinations } from './live.ts';
+import { resolveByItself } from './recovery.ts';
 import { Repeat } from './repeat.ts';
 import type { IndexStore, IssueChange, IssueOccurrence } from './store/driver.ts';
 
@@ -63,10 +64,7 @@ export class DestinationWatch {
     const changes = await this.store.recordIssues(occurrences);
     for (const id of clear) {
       const issue = await this.store.issue(id);
-      if (issue && (issue.state === 'open' || issue.state === 'acknowledged')) {
-        await this.store.setIssueState(id, 'resolved', 'hookyard', now);
-        this.log.info({ issue: id, title: issue.title }, 'issue resolved: the destination recovered');
-      }
+      if (issue) await resolveByItself(this.store, issue, now, this.log, issue.kind === 'ingress' ? 'ingress answers without 503 again' : 'the destination recovered');
     }
     this.onIssues(changes);
     return changes;

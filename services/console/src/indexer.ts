@@ -10,7 +10,7 @@ import {
 } from '@hookyard/core';
 import { attemptRow, deadLetterRow, decisionRows, deliveryRecordRow, eventMapping, eventRow, receiptRow, rejectionRow } from './records.ts';
 import { emptyBatch, type IndexStore, type IssueChange, type IssueOccurrence, type WriteBatch } from './store/driver.ts';
-import { deadLetterOccurrence, deliveryOccurrence, refusalOccurrence, transformOccurrences } from './issues.ts';
+import { deadLetterOccurrence, deliveryOccurrence, failedReceiptOccurrence, refusalOccurrence, transformOccurrences } from './issues.ts';
 
 /** The consumer's own view: the store it writes (a narrow slice of IndexStore). */
 export type IndexWriter = Pick<IndexStore, 'write' | 'recordIssues'>;
@@ -152,6 +152,7 @@ export class Indexer {
     for (const a of rows.attempts) { const o = deliveryOccurrence(a); if (o) occurrences.push(o); }
     for (const r of rows.rejections) occurrences.push(refusalOccurrence(r, this.deps.config.console.issues.refusalsPerMinute));
     for (const d of rows.deadLetters) { const o = deadLetterOccurrence(d, this.deps.config.console.issues.deadLettersPerHour); if (o) occurrences.push(o); }
+    for (const r of rows.receipts) { const o = failedReceiptOccurrence(r); if (o) occurrences.push(o); }
     if (occurrences.length > 0) this.deps.onIssues?.(await this.deps.store.recordIssues(occurrences));
     const last = batch.messages[batch.messages.length - 1]!;
     // Committed only after the store has the rows (see the file's comment), and past the

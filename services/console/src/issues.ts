@@ -1,9 +1,13 @@
 // Failures → issue occurrences (pure): which issue a failed attempt, a transform error, a
-// refusal, a missed receipt or an old backlog belongs to, and its title. The store counts
+// refusal, a missed or failed receipt or an old backlog belongs to, and its title. The store counts
 // them (once per occurrence) and decides opened / reopened; see store/driver.ts.
 import { createHash } from 'node:crypto';
 import type { RoutingDecision } from '@hookyard/core';
-import type { AttemptRow, Coordinates, DeadLetterRow, IssueKind, IssueOccurrence, RejectionRow } from './store/driver.ts';
+import type { AttemptRow, Coordinates, DeadLetterRow, IssueKind, IssueOccurrence, ReceiptRow, RejectionRow } from './store/driver.ts';
+
+/** The windows of the rate issues' thresholds (per minute, per hour). */
+export const REFUSAL_WINDOW_MS = 60_000;
+export const DEAD_LETTER_WINDOW_MS = 3_600_000;
 
 /** A stable id for an issue: what failed, where, how. */
 export function issueId(kind: IssueKind, target: string, detail: string): string {
@@ -48,7 +52,7 @@ export function refusalOccurrence(r: RejectionRow, perMinute: number): IssueOccu
   return {
     issueId: issueId('refusal', r.source, r.reason), kind: 'refusal', target: r.source, title: `${r.source}: requests refused (${r.reason})`,
     occurrence: at(r.kafka), eventId: null, at: r.receivedAt, sample: `${r.status} ${r.code}: ${r.method} ${r.path} from ${r.remoteIp}`,
-    threshold: { count: perMinute, windowMs: 60_000 },
+    threshold: { count: perMinute, windowMs: REFUSAL_WINDOW_MS },
   };
 }
 
@@ -57,6 +61,18 @@ export function receiptOccurrence(destination: string, eventId: string, now: num
   return {
     issueId: issueId('receipts', destination, 'sla'), kind: 'receipts', target: destination, title: `${destination}: deliveries not confirmed within ${slaSeconds} s (applied unknown)`,
     occurrence: `sla/${eventId}`, eventId, at: now, sample: `no receipt for ${eventId}.${destination}`,
+  };
+}
+
+/**
+ * A receipt saying the receiver failed to apply the event: its own receipts issue per
+ * destination (the delivery itself succeeded, so no delivery issue says it).
+ */
+export function failedReceiptOccurrence(r: ReceiptRow): IssueOccurrence | null {
+  if (r.status !== 'failed') return null;
+  return {
+    issueId: issueId('receipts', r.destination, 'failed'), kind: 'receipts', target: r.destination, title: `${r.destination}: receipts say events failed to apply`,
+    occurrence: at(r.kafka), eventId: r.eventId, at: r.at, sample: (r.detail ?? 'failed (no detail)').slice(0, 500),
   };
 }
 
@@ -75,7 +91,7 @@ export function deadLetterOccurrence(d: DeadLetterRow, perHour: number): IssueOc
   return {
     issueId: issueId('dead_letters', d.destination, 'rate'), kind: 'dead_letters', target: d.destination, title: `${d.destination}: ${perHour}+ dead letters in an hour`,
     occurrence: at(d.kafka), eventId: d.eventId || null, at: d.deadAt, sample: `${d.stage} stage, ${d.attempts} attempts: ${d.lastError}`.slice(0, 500),
-    threshold: { count: perHour, windowMs: 3_600_000 },
+    threshold: { count: perHour, windowMs: DEAD_LETTER_WINDOW_MS },
   };
 }
 

@@ -49,7 +49,7 @@ export function deliveryRecordRow(d: Delivery, timestamp: number, kafka: Coordin
 export function attemptRow(a: DeliveryAttempt, kafka: Coordinates): AttemptRow {
   return {
     kafka, eventId: a.eventId, destination: a.destination, attempt: a.attempt, at: a.at, status: a.status, outcome: a.outcome, latencyMs: a.latencyMs,
-    error: a.error, responseSnippet: a.responseSnippet, nextAttemptAt: a.nextAttemptAt,
+    error: a.error, responseSnippet: a.responseSnippet, nextAttemptAt: a.nextAttemptAt, requestHeaders: a.requestHeaders ?? null,
   };
 }
 

@@ -9,7 +9,7 @@ import {
   AGE_BUCKETS, Counter, Gauge, Histogram, isPoisonRecord,
   type BatchingProducer, type Config, type DeadLetter, type Delivery, type DestinationConfig, type DestinationStateStore, type EnvelopeCodec, type Logger, type Registry, type Settle, type TopicNames,
 } from '@hookyard/core';
-import type { AttemptResult, HttpSender } from './http-sender.ts';
+import { recordedHeaders, type AttemptResult, type HttpSender } from './http-sender.ts';
 import { classify, type Outcome } from './outcome.ts';
 import type { DestinationGuard, Health, Held } from './destination-guard.ts';
 import type { Task, TaskContext } from './partition-worker.ts';
@@ -81,10 +81,11 @@ export function deliverySteps(deps: DeliveryDeps) {
   const { topics, codec, out, guard, sender, states, log, opts, byName, byTopic } = deps;
   const { attempts, eventAge, latency, retriesScheduled, deadLetters, gone, inFlight, retriesDue } = deps.metrics;
 
-  async function record(d: Delivery, attempt: number, r: AttemptResult, o: Outcome, nextAt: number | null): Promise<void> {
+  async function record(dest: DestinationConfig, d: Delivery, attempt: number, r: AttemptResult, o: Outcome, nextAt: number | null): Promise<void> {
     const value = await codec.encode(topics.attempts, 'delivery-attempt', {
       eventId: d.eventId, destination: d.destination, attempt, at: Date.now(), status: r.status ?? null, outcome: o.kind,
       latencyMs: r.latencyMs, error: r.error ?? (o.kind === 'success' ? null : o.reason), responseSnippet: r.responseSnippet.slice(0, 2048), nextAttemptAt: nextAt,
+      requestHeaders: recordedHeaders(dest, r.headers),
     });
     await out.send(topics.attempts, { key: d.eventId, value });
   }
@@ -187,7 +188,7 @@ export function deliverySteps(deps: DeliveryDeps) {
         // the commit) finds the mark and skips, so the key's next record cannot be
         // overtaken by a resend of this one. Unmarked (Redis down), the key waits.
         if (written) ctx.releaseKey();
-        await record(d, n, r, o, null);
+        await record(dest, d, n, r, o, null);
         clock?.lap('record');
         return { kind: 'settled' };
       }
@@ -198,13 +199,13 @@ export function deliverySteps(deps: DeliveryDeps) {
           .catch((err: unknown) => log.error({ err: (err as Error).message, destination: dest.name }, 'could not pause the destination'));
       }
       if (notBefore === null) {
-        await record(d, n, r, { ...o, kind: 'dead' }, null);
+        await record(dest, d, n, r, { ...o, kind: 'dead' }, null);
         await deadLetter(deadDelivery(d, n, r.status ?? null, o.kind === 'retry' ? `attempts exhausted; last: ${r.error ?? o.reason}` : o.reason));
         log.warn({ destination: dest.name, eventId: d.eventId, attempts: n, status: r.status }, 'delivery dead-lettered');
         return { kind: 'settled' };
       }
       signal.throwIfAborted();
-      await record(d, n, r, o, notBefore);
+      await record(dest, d, n, r, o, notBefore);
       retriesScheduled.inc({ destination: dest.name });
       return { kind: 'retry', at: notBefore, made: n };
     } finally {

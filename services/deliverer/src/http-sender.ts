@@ -1,7 +1,7 @@
 // One outbound attempt with undici: keep-alive pool per origin, no redirects followed,
 // response body read capped.
 import { Agent, request } from 'undici';
-import type { DestinationConfig, Delivery } from '@hookyard/core';
+import { redactHeaders, type DestinationConfig, type Delivery } from '@hookyard/core';
 import { signStandardWebhook } from './signature.ts';
 
 export interface AttemptResult {
@@ -11,12 +11,25 @@ export interface AttemptResult {
   latencyMs: number;
   responseSnippet: string;
   retryAfter: string | undefined;
+  /** The headers as sent, secrets included: stored only through recordedHeaders. */
+  headers: Record<string, string>;
 }
 
 const SNIPPET_BYTES = 4096;
 
 export function webhookId(d: Pick<Delivery, 'eventId' | 'destination'>): string {
   return `${d.eventId}.${d.destination}`;
+}
+
+const NO_EXTRA: readonly string[] = [];
+
+/**
+ * The sent headers an attempt record keeps: core's redaction (authorization, the signature
+ * and anything named like a credential), plus a header-type auth's own header, whose name
+ * is the operator's choice and may look like nothing secret.
+ */
+export function recordedHeaders(dest: DestinationConfig, sent: Record<string, string>): Record<string, string> {
+  return redactHeaders(sent, dest.auth?.type === 'header' ? [dest.auth.name.toLowerCase()] : NO_EXTRA);
 }
 
 export class HttpSender {
@@ -62,9 +75,9 @@ export class HttpSender {
       }
       res.body.destroy();
       const ra = res.headers['retry-after'];
-      return { status: res.statusCode, ok: res.statusCode >= 200 && res.statusCode < 300, error: undefined, latencyMs: performance.now() - t0, responseSnippet: snippet.slice(0, SNIPPET_BYTES), retryAfter: Array.isArray(ra) ? ra[0] : ra };
+      return { status: res.statusCode, ok: res.statusCode >= 200 && res.statusCode < 300, error: undefined, latencyMs: performance.now() - t0, responseSnippet: snippet.slice(0, SNIPPET_BYTES), retryAfter: Array.isArray(ra) ? ra[0] : ra, headers };
     } catch (err) {
-      return { status: undefined, ok: false, error: (err as Error).message || String(err), latencyMs: performance.now() - t0, responseSnippet: '', retryAfter: undefined };
+      return { status: undefined, ok: false, error: (err as Error).message || String(err), latencyMs: performance.now() - t0, responseSnippet: '', retryAfter: undefined, headers };
     }
   }
 

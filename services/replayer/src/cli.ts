@@ -8,7 +8,7 @@ import { CommandFailed, UsageError } from './errors.ts';
 import { DESTINATION_HELP, DESTINATION_OPTIONS, destination, destinationOptions, formatStatus } from './commands/destination.ts';
 import { DLQ_HELP, DLQ_OPTIONS, dlq, dlqOptions, formatDlq } from './commands/dlq.ts';
 import { EVENTS_HELP, EVENTS_OPTIONS, eventsOptions, formatShown, listEvents, showEvent, shownJson } from './commands/events.ts';
-import { eraseEvent, formatTrace, searchEvents, traceFromIndex } from './commands/history.ts';
+import { bodyFromKafka, eraseEvent, formatTrace, searchEvents, traceFromIndex } from './commands/history.ts';
 import { consoleClient, ConsoleUnavailable, type ConsoleClient } from './console-client.ts';
 import { REPLAY_HELP, REPLAY_OPTIONS, formatReplay, replay, replayOptions } from './commands/replay.ts';
 import { ISSUES_HELP, ISSUES_OPTIONS, issues } from './commands/issues.ts';
@@ -180,12 +180,19 @@ export async function runCli(argv: string[], deps: CliDeps = {}): Promise<number
         }
         if (o.action === 'show') {
           const { trace, why } = await traceFromIndex(client(), o.id);
-          if (trace?.event && trace.event.bodyStored) {
+          if (trace?.event) {
+            // A body over console.maxBodyBytes is not kept: read that one record from Kafka
+            // at the coordinates the index kept, and show the index's story with it.
+            if (!trace.event.bodyStored) {
+              const body = await bodyFromKafka(context(), trace.event.kafka, o.id);
+              if (body === null) out.note(`the index does not keep this body, and Kafka no longer has it at ${trace.event.kafka.topic}/${trace.event.kafka.partition}@${trace.event.kafka.offset} (its retention passed)`);
+              else trace.event = { ...trace.event, ...body, bodyFrom: 'kafka' };
+            }
             if (o.json) out.line(JSON.stringify(trace));
             else for (const l of formatTrace(trace)) out.line(l);
             return 0;
           }
-          out.note(trace ? 'the index does not keep this body: reading the event from Kafka' : `not from the index (${why}): reading Kafka`);
+          out.note(trace ? 'the index has this event\'s deliveries but not the event: reading it from Kafka' : `not from the index (${why}): reading Kafka`);
         }
         if (o.action === 'list') {
           const s = await listEvents(context(), o);

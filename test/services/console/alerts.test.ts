@@ -1,8 +1,10 @@
 // Alerts on the real pipeline: a destination answering 500 until an issue opens → exactly one
 // Slack message and one PagerDuty trigger, in the shapes their documentation gives; more
-// failures of the open issue → nothing more; resolved → one PagerDuty resolve (same
-// dedup_key) and one Slack message. And an issue change recorded before the console died is
-// published when it starts again (the outbox), under the same event id.
+// failures of the open issue → nothing more; the destination answering 2xx again → the issue
+// resolves by itself, one PagerDuty resolve (same dedup_key) and one Slack message; failing
+// and recovering again within alerts.reopenIntervalSeconds → nobody paged. And an issue
+// change recorded before the console died is published when it starts again (the outbox),
+// under the same event id.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -37,7 +39,8 @@ before(async () => {
   pagerduty.respond = 202;
   raw = {
     kafka: { topicPrefix: uniquePrefix('alerts'), partitions: 2 },
-    console: { apiTokens: [{ name: 'ops', token: TOKEN }], store: { type: 'sqlite', path: join(dir, 'index.db') } },
+    // Recovered: quiet for 2 s after the last failure (not the default two minutes).
+    console: { apiTokens: [{ name: 'ops', token: TOKEN }], store: { type: 'sqlite', path: join(dir, 'index.db') }, issues: { recoveryQuietSeconds: 2 } },
     sources: [{ name: 'shop' }],
     destinations: [{ name: 'billing', url: billing.url, retry: { schedule: [0, 100], maxAttempts: 2 } }],
     connections: [{ source: 'shop', destination: 'billing' }],
@@ -84,7 +87,7 @@ function assertSlack(m: any, pattern: RegExp): void {
   assert.ok(Array.isArray(m.blocks) && m.blocks.every((b: any) => b.type === 'section' && b.text.type === 'mrkdwn' && b.text.text.length <= 3000));
 }
 
-test('an issue opened → one Slack message and one PagerDuty trigger; more failures → nothing; resolved → one of each', { timeout: 120_000 }, async () => {
+test('an issue opened → one Slack message and one PagerDuty trigger; more failures → nothing; the destination recovers → resolved by itself, one of each; a flap → nothing', { timeout: 120_000 }, async () => {
   await send();
   await slack.waitFor(1, 60_000);
   await pagerduty.waitFor(1, 30_000);
@@ -109,14 +112,18 @@ test('an issue opened → one Slack message and one PagerDuty trigger; more fail
   assert.equal(pagerduty.received.length, 1);
   assert.equal(trigger.dedup_key, `hookyard-${issue.id}`);
 
-  // Resolved: one resolve with the same dedup_key, one Slack message.
-  assert.equal((await api(`/api/v1/issues/${issue.id}/resolve`, 'POST')).state, 'resolved');
+  // The destination answers 2xx again and delivers: the issue resolves by itself (nobody
+  // resolves it here), one resolve with the same dedup_key, one Slack message.
+  billing.respond = 200;
+  await send();
   await pagerduty.waitFor(2, 30_000);
   await slack.waitFor(2, 30_000);
   const resolve = bodies(pagerduty)[1];
   assertPagerDuty(resolve, 'resolve');
   assert.equal(resolve.dedup_key, trigger.dedup_key);
   assertSlack(bodies(slack)[1], /^Resolved: billing: HTTP 500$/);
+  const resolved = await api(`/api/v1/issues/${issue.id}`);
+  assert.deepEqual([resolved.state, resolved.stateBy], ['resolved', 'hookyard']);
   await new Promise((r) => setTimeout(r, 1_500));
   assert.equal(pagerduty.received.length, 2);
   assert.equal(slack.received.length, 2);
@@ -134,6 +141,26 @@ test('an issue opened → one Slack message and one PagerDuty trigger; more fail
   assert.deepEqual(alerts.map((e) => e.deliveries.length).sort(), [2, 3], 'the resolve also went to the webhook channel');
   // Nobody outside can post to it.
   assert.equal((await fetch(`${ingressUrl}/webhooks/hookyard-alerts`, { method: 'POST', body: '{}' })).status, 404);
+
+  // A flap: it fails again (reopened, within five minutes of the page: the reopen waits) and
+  // recovers again (resolved: the waiting reopen and this resolve are withdrawn). Nobody hears.
+  billing.respond = 500;
+  await send();
+  const state = async (want: string, reopened: number) => {
+    for (let i = 0; i < 150; i++) {
+      const x = await api(`/api/v1/issues/${issue.id}`);
+      if (x.state === want && x.reopened === reopened) return x;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.fail(`the issue did not become ${want} (reopened ${reopened})`);
+  };
+  await state('open', 1);
+  billing.respond = 200;
+  await send();
+  assert.equal((await state('resolved', 1)).stateBy, 'hookyard');
+  await new Promise((r) => setTimeout(r, 3_000));
+  assert.deepEqual([pagerduty.received.length, slack.received.length, ops.received.length], [2, 2, 1], 'the flap paged nobody');
+  assert.equal(((await api('/api/v1/events?source=hookyard-alerts')).items as any[]).length, 2, 'nor became an alert event');
 });
 
 test('an issue change recorded before the console died is published when it starts again', { timeout: 120_000 }, async () => {

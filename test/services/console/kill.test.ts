@@ -1,7 +1,9 @@
-// kill -9 of the indexer under load: the console runs as its own process against a real
-// SQLite file while events and attempt records stream into Kafka; it is killed twice
-// mid-stream and started again. Afterwards the file holds every record exactly once:
-// no gap (each event and attempt is there) and no duplicate (row counts equal the records).
+// kill -9 of the indexer under load, on each store: the console runs as its own process
+// against a real SQLite file, then a real PostgreSQL database, while events and attempt
+// records stream into Kafka; it is killed twice mid-stream and started again. Afterwards
+// the store holds every record exactly once: no gap (each event and attempt is there) and
+// no duplicate (row counts equal the records; SQLite's full-text table, which has no key of
+// its own, once per event).
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -12,6 +14,7 @@ import { after, test } from 'node:test';
 import { Kafka, logLevel } from 'kafkajs';
 import { EnvelopeCodec, ensureTopics, topicNames, type DeliveryAttempt } from '@hookyard/core';
 import { infra, uniquePrefix } from '../../support/infra.ts';
+import { scratchDatabase } from '../../support/postgres.ts';
 import { rawEvent } from '../../support/raw-events.ts';
 import { spawnService, testConfig, writeConfigFile } from '../../support/stack.ts';
 
@@ -22,11 +25,54 @@ after(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-test('kill -9 of the indexer under load leaves no duplicate and no gap', { timeout: 240_000 }, async () => {
-  const a = await infra();
+/** Reads the store the killed console wrote, as its own client. */
+interface Reader { count(sql: string): Promise<number>; has(id: string): Promise<boolean>; close(): Promise<void> }
+
+function sqliteReader(path: string): Reader {
+  const db = () => new DatabaseSync(path, { readOnly: true });
+  return {
+    async count(sql) { const d = db(); try { return Number((d.prepare(sql).get() as { n: number }).n); } finally { d.close(); } },
+    async has(id) { const d = db(); try { return d.prepare('SELECT 1 FROM events WHERE id = ?').get(id) !== undefined; } finally { d.close(); } },
+    async close() {},
+  };
+}
+
+async function pgReader(url: string): Promise<Reader> {
+  const { default: pg } = await import('pg');
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  return {
+    // Before the console's first start the tables do not exist yet.
+    async count(sql) { return Number((await c.query(sql).catch(() => ({ rows: [{ n: 0 }] }))).rows[0].n); },
+    async has(id) { return (await c.query('SELECT 1 FROM events WHERE id = $1', [id])).rowCount === 1; },
+    async close() { await c.end(); },
+  };
+}
+
+for (const kind of ['sqlite', 'postgres'] as const) {
+  test(`kill -9 of the indexer under load leaves no duplicate and no gap (${kind})`, { timeout: 240_000 }, async () => {
+    const a = await infra();
+    let store: Record<string, unknown> = { type: 'sqlite', path: join(dir, `index-${kind}.db`) };
+    let drop = async () => {};
+    if (kind === 'postgres') {
+      const db = await scratchDatabase('hookyard_kill');
+      drop = db.drop;
+      store = { type: 'postgres', url: db.url };
+    }
+    const reader = kind === 'postgres' ? await pgReader(String(store.url)) : sqliteReader(String(store.path));
+    try {
+      await killAndCount(a, store, reader, kind);
+    } finally {
+      await reader.close();
+      await drop();
+    }
+  });
+}
+
+async function killAndCount(a: Awaited<ReturnType<typeof infra>>, store: Record<string, unknown>, reader: Reader, kind: 'sqlite' | 'postgres'): Promise<void> {
   const raw = {
-    kafka: { topicPrefix: uniquePrefix('console-kill'), partitions: 3 },
-    console: { store: { type: 'sqlite', path: join(dir, 'index.db') } },
+    kafka: { topicPrefix: uniquePrefix(`console-kill-${kind}`), partitions: 3 },
+    console: { store },
     sources: [{ name: 'shop' }],
     destinations: [{ name: 'sink', url: 'http://127.0.0.1:9/hook' }],
   };
@@ -71,26 +117,21 @@ test('kill -9 of the indexer under load leaves no duplicate and no gap', { timeo
   await feed;
   await producer.disconnect();
 
-  const count = (sql: string) => {
-    const db = new DatabaseSync(join(dir, 'index.db'), { readOnly: true });
-    try { return Number((db.prepare(sql).get() as { n: number }).n); } finally { db.close(); }
-  };
+  const { count } = reader;
   const deadline = Date.now() + 120_000;
-  while (Date.now() < deadline && (count('SELECT count(*) AS n FROM events') < N || count('SELECT count(*) AS n FROM attempts') < N)) await new Promise((r) => setTimeout(r, 500));
+  while (Date.now() < deadline && ((await count('SELECT count(*) AS n FROM events')) < N || (await count('SELECT count(*) AS n FROM attempts')) < N)) await new Promise((r) => setTimeout(r, 500));
   child.kill('SIGTERM');
   await new Promise((r) => child!.once('exit', r));
   child = undefined;
 
-  assert.equal(count('SELECT count(*) AS n FROM events'), N, 'every event once');
-  assert.equal(count('SELECT count(*) AS n FROM attempts'), N, 'every attempt once');
-  assert.equal(count('SELECT count(DISTINCT id) AS n FROM events'), N);
-  assert.equal(count("SELECT count(*) AS n FROM deliveries WHERE state = 'delivered' AND source = 'shop'"), N, 'each delivery delivered, its source filled in');
-  const db = new DatabaseSync(join(dir, 'index.db'), { readOnly: true });
-  const missing = ids.filter((id) => db.prepare('SELECT 1 FROM events WHERE id = ?').get(id) === undefined);
-  db.close();
+  assert.equal(await count('SELECT count(*) AS n FROM events'), N, 'every event once');
+  assert.equal(await count('SELECT count(*) AS n FROM attempts'), N, 'every attempt once');
+  assert.equal(await count('SELECT count(DISTINCT id) AS n FROM events'), N);
+  assert.equal(await count("SELECT count(*) AS n FROM deliveries WHERE state = 'delivered' AND source = 'shop'"), N, 'each delivery delivered, its source filled in');
+  const missing: string[] = [];
+  for (const id of ids) if (!(await reader.has(id))) missing.push(id);
   assert.deepEqual(missing, []);
   // Full text was indexed once per event, not once per re-read.
-  const fdb = new DatabaseSync(join(dir, 'index.db'), { readOnly: true });
-  assert.equal(Number((fdb.prepare(`SELECT count(*) AS n FROM events_fts WHERE events_fts MATCH '"load"'`).get() as { n: number }).n), N);
-  fdb.close();
-});
+  const fts = kind === 'sqlite' ? `SELECT count(*) AS n FROM events_fts WHERE events_fts MATCH '"load"'` : `SELECT count(*) AS n FROM events WHERE fts @@ plainto_tsquery('simple', 'load')`;
+  assert.equal(await count(fts), N);
+}

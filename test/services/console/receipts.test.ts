@@ -1,7 +1,8 @@
 // Outcome receipts end to end on the real pipeline: the receiving application signs a
 // receipt with the standardwebhooks SDK and POSTs it to ingress; forged, stale, replayed and
 // unknown-webhook-id receipts are refused (and recorded); the index shows applied / failed,
-// and a delivery with no receipt past its SLA becomes "applied unknown" exactly once.
+// a delivery with no receipt past its SLA becomes "applied unknown" exactly once, and each of
+// the two is an issue of the destination's.
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -119,7 +120,7 @@ test('a signed receipt is captured (202) and the delivery reads applied; bad rec
   assert.match(metrics, /hookyard_receipts_total\{[^}]*destination="ledger"[^}]*status="applied"[^}]*\} 1$/m);
 });
 
-test('a failed receipt reads failed; no receipt past the SLA reads applied unknown, counted once', { timeout: 120_000 }, async () => {
+test('a failed receipt reads failed; no receipt past the SLA reads applied unknown, counted once; each opens its receipts issue', { timeout: 120_000 }, async () => {
   const failed = await send(2);
   const silent = await send(3);
   await sink.waitFor(3);
@@ -138,4 +139,11 @@ test('a failed receipt reads failed; no receipt past the SLA reads applied unkno
   await new Promise((r) => setTimeout(r, 6_000));
   assert.equal(await missed(), 1, 'an SLA miss is raised once per delivery');
   assert.equal((await api('/api/v1/events?receipt=maybe')).error.param, 'receipt');
+  // "The destination says it failed to apply it" is a failure someone should see, like a
+  // failed delivery: an issue of its own; the silent one counts toward the SLA issue.
+  const issues = ((await api('/api/v1/issues?kind=receipts')).items as any[]).map((i) => [i.title, i.count, i.sample]).sort();
+  assert.deepEqual(issues, [
+    ['ledger: deliveries not confirmed within 3 s (applied unknown)', 1, `no receipt for ${silent}.ledger`],
+    ['ledger: receipts say events failed to apply', 1, 'ledger closed'],
+  ]);
 });

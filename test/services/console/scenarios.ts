@@ -54,10 +54,12 @@ export function consoleScenarios(kind: 'sqlite' | 'postgres'): void {
     }
     config = testConfig({
       kafka: { topicPrefix: uniquePrefix(`console-${kind}`), partitions: 2 },
-      console: { apiTokens: [{ name: 'ops', token: TOKEN }], store },
+      // Small enough that one event below is over it (its body stays in Kafka only).
+      console: { apiTokens: [{ name: 'ops', token: TOKEN }], store, maxBodyBytes: 4096 },
       sources: [
         { name: 'shop', orderingKey: 'body.customer', eventType: 'body.type', dedupKey: 'body.id' },
         { name: 'locked', verify: { type: 'bearer', token: 'the-right-token' } },
+        { name: 'querykey', verify: { type: 'api-key', key: 'the-query-key-123', query: 'key' } },
       ],
       destinations: [
         { name: 'billing', url: sink.url, retry },
@@ -193,7 +195,7 @@ export function consoleScenarios(kind: 'sqlite' | 'postgres'): void {
     assert.deepEqual(await ids(`replayId=${replayId}`), [reject]);
 
     // Erase: gone from the index, and the answer says what Kafka still holds.
-    const erased = await cli(a, config, ['events', 'erase', ok, '--json'], { console: client });
+    const erased = await cli(a, config, ['events', 'erase', '--event-id', ok, '--json'], { console: client });
     assert.equal(erased.code, 0, erased.notes.join('\n'));
     assert.match(JSON.parse(erased.lines[0]!).kafka, /still in Kafka/);
     assert.equal((await api(`/api/v1/events/${ok}`)).status, 404);
@@ -224,6 +226,45 @@ export function consoleScenarios(kind: 'sqlite' | 'postgres'): void {
     assert.equal(stats.status, 200);
     assert.ok(stats.body.received.some((r: any) => r.source === 'shop' && r.count > 0));
     assert.ok(stats.body.deliveries.some((r: any) => r.destination === 'billing' && r.state === 'dead'));
+  });
+
+  test('accepted requests are indexed without their credentials: header, query key and signature redacted, not findable by words', { timeout: 60_000 }, async () => {
+    const locked = await fetch(`${ingressUrl}/webhooks/locked`, { method: 'POST', headers: { authorization: 'Bearer the-right-token', 'content-type': 'application/json', 'x-note': 'kept' }, body: '{"n":1}' });
+    assert.equal(locked.status, 202);
+    const byQuery = await fetch(`${ingressUrl}/webhooks/querykey?key=the-query-key-123&shop=acme`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"n":2}' });
+    assert.equal(byQuery.status, 202);
+    const [l, q] = [((await locked.json()) as { id: string }).id, ((await byQuery.json()) as { id: string }).id];
+    const tl = await traceUntil(l, (t) => t.event !== null, 'the bearer-authenticated event indexed');
+    const tq = await traceUntil(q, (t) => t.event !== null, 'the query-key event indexed');
+    assert.equal(tl.event.headers.authorization, '[redacted]');
+    assert.equal(tl.event.headers['x-note'], 'kept', 'other headers are kept');
+    assert.equal(new URLSearchParams(tq.event.query).get('key'), '[redacted]');
+    assert.equal(new URLSearchParams(tq.event.query).get('shop'), 'acme');
+    for (const secret of ['the-right-token', 'the-query-key-123']) {
+      assert.ok(!JSON.stringify([tl, tq]).includes(secret), `${secret} is not in any trace`);
+      assert.deepEqual((await api(`/api/v1/events?q=${secret}`)).body.items, [], `${secret} is not searchable`);
+    }
+  });
+
+  test('a body over the index\'s limit: coordinates kept, not the body; events show reads it from Kafka with the index\'s story', { timeout: 60_000 }, async () => {
+    const pad = 'big-body-'.repeat(1000);
+    const res = await fetch(`${ingressUrl}/webhooks/shop`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id: 'evt_big_1', type: 'invoice.big', kind: 'ok', n: 99, customer: 'cus_99', pad }) });
+    assert.equal(res.status, 202);
+    const id = ((await res.json()) as { id: string }).id;
+    const t = await traceUntil(id, (x) => x.event !== null && state(x, 'billing') === 'delivered', 'the big event indexed and delivered');
+    assert.equal(t.event.bodyStored, false);
+    assert.equal(t.event.body, null);
+    assert.ok(t.event.bodySize > 9000);
+    assert.match(t.event.kafka.topic, /raw-events$/);
+    const client = () => consoleClient(config, { HOOKYARD_CONSOLE_URL: consoleUrl, HOOKYARD_API_TOKEN: TOKEN });
+    const shown = await cli(a, config, ['events', 'show', id, '--json'], { console: client });
+    assert.equal(shown.code, 0, shown.notes.join('\n'));
+    const j = JSON.parse(shown.lines[0]!);
+    assert.equal(j.event.bodyFrom, 'kafka');
+    assert.equal(JSON.parse(j.event.body).pad, pad, 'the whole body, from Kafka');
+    assert.ok(j.decisions.some((d: any) => d.destination === 'billing' && d.outcome === 'matched'), 'with the index\'s routing');
+    const text = await cli(a, config, ['events', 'show', id], { console: client });
+    assert.ok(text.lines.some((l) => /over the index's limit: read from Kafka at .*raw-events\/\d+@\d+/.test(l)), text.lines.join('\n'));
   });
 
   test('no token, a wrong token: 401; bad queries: 400 with the parameter named; injection attempts are values', { timeout: 30_000 }, async () => {

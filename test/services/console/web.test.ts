@@ -22,7 +22,10 @@ const OPERATOR = { name: 'ada', password: 'operator passphrase 1' };
 const VIEWER = { name: 'vic', password: 'viewer passphrase 22' };
 const dir = mkdtempSync(join(tmpdir(), 'hookyard-web-'));
 const RECEIPTS_SECRET = `whsec_${Buffer.from('web-test-receipts-secret-0123456').toString('base64')}`;
+const SIGNING_SECRET = `whsec_${Buffer.from('web-test-signing-secret-01234567').toString('base64')}`;
 let sink: Sink;
+/** A second destination whose breaker opens after two failures in a row. */
+let flakySink: Sink;
 let ingressUrl = '';
 let consoleUrl = '';
 let browser: Browser;
@@ -35,6 +38,8 @@ before(async () => {
   mkdirSync(SHOTS, { recursive: true });
   const a = await infra();
   sink = await startSink();
+  flakySink = await startSink();
+  flakySink.respond = () => (failing.has('flaky') ? 500 : 200);
   sink.respond = (_n, r) => (failing.has((JSON.parse(r.body.toString()) as { kind: string }).kind) ? 500 : 200);
   const config = testConfig({
     kafka: { topicPrefix: uniquePrefix('web'), partitions: 2 },
@@ -46,13 +51,16 @@ before(async () => {
         { name: VIEWER.name, role: 'viewer', passwordHash: await hashPassword(VIEWER.password) },
       ],
     },
-    sources: [{ name: 'shop', eventType: 'body.type', dedupKey: 'body.id' }],
-    destinations: [{ name: 'billing', url: sink.url, retry: { schedule: [0, 200], maxAttempts: 2 }, receipts: { secret: RECEIPTS_SECRET, slaSeconds: 600 } }],
-    connections: [{ source: 'shop', destination: 'billing' }],
+    sources: [{ name: 'shop', eventType: 'body.type', dedupKey: 'body.id', maxBodyBytes: 65_536 }],
+    destinations: [
+      { name: 'billing', url: sink.url, retry: { schedule: [0, 200], maxAttempts: 2 }, receipts: { secret: RECEIPTS_SECRET, slaSeconds: 600 }, signingSecret: SIGNING_SECRET, auth: { type: 'bearer', token: 'billing-bearer-token-123' } },
+      { name: 'flaky', url: flakySink.url, retry: { schedule: [0], maxAttempts: 1 }, breaker: { consecutiveFailures: 2, cooldownMs: 600_000 } },
+    ],
+    connections: [{ source: 'shop', destination: 'billing' }, { source: 'shop', destination: 'flaky', filter: { body: { kind: 'flaky' } } }],
   });
   const pipeline = await startPipeline(a, config);
   ({ ingressUrl, consoleUrl } = pipeline);
-  closers.push(() => pipeline.close(), () => sink.close());
+  closers.push(() => pipeline.close(), () => sink.close(), () => flakySink.close());
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
   closers.unshift(() => browser.close());
 });
@@ -84,6 +92,13 @@ async function login(user: { name: string; password: string }): Promise<Page> {
   await page.fill('input[name=name]', user.name);
   await page.fill('input[name=password]', user.password);
   await Promise.all([page.waitForURL(`${consoleUrl}/events`), page.click('button[type=submit]')]);
+  // The session cookie: out of scripts' reach, not sent by other sites' forms (Secure
+  // only with console.secureCookies, behind TLS: this console is plain HTTP).
+  const cookie = (await page.context().cookies()).find((c) => c.name === 'hookyard_session');
+  assert.ok(cookie, 'a session cookie');
+  assert.equal(cookie.httpOnly, true);
+  assert.equal(cookie.sameSite, 'Lax');
+  assert.equal(cookie.secure, false);
   return page;
 }
 
@@ -138,6 +153,14 @@ test('an operator searches, reads a trace, retries a failed delivery, pauses a d
   const billing = page.locator('li.delivery[data-destination=billing]');
   await until(page, async () => (await stateOf(page, 'billing')) === 'dead', 'the delivery is dead');
   assert.equal(await billing.locator('tr.attempt').count(), 2);
+  // Under each attempt, collapsed: the headers it sent, credentials and signature redacted.
+  const sent = billing.locator('details.sent-headers').first();
+  assert.equal(await sent.getAttribute('open'), null, 'collapsed');
+  assert.match(await sent.locator('summary').textContent() ?? '', /^Headers sent \(\d+\)/);
+  assert.equal(await sent.locator('tr[data-header="webhook-id"] td').textContent(), `${down}.billing`);
+  assert.equal(await sent.locator('tr[data-header="webhook-signature"] td').textContent(), '[redacted]');
+  assert.equal(await sent.locator('tr[data-header="authorization"] td').textContent(), '[redacted]');
+  assert.ok(!(await page.content()).includes('billing-bearer-token-123'), 'the bearer token is nowhere on the page');
   await shot(page, 'event');
   failing.delete('down');
   await Promise.all([page.waitForURL(/done=/), billing.locator('button', { hasText: 'Retry delivery to billing' }).click()]);
@@ -210,6 +233,95 @@ test('an operator searches, reads a trace, retries a failed delivery, pauses a d
     await page.locator('.u-wrap').first().waitFor();
     await shot(page, name);
   }
+  await page.context().close();
+});
+
+test('a search narrows a bulk retry and redrive; an event replayed through today\'s routes; a breaker reset; an issue resolved with a retry; refusals on the sources page; a failed action audited', { timeout: 240_000 }, async () => {
+  const page = await login(OPERATOR);
+  // Two dead deliveries to billing; the events page's search (words and type) is carried to
+  // the bulk page, whose dry runs count only what that search finds.
+  failing.add('again');
+  const again = [await send('again', 'marker-narrow'), await send('again', 'marker-other')];
+  await page.goto(`${consoleUrl}/events?destination=billing&state=dead&q=marker-narrow&eventType=order.*`);
+  await until(page, async () => (await page.locator('table.events tbody tr').count()) === 1, 'the search finds one dead delivery');
+  await Promise.all([page.waitForURL(/\/bulk\?/), page.locator('a.bulk-link').click()]);
+  assert.match(await page.locator('[data-narrowing]').textContent() ?? '', /q=marker-narrow; eventType=order\.\*/);
+  const sent = sink.requests.length;
+  const retry = page.locator('form[action="/bulk/retry"]');
+  assert.equal(await retry.locator('input[name=q]').inputValue(), 'marker-narrow');
+  await Promise.all([page.waitForURL(`${consoleUrl}/bulk/retry`), retry.locator('button').click()]);
+  assert.match(await page.locator('.preview .count').textContent() ?? '', /^1 delivery will be re-sent to billing/);
+  await page.goto(`${consoleUrl}/bulk?destination=billing&q=marker-narrow`);
+  const redrive = page.locator('form[action="/bulk/redrive"]');
+  await redrive.locator('input[name=from]').fill('10m');
+  await Promise.all([page.waitForURL(`${consoleUrl}/bulk/redrive`), redrive.locator('button').click()]);
+  assert.match(await page.locator('.preview .count').textContent() ?? '', /^1 dead letter will be re-sent to billing/);
+  // Without the words: both.
+  await page.goto(`${consoleUrl}/bulk`);
+  await redrive.locator('select[name=destination]').selectOption('billing');
+  await redrive.locator('input[name=from]').fill('10m');
+  await redrive.locator('input[name=q]').fill('marker-other marker-narrow');
+  await Promise.all([page.waitForURL(`${consoleUrl}/bulk/redrive`), redrive.locator('button').click()]);
+  assert.match(await page.locator('.preview .count').textContent() ?? '', /^0 dead letters/, 'every word must occur, as in the search');
+  assert.equal(sink.requests.length, sent, 'dry runs send nothing');
+
+  // The delivery issue offers its two dead deliveries; resolving it with the retry sends them.
+  await page.goto(`${consoleUrl}/issues?state=all`);
+  const row = page.locator('table.issues tr', { hasText: 'billing: HTTP 500' });
+  await until(page, async () => (await row.count()) === 1, 'the delivery issue is listed');
+  await Promise.all([page.waitForURL(/\/issues\/[0-9a-f]{20}$/), row.locator('a').click()]);
+  await until(page, async () => (await page.locator('button[data-retry-count="2"]').count()) === 1, 'resolve-and-retry offers the 2 dead deliveries');
+  failing.delete('again');
+  const got = sink.received.length;
+  await Promise.all([page.waitForURL(/\/bulk\/jobs\//), page.locator('button[data-retry-count="2"]').click()]);
+  await page.locator('.job[data-state=done]').waitFor({ timeout: 60_000 });
+  await sink.waitFor(got + 2, 30_000);
+  for (const id of again) {
+    await page.goto(`${consoleUrl}/events/${id}`);
+    await until(page, async () => (await stateOf(page, 'billing')) === 'delivered', `retried ${id} delivered`);
+  }
+
+  // Replay one event through today's routes: billing gets it again, the trace shows the replay.
+  const replayed = again[0]!;
+  await page.goto(`${consoleUrl}/events/${replayed}`);
+  const before = sink.received.length;
+  await Promise.all([page.waitForURL(/done=/), page.locator('form.replay button').click()]);
+  assert.match(await page.locator('p.notice').textContent() ?? '', /Replayed through today's routes: 1 deliveries/);
+  await sink.waitFor(before + 1, 30_000);
+  assert.equal(String(sink.received.at(-1)!.headers['x-hookyard-event-id']), replayed);
+
+  // Two failures in a row open flaky's breaker; the page says so; Reset breaker closes it.
+  failing.add('flaky');
+  await send('flaky');
+  await send('flaky');
+  await page.goto(`${consoleUrl}/destinations`);
+  const card = page.locator('section.destination[data-destination=flaky]');
+  await until(page, async () => (await card.locator('[data-breaker]').textContent()) === 'breaker open', 'the breaker opens');
+  assert.match(await card.textContent() ?? '', /2 failures in a row/);
+  failing.delete('flaky');
+  await Promise.all([page.waitForURL(/done=/), card.locator('button', { hasText: 'Reset breaker' }).click()]);
+  assert.equal(await card.locator('[data-breaker]').textContent(), 'breaker closed');
+  const flakyBefore = flakySink.received.length;
+  await send('flaky');
+  await flakySink.waitFor(flakyBefore + 1, 30_000);
+
+  // A refused request (too large for the source) shows on the sources page, with its reason.
+  const big = await fetch(`${ingressUrl}/webhooks/shop`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id: 'evt_big', type: 'order.big', pad: 'x'.repeat(70_000) }) });
+  assert.equal(big.status, 413);
+  await page.goto(`${consoleUrl}/sources`);
+  await until(page, async () => (await page.locator("table.refusals", { hasText: "body_too_large" }).count()) > 0, 'the refusal is listed');
+
+  // "Delivered, not applied (yet)": a delivered event without a receipt, not the applied one.
+  await page.goto(`${consoleUrl}/events?destination=billing&receipt=none&q=marker-other`);
+  await until(page, async () => (await page.locator(`a[href="/events/${again[1]}"]`).count()) === 1, 'the receipt filter "none" finds a delivered, unconfirmed event');
+
+  // An action that fails is audited too (with why), not only those that succeed.
+  const csrf = JSON.parse((await page.getAttribute('body', 'hx-headers'))!)['x-csrf-token'] as string;
+  const bad = await page.request.post(`${consoleUrl}/bulk/retry`, { headers: { 'x-csrf-token': csrf }, form: { status: '999' }, maxRedirects: 0 });
+  assert.equal(bad.status(), 400);
+  await page.goto(`${consoleUrl}/audit`);
+  const audit = await page.locator('table.audit tbody').textContent() ?? '';
+  for (const a of ['event.replay', 'destination.reset-breaker', 'issue.resolve', 'bulk.retry.start', 'bulk.retry failed']) assert.ok(audit.includes(a), `${a} in the audit log`);
   await page.context().close();
 });
 

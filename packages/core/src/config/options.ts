@@ -235,7 +235,13 @@ export const consoleSchema = z.strictObject({
     backlogAgeSeconds: z.number().int().min(1).default(300),
     /** A destination's dead letters become an issue at this many in an hour. */
     deadLettersPerHour: z.number().int().min(1).default(10),
-  }).default({ refusalsPerMinute: 10, backlogAgeSeconds: 300, deadLettersPerHour: 10 }),
+    /**
+     * A delivery or receipts issue resolves by itself once its destination works again (a
+     * delivery succeeded, a receipt said applied) after the issue's last failure and no failure
+     * of its kind came for this long.
+     */
+    recoveryQuietSeconds: z.number().int().min(0).default(120),
+  }).default({ refusalsPerMinute: 10, backlogAgeSeconds: 300, deadLettersPerHour: 10, recoveryQuietSeconds: 120 }),
 });
 
 /** Where alerts go: channels, and which issue changes reach which (see packages/core/src/alerts.ts). */
@@ -254,6 +260,12 @@ export const alertsSchema = z.strictObject({
   })).default([]),
   /** The console's address as people reach it, for links in alerts. */
   consoleUrl: z.string().optional(),
+  /**
+   * Flapping: an issue's reopened alert goes out no sooner than this after its previous opened
+   * or reopened alert; until then it waits, and a resolve that comes meanwhile cancels both
+   * (neither is sent). 0: every reopen alerts at once.
+   */
+  reopenIntervalSeconds: z.number().int().min(0).default(300),
 });
 
 export const configSchema = z.strictObject({
@@ -265,7 +277,7 @@ export const configSchema = z.strictObject({
   sources: z.array(sourceSchema).min(1, 'must list at least one source'),
   destinations: z.array(destinationSchema).default([]),
   connections: z.array(connectionSchema).default([]),
-  alerts: alertsSchema.default({ channels: [], rules: [] }),
+  alerts: alertsSchema.default({ channels: [], rules: [], reopenIntervalSeconds: 300 }),
   /**
    * Applied config versions (`hookyard config apply`): followed by default — once a version
    * is applied, services run the newest one and switch without a restart. false: this

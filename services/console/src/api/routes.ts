@@ -38,7 +38,7 @@ function traceJson(t: Trace, holds: Map<string, Hold>) {
     },
     decisions: t.decisions.map((d) => ({ destination: d.destination, outcome: d.outcome, error: d.error, at: iso(d.at), replayId: d.replayId, configVersion: d.configVersion })),
     deliveries: t.deliveries.map((d) => ({ ...shown(d, holds), lastAt: iso(d.lastAt), nextAttemptAt: iso(d.nextAttemptAt), receiptAt: iso(d.receiptAt) })),
-    attempts: t.attempts.map((a) => ({ ...a, at: iso(a.at), nextAttemptAt: iso(a.nextAttemptAt) })),
+    attempts: t.attempts.map((a) => ({ ...a, at: iso(a.at), nextAttemptAt: iso(a.nextAttemptAt), requestHeaders: a.requestHeaders ?? null })),
     deadLetters: t.deadLetters.map((d) => ({ ...d, receivedAt: iso(d.receivedAt), deadAt: iso(d.deadAt) })),
   };
 }

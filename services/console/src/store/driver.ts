@@ -152,9 +152,8 @@ export interface StoreStats { events: number; bytes: number }
  * class), transform (connection × error), refusal (source × reason, above a rate), backpressure
  * (a destination's oldest pending too old), receipts (a destination's deliveries past their SLA),
  * dead_letters (a destination's dead letters above a rate), breaker (a destination's breaker
- * open), paused (a destination paused by the deliverer, on a 410) and ingress (answering 503):
- * the last three resolve by themselves when the breaker closes, the destination is resumed,
- * or ingress has answered no 503 for two minutes.
+ * open), paused (a destination paused by the deliverer, on a 410) and ingress (answering 503).
+ * All but transform resolve by themselves when what they report ends (see recovery.ts).
  */
 export const ISSUE_KINDS = ['delivery', 'transform', 'refusal', 'backpressure', 'receipts', 'dead_letters', 'breaker', 'paused', 'ingress'] as const;
 export type IssueKind = (typeof ISSUE_KINDS)[number];
@@ -203,7 +202,15 @@ export interface IssueChange { issue: IssueRow; change: 'opened' | 'reopened' }
  * change, published to Kafka later and marked, so a crash in between loses nothing. Its event
  * id is fixed at write time: a second publication is the same event (deduplicated downstream).
  */
-export interface IssueChangeRecord { seq: number; issueId: string; change: 'opened' | 'reopened' | 'resolved'; at: number; eventId: string }
+export interface IssueChangeRecord {
+  seq: number;
+  issueId: string;
+  change: 'opened' | 'reopened' | 'resolved';
+  at: number;
+  eventId: string;
+  /** When the issue's newest opened or reopened alert was sent (null: none yet): how flapping is held back. */
+  lastAlertAt: number | null;
+}
 
 export interface IssueQuery { states?: IssueState[]; kinds?: IssueKind[]; limit: number; cursor?: string }
 
@@ -256,11 +263,23 @@ export interface IndexStore {
   issue(id: string): Promise<IssueRow | null>;
   /** The newest events an issue affected. */
   issueEvents(id: string, limit: number): Promise<string[]>;
-  /** Acknowledge, resolve, ignore (or reopen); null when there is no such issue. */
-  setIssueState(id: string, state: IssueState, by: string, at: number): Promise<IssueRow | null>;
+  /**
+   * Acknowledge, resolve, ignore (or reopen); null when there is no such issue, or when `only`
+   * is given and the issue is not in one of its states or was seen since its `lastSeen`
+   * (nothing changes then: a failure recorded meanwhile keeps the issue open).
+   */
+  setIssueState(id: string, state: IssueState, by: string, at: number, only?: { states: IssueState[]; lastSeen?: number }): Promise<IssueRow | null>;
+  /** How many of an issue's occurrences fall after `since`: whether a rate is back under its threshold. */
+  issueOccurrencesSince(id: string, since: number): Promise<number>;
+  /**
+   * Whether `destination` worked after `since`: a delivery to it delivered (`delivered`), or a
+   * receipt from it, received after `since`, saying applied (`applied`).
+   */
+  workedSince(destination: string, since: number, what: 'delivered' | 'applied'): Promise<boolean>;
   /** Issue changes not yet published (oldest first). */
   unpublishedIssueChanges(limit: number): Promise<IssueChangeRecord[]>;
-  markIssueChangesPublished(seqs: number[]): Promise<void>;
+  /** `sentAt`: when they were published; null: withdrawn unsent (a reopen and resolve that cancelled). */
+  markIssueChangesPublished(seqs: number[], sentAt: number | null): Promise<void>;
   /** Appends one operator action (kept beyond the event retention). */
   recordAudit(e: AuditEntry): Promise<void>;
   /** Operator actions, newest first; the cursor is the last row's seq. */

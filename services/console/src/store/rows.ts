@@ -8,6 +8,7 @@ export const str = (v: unknown): string => String(v);
 export const optStr = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
 export const optNum = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 const json = (v: unknown): Record<string, string> => (typeof v === 'string' ? JSON.parse(v) : v) as Record<string, string>;
+const optJson = (v: unknown): Record<string, string> | null => (v === null || v === undefined ? null : json(v));
 const coords = (r: Row) => ({ topic: str(r.topic), partition: Number(r.partition), offset: str(r.offset) });
 
 export const toDelivery = (r: Row): DeliveryDetail => ({
@@ -25,6 +26,7 @@ export const toDecision = (r: Row): DecisionRow => ({
 export const toAttempt = (r: Row): AttemptRow => ({
   kafka: coords(r), eventId: str(r.event_id), destination: str(r.destination), attempt: Number(r.attempt), at: Number(r.at), status: optNum(r.status),
   outcome: str(r.outcome) as AttemptRow['outcome'], latencyMs: Number(r.latency_ms), error: optStr(r.error), responseSnippet: str(r.response_snippet), nextAttemptAt: optNum(r.next_attempt_at),
+  requestHeaders: optJson(r.request_headers),
 });
 
 export const toDeadLetter = (r: Row): DeadLetterRow => ({

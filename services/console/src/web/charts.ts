@@ -53,6 +53,32 @@ export function refusalsByReason(w: Window, refusals: { receivedAt: number; sour
   return lines(w, refusals.map((r) => ({ bucket: Math.floor(r.receivedAt / w.bucketMs) * w.bucketMs, key: `${r.source}: ${r.code}`, value: 1 })), 'Refused requests by source and reason', 'requests');
 }
 
+/**
+ * Error rate over time, one line per source (refused requests as a share of all requests it
+ * got) and per destination (failed attempts as a share of attempts); a bucket with nothing
+ * is a gap (null), not 0 %.
+ */
+export function errorRates(w: Window, c: Counts, a: AttemptStat[], refusals: { receivedAt: number; source: string }[]): Chart {
+  const xs = buckets(w);
+  const at = (bucket: number) => Math.round((bucket - w.from) / w.bucketMs);
+  const series = new Map<string, { bad: number[]; all: number[] }>();
+  const add = (key: string, i: number, bad: number, all: number) => {
+    if (i < 0 || i >= xs.length) return;
+    let s = series.get(key);
+    if (!s) series.set(key, (s = { bad: xs.map(() => 0), all: xs.map(() => 0) }));
+    s.bad[i]! += bad;
+    s.all[i]! += all;
+  };
+  for (const r of c.received) add(`${r.source} (refused)`, at(r.bucket), 0, r.count);
+  for (const r of refusals) add(`${r.source} (refused)`, at(Math.floor(r.receivedAt / w.bucketMs) * w.bucketMs), 1, 1);
+  for (const x of a) add(`→ ${x.destination} (failed attempts)`, at(x.bucket), x.success ? 0 : x.count, x.count);
+  const keys = [...series.keys()].sort();
+  return {
+    title: 'Error rate per source and destination', unit: '%', labels: keys,
+    data: [xs.map((x) => x / 1000), ...keys.map((k) => { const s = series.get(k)!; return s.all.map((n, i) => (n === 0 ? null : Math.round((s.bad[i]! / n) * 1000) / 10)); })],
+  };
+}
+
 /** A quantile from latency-bucket counts: the upper bound of the bucket it falls in (ms). */
 export function latencyQuantile(counts: Map<number, number>, q: number): number | null {
   const total = [...counts.values()].reduce((s, n) => s + n, 0);

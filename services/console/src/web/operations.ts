@@ -63,8 +63,9 @@ export class Operations {
     });
   }
 
-  redrive(o: { destination: string | undefined; from: number; to: number; dryRun: boolean }, job?: Job): Promise<DlqSummary> {
-    return dlq(this.context(job?.notes), { action: 'redrive', destination: o.destination, from: o.from, to: o.to, eventIds: [], rate: undefined, dryRun: o.dryRun, json: true, progress: job && progressOf(job) });
+  /** Dead letters in the window; with `eventIds`, only those events' (an empty list: all). */
+  redrive(o: { destination: string | undefined; from: number; to: number; eventIds?: string[]; dryRun: boolean }, job?: Job): Promise<DlqSummary> {
+    return dlq(this.context(job?.notes), { action: 'redrive', destination: o.destination, from: o.from, to: o.to, eventIds: o.eventIds ?? [], rate: undefined, dryRun: o.dryRun, json: true, progress: job && progressOf(job) });
   }
 
   /** Starts work in the background; its page polls job(id). */

@@ -1,13 +1,13 @@
 // The console's pages and actions. Reads go through the same functions as the query API
 // (api/routes.ts) and the same parameter checks (api/query.ts); actions through
-// operations.ts (the CLI's code); every action is written to the audit log first thing
-// after it succeeds or fails.
+// operations.ts (the CLI's code); every action is written to the audit log when it succeeds,
+// and when it fails or is refused for the role (the onError hook).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { eventIdTime, type Config } from '@hookyard/core';
 import { searchView, traceView, type ApiDeps } from '../api/routes.ts';
-import { BadQuery, parseEventId, parseIssueId, parseTime, type Params } from '../api/query.ts';
+import { BadQuery, parseEventId, parseEventQuery, parseIssueId, parseTime, type Params } from '../api/query.ts';
 import { ISSUE_STATES, type AuditEntry, type IssueState, type RejectionRow } from '../store/driver.ts';
-import { chartWindow, destinationCharts, embedJson, endToEndCharts, receivedBySource, refusalsByReason, throughput } from './charts.ts';
+import { chartWindow, destinationCharts, embedJson, endToEndCharts, errorRates, receivedBySource, refusalsByReason, throughput } from './charts.ts';
 import type { Job, Operations } from './operations.ts';
 import { operatorOnly } from './plugin.ts';
 
@@ -29,6 +29,12 @@ function filters(query: unknown): Params {
   return out;
 }
 
+/**
+ * The search filters a bulk action narrows its selection by, beyond destination, source and
+ * window: the same fields as the events page (a link from a search carries them over).
+ */
+const NARROWING = ['q', 'match', 'eventType', 'status', 'orderingKey', 'eventId', 'webhookId', 'replayId', 'receipt'] as const;
+
 const qs = (p: Params) => new URLSearchParams(Object.entries(p).flatMap(([k, v]): [string, string][] => (Array.isArray(v) ? v.map((x): [string, string] => [k, x]) : v === undefined ? [] : [[k, v]]))).toString();
 
 export function pages(app: FastifyInstance, deps: PageDeps): void {
@@ -43,11 +49,22 @@ export function pages(app: FastifyInstance, deps: PageDeps): void {
     return name;
   };
 
+  // An action that fails (a bad form, a 404, Kafka unreachable) or is refused for the role is
+  // audited too: who tried what, and why it did not happen.
+  app.addHook('onError', async (req, _reply, err: Error & { statusCode?: number }) => {
+    const action = req.routeOptions.config?.action;
+    if (!action || !req.user) return;
+    const status = err.statusCode ?? 500;
+    const name = action.replace(':kind', String((req.params as { kind?: string }).kind ?? '').slice(0, 40));
+    await audit(req, { action: `${name} ${status === 403 ? 'denied' : 'failed'}`, target: req.url.split('?')[0]!.slice(0, 300), detail: { status, error: err.message.slice(0, 500) } })
+      .catch((e: unknown) => req.log.error({ err: (e as Error).message }, 'could not audit a failed action'));
+  });
+
   app.get('/', async (req, reply) => {
     const w = chartWindow((req.query as { window?: string }).window);
-    const [counts, attempts, latency] = await Promise.all([deps.store().counts(w), deps.store().attemptStats(w), deps.store().deliveryLatency(w)]);
+    const [counts, attempts, latency, refused] = await Promise.all([deps.store().counts(w), deps.store().attemptStats(w), deps.store().deliveryLatency(w), refusalsIn(w)]);
     const charts = [
-      throughput(w, counts, attempts), receivedBySource(w, counts), ...endToEndCharts(w, latency),
+      throughput(w, counts, attempts), errorRates(w, counts, attempts, refused.refusals), receivedBySource(w, counts), ...endToEndCharts(w, latency),
       ...names.destinations.map((d) => destinationCharts(w, attempts, d).success),
     ];
     const totals = { received: counts.received.reduce((s, r) => s + r.count, 0), delivered: attempts.filter((a) => a.success).reduce((s, a) => s + a.count, 0), failed: attempts.filter((a) => !a.success).reduce((s, a) => s + a.count, 0) };
@@ -70,6 +87,8 @@ export function pages(app: FastifyInstance, deps: PageDeps): void {
     return reply.code(error ? 400 : 200).viewAsync('events.eta', {
       title: 'Events', f, names, page, error, states, window, more: page?.next ? `/events?${qs({ ...f, cursor: page.next })}` : null,
       tail: f.cursor === undefined && page !== null ? `/events/tail?${qs({ ...f, after: page.items[0]?.id ?? '' })}` : null,
+      // The same selection on the bulk page (its dry run counts before anything is sent).
+      bulk: page && page.items.length > 0 ? `/bulk?${qs({ ...f, cursor: undefined, limit: undefined })}` : null,
     });
   });
 
@@ -100,7 +119,7 @@ export function pages(app: FastifyInstance, deps: PageDeps): void {
     return reply.viewAsync('event.eta', { title: `Event ${id}`, t, id, pretty, destinations: names.destinations.filter((d) => routed.has(d) || t.deliveries.some((x) => x.destination === d)), message: (req.query as { done?: string }).done ?? null });
   });
 
-  app.post('/events/:id/retry', { preHandler: operatorOnly }, async (req, reply) => {
+  app.post('/events/:id/retry', { preHandler: operatorOnly, config: { action: 'delivery.retry' } }, async (req, reply) => {
     const id = parseEventId((req.params as { id: string }).id);
     const dest = destinationName(String((req.body as { destination?: string }).destination ?? ''));
     const r = await ops.replayEvent(id, dest);
@@ -108,7 +127,7 @@ export function pages(app: FastifyInstance, deps: PageDeps): void {
     return reply.redirect(`/events/${id}?done=${encodeURIComponent(r.replayed > 0 ? `Sent again to ${dest} (replay ${r.replayId}); the new attempt appears below in a moment.` : `Nothing was sent: ${r.filtered > 0 ? 'the connection filters it out today' : 'the event was not found in Kafka'}.`)}`, 303);
   });
 
-  app.post('/events/:id/replay', { preHandler: operatorOnly }, async (req, reply) => {
+  app.post('/events/:id/replay', { preHandler: operatorOnly, config: { action: 'event.replay' } }, async (req, reply) => {
     const id = parseEventId((req.params as { id: string }).id);
     const raw = String((req.body as { destination?: string }).destination ?? '');
     const dest = raw === '' ? undefined : destinationName(raw);
@@ -128,7 +147,7 @@ export function pages(app: FastifyInstance, deps: PageDeps): void {
   });
 
   for (const action of ['pause', 'resume', 'reset-breaker'] as const) {
-    app.post(`/destinations/:name/${action}`, { preHandler: operatorOnly }, async (req, reply) => {
+    app.post(`/destinations/:name/${action}`, { preHandler: operatorOnly, config: { action: `destination.${action}` } }, async (req, reply) => {
       const name = destinationName((req.params as { name: string }).name);
       const reason = String((req.body as { reason?: string }).reason ?? '').trim().slice(0, 200) || undefined;
       const before = (await ops.destinations([name]))[0]!;
@@ -141,8 +160,16 @@ export function pages(app: FastifyInstance, deps: PageDeps): void {
 
   app.get('/sources', async (req, reply) => {
     const w = chartWindow((req.query as { window?: string }).window);
-    const counts = await deps.store().counts(w);
-    // Refusals in the window, newest first (a flood is sampled by ingress already).
+    const [counts, { refusals, capped }] = await Promise.all([deps.store().counts(w), refusalsIn(w)]);
+    const perSource = names.sources.map((s) => ({
+      name: s, accepted: counts.received.filter((r) => r.source === s).reduce((n, r) => n + r.count, 0), refused: refusals.filter((r) => r.source === s).length,
+    }));
+    return reply.viewAsync('sources.eta', { title: 'Sources', w, perSource, refusals: refusals.slice(0, 100), capped, chartsJson: embedJson([receivedBySource(w, counts), refusalsByReason(w, refusals)]) });
+  });
+
+  // A link from the events page brings its search along (filters in the URL).
+  /** Refusals in the window, newest first, at most 5,000 (a flood is sampled by ingress already). */
+  async function refusalsIn(w: { from: number; to: number }): Promise<{ refusals: RejectionRow[]; capped: boolean }> {
     const refusals: RejectionRow[] = [];
     let cursor: string | undefined;
     do {
@@ -150,21 +177,24 @@ export function pages(app: FastifyInstance, deps: PageDeps): void {
       refusals.push(...p.items);
       cursor = p.next ?? undefined;
     } while (cursor && refusals.length < 5000);
-    const perSource = names.sources.map((s) => ({
-      name: s, accepted: counts.received.filter((r) => r.source === s).reduce((n, r) => n + r.count, 0), refused: refusals.filter((r) => r.source === s).length,
-    }));
-    return reply.viewAsync('sources.eta', { title: 'Sources', w, perSource, refusals: refusals.slice(0, 100), capped: refusals.length >= 5000, chartsJson: embedJson([receivedBySource(w, counts), refusalsByReason(w, refusals)]) });
-  });
+    return { refusals, capped: refusals.length >= 5000 };
+  }
 
-  app.get('/bulk', async (_req, reply) => reply.viewAsync('bulk.eta', { title: 'Bulk actions', names, preview: null, jobs: ops.recentJobs(), form: {} }));
+  app.get('/bulk', async (req, reply) => reply.viewAsync('bulk.eta', { title: 'Bulk actions', names, preview: null, jobs: ops.recentJobs(), form: filters(req.query), narrowing: narrowingOf(filters(req.query)) }));
+
+  /** The narrowing filters present in a form, as shown to the operator ("q=refund, eventType=invoice.*"). */
+  function narrowingOf(f: Params): string {
+    return NARROWING.filter((k) => f[k] !== undefined).map((k) => `${k}=${([] as string[]).concat(f[k]!).join(', ')}`).join('; ');
+  }
 
   // Each bulk action: first a dry run that says how many (nothing sent), then the same form
   // with confirm=yes starts the job.
-  app.post('/bulk/:kind', { preHandler: operatorOnly }, async (req, reply) => {
+  app.post('/bulk/:kind', { preHandler: operatorOnly, config: { action: 'bulk.:kind' } }, async (req, reply) => {
     const kind = (req.params as { kind: string }).kind;
     if (kind !== 'redrive' && kind !== 'replay' && kind !== 'retry') throw Object.assign(new Error('unknown bulk action'), { statusCode: 404 });
     const body = (req.body ?? {}) as Record<string, string>;
     const form = { ...body, _csrf: undefined };
+    const f = filters(body);
     const now = Date.now();
     const time = (name: string, text: string | undefined, fallback: number) => {
       try { return text ? parseTime(name, text, now) : fallback; } catch (err) { throw Object.assign(err as Error, { statusCode: 400 }); }
@@ -175,13 +205,27 @@ export function pages(app: FastifyInstance, deps: PageDeps): void {
     const dest = body.destination ? destinationName(body.destination) : undefined;
     const sources = body.source ? [body.source].filter((s) => names.sources.includes(s)) : [];
     const confirm = body.confirm === 'yes';
-    const pairs = kind === 'retry' ? await deliveriesIn(body.state === 'retrying' ? 'retrying' : 'dead', dest, sources, from, to) : [];
-    const target = `${dest ?? 'every destination'}${sources.length ? ` from ${sources.join(', ')}` : ''}, ${new Date(from).toISOString()} – ${new Date(to).toISOString()}`;
+    // The events page's filters (words, JSON path, type, status, key, ids, receipt) narrow a
+    // retry or a redrive to the deliveries the index finds; a replay takes the window as is.
+    const narrow: Params = {};
+    for (const k of NARROWING) if (f[k] !== undefined) narrow[k] = f[k];
+    const narrowed = kind !== 'replay' && Object.keys(narrow).length > 0;
+    const state = kind === 'retry' && body.state === 'retrying' ? 'retrying' : 'dead';
+    let pairs: { eventId: string; destination: string }[] = [];
+    if (kind === 'retry' || narrowed) {
+      try {
+        pairs = await deliveriesIn(state, dest, sources, from, to, narrow);
+      } catch (err) {
+        if (!(err instanceof BadQuery)) throw err;
+        throw Object.assign(new Error(`${err.param}: ${err.message}`), { statusCode: 400 });
+      }
+    }
+    const target = `${dest ?? 'every destination'}${sources.length ? ` from ${sources.join(', ')}` : ''}${narrowed ? ` matching ${narrowingOf(narrow)}` : ''}, ${new Date(from).toISOString()} – ${new Date(to).toISOString()}`;
     if (!confirm) {
       let count: number;
       let what: string;
       if (kind === 'redrive') {
-        const s = await ops.redrive({ destination: dest, from, to, dryRun: true });
+        const s = narrowed && pairs.length === 0 ? { redriven: 0, skipped: 0 } : await ops.redrive({ destination: dest, from, to, eventIds: narrowed ? pairs.map((p) => p.eventId) : [], dryRun: true });
         count = s.redriven;
         what = `${count} dead letter${count === 1 ? '' : 's'} will be re-sent to ${dest ?? 'their destinations'}${s.skipped ? ` (${s.skipped} skipped: transform-stage or unknown destination)` : ''}`;
       } else if (kind === 'replay') {
@@ -192,22 +236,26 @@ export function pages(app: FastifyInstance, deps: PageDeps): void {
         count = pairs.length;
         what = `${count} deliver${count === 1 ? 'y' : 'ies'} will be re-sent to ${dest ?? 'their destinations'}`;
       }
-      return reply.viewAsync('bulk.eta', { title: 'Bulk actions', names, preview: { kind, what, count, form }, jobs: ops.recentJobs(), form });
+      return reply.viewAsync('bulk.eta', { title: 'Bulk actions', names, preview: { kind, what, count, form }, jobs: ops.recentJobs(), form, narrowing: narrowingOf(f) });
     }
     if (kind === 'retry') return reply.redirect(`/bulk/jobs/${(await startRetry(req, pairs, target)).id}`, 303);
     const title = kind === 'redrive' ? `Redrive dead letters: ${target}` : `Replay: ${target}`;
     const onEnd = (job: Job) => { void audit(req, { action: `bulk.${kind}`, target, detail: { job: job.id, state: job.state, result: job.result, error: job.error } }).catch(() => {}); };
-    const job = ops.start(title, req.user!.name, async (j) => (kind === 'redrive' ? ops.redrive({ destination: dest, from, to, dryRun: false }, j) : ops.replayRange({ from, to, sources, destination: dest, dryRun: false }, j)), onEnd);
+    const job = ops.start(title, req.user!.name, async (j) => (kind === 'redrive' ? ops.redrive({ destination: dest, from, to, eventIds: narrowed ? pairs.map((p) => p.eventId) : [], dryRun: false }, j) : ops.replayRange({ from, to, sources, destination: dest, dryRun: false }, j)), onEnd);
     await audit(req, { action: `bulk.${kind}.start`, target, detail: { job: job.id } });
     return reply.redirect(`/bulk/jobs/${job.id}`, 303);
   });
 
-  /** Deliveries the index shows in a state (at most 10,000), by destination, source and window. */
-  async function deliveriesIn(state: 'dead' | 'retrying', dest: string | undefined, sources: string[], from: number, to: number) {
+  /**
+   * Deliveries the index shows in a state (at most 10,000), by destination, source and
+   * window, narrowed by the events page's filters (checked as the search checks them).
+   */
+  async function deliveriesIn(state: 'dead' | 'retrying', dest: string | undefined, sources: string[], from: number, to: number, narrow: Params = {}) {
+    const { query } = parseEventQuery({ ...narrow, limit: '500' });
     const pairs: { eventId: string; destination: string }[] = [];
     let cursor: string | undefined;
     do {
-      const p = await deps.store().searchEvents({ match: [], from, to, states: [state], ...(dest ? { destinations: [dest] } : {}), ...(sources.length ? { sources } : {}), limit: 500, ...(cursor ? { cursor } : {}) });
+      const p = await deps.store().searchEvents({ ...query, from, to, states: [state], ...(dest ? { destinations: [dest] } : {}), ...(sources.length ? { sources } : {}), limit: 500, ...(cursor ? { cursor } : {}) });
       for (const i of p.items) for (const d of i.deliveries) if (d.state === state && (!dest || d.destination === dest)) pairs.push({ eventId: i.id, destination: d.destination });
       cursor = p.next ?? undefined;
     } while (cursor && pairs.length < 10_000);
@@ -249,7 +297,7 @@ export function pages(app: FastifyInstance, deps: PageDeps): void {
   });
 
   for (const [verb, state] of [['ack', 'acknowledged'], ['resolve', 'resolved'], ['ignore', 'ignored'], ['reopen', 'open']] as const) {
-    app.post(`/issues/:id/${verb}`, { preHandler: operatorOnly }, async (req, reply) => {
+    app.post(`/issues/:id/${verb}`, { preHandler: operatorOnly, config: { action: `issue.${verb}` } }, async (req, reply) => {
       const id = parseIssueId((req.params as { id: string }).id);
       const before = await deps.store().issue(id);
       if (!before) throw Object.assign(new Error(`There is no issue ${id}.`), { statusCode: 404 });

@@ -23,6 +23,8 @@ declare module '@fastify/secure-session' {
 declare module 'fastify' {
   interface FastifyRequest { user?: User }
   interface FastifyReply { locals?: Record<string, unknown> }
+  /** An operator action's name in the audit log (pages.ts), `:kind` filled from the route. */
+  interface FastifyContextConfig { action?: string }
 }
 
 const require = createRequire(import.meta.url);

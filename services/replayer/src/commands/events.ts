@@ -10,7 +10,7 @@ import { iso, parseWindow } from '../time.ts';
 
 export const EVENTS_HELP = `Usage: hookyard events search [filters] [--limit N] [--all] [--json]
        hookyard events show <event id> [--json]
-       hookyard events erase <event id> [--json]
+       hookyard events erase <event id> | --event-id <id> [--json]
        hookyard events list --from <time> [--to <time>] [--source S] [--rejected] [--json]
 
 search the event history (the console's index; newest first): every filter narrows.
@@ -73,7 +73,8 @@ export type EventsOptions =
 const SLACK_MS = 60_000;
 
 export function eventsOptions(positionals: string[], v: { [K in keyof typeof EVENTS_OPTIONS]?: unknown }, ctx: Pick<CliContext, 'config'>, now = Date.now()): EventsOptions {
-  const [action, id] = positionals;
+  const [action] = positionals;
+  let id = positionals[1];
   if (action === 'show') {
     if (!id) throw new UsageError('events show: give an event id');
     const at = eventIdTime(id);
@@ -81,6 +82,10 @@ export function eventsOptions(positionals: string[], v: { [K in keyof typeof EVE
     return { action, id, at, json: Boolean(v.json) };
   }
   if (action === 'erase') {
+    // `erase <id>` or `erase --event-id <id>` (the search filter's flag names the same thing).
+    const flag = v['event-id'] as string | undefined;
+    if (id !== undefined && flag !== undefined && id !== flag) throw new UsageError('events erase: give one event id (as an argument or --event-id), not two');
+    id ??= flag;
     if (!id) throw new UsageError('events erase: give an event id');
     if (eventIdTime(id) === undefined) throw new UsageError(`"${id}" is not a hookyard event id (UUIDv7)`);
     return { action, id, json: Boolean(v.json) };

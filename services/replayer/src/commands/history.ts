@@ -1,7 +1,9 @@
 // hookyard events search | show (from the index) | erase: the event history through the
 // console's API. `show` falls back to reading Kafka when the index cannot answer.
 import { ConsoleUnavailable, type ConsoleClient } from '../console-client.ts';
-import type { Output } from '../context.ts';
+import type { CliContext, Output } from '../context.ts';
+import type { RawEvent } from '@hookyard/core';
+import { scan } from '../scan.ts';
 import { CommandFailed, UsageError } from '../errors.ts';
 
 interface ApiError { error?: { code?: string; message?: string } }
@@ -44,10 +46,10 @@ export async function searchEvents(client: ConsoleClient, o: { params: URLSearch
 }
 
 export interface IndexedTrace {
-  event: { id: string; source: string; receivedAt: string; method: string; path: string; query: string; headers: Record<string, string>; body: string | null; bodyEncoding: string | null; bodySize: number; bodyStored: boolean; orderingKey: string; eventType: string | null; webhookId: string | null; replayId: string | null } | null;
+  event: { id: string; source: string; receivedAt: string; method: string; path: string; query: string; headers: Record<string, string>; body: string | null; bodyEncoding: string | null; bodySize: number; bodyStored: boolean; bodyFrom?: 'kafka'; kafka: { topic: string; partition: number; offset: string }; orderingKey: string; eventType: string | null; webhookId: string | null; replayId: string | null } | null;
   decisions: { destination: string; outcome: string; error: string | null; at: string; configVersion?: string | null }[];
   deliveries: { destination: string; state: string; attempts: number; lastStatus: number | null; lastError: string | null; nextAttemptAt: string | null; replayId: string | null; receipt?: string | null; receiptDetail?: string | null; hold?: { paused: { reason: string } | null; breaker: { state: string } | null } }[];
-  attempts: { destination: string; attempt: number; at: string; status: number | null; outcome: string; latencyMs: number; error: string | null; responseSnippet: string; nextAttemptAt: string | null }[];
+  attempts: { destination: string; attempt: number; at: string; status: number | null; outcome: string; latencyMs: number; error: string | null; responseSnippet: string; nextAttemptAt: string | null; requestHeaders?: Record<string, string> | null }[];
   deadLetters: { destination: string; stage: string; lastError: string; deadAt: string }[];
 }
 
@@ -64,6 +66,30 @@ export async function traceFromIndex(client: ConsoleClient, id: string): Promise
   }
 }
 
+/**
+ * One event's body read from raw-events at the coordinates the index kept (the index keeps
+ * no body over console.maxBodyBytes); null when Kafka no longer has that record, or it is
+ * not this event.
+ */
+export async function bodyFromKafka(ctx: CliContext, at: { topic: string; partition: number; offset: string }, id: string): Promise<{ body: string; bodyEncoding: 'utf8' | 'base64' } | null> {
+  const admin = await ctx.admin();
+  const offset = Number(at.offset);
+  const bounds = (await admin.fetchTopicOffsets(at.topic)).find((b) => b.partition === at.partition);
+  if (!bounds || offset < Number(bounds.low) || offset >= Number(bounds.high)) return null;
+  let found: Buffer | null = null;
+  await scan(ctx.kafka, at.topic, [{ partition: at.partition, start: offset, end: offset + 1 }], async (_p, messages) => {
+    for (const m of messages) {
+      if (Number(m.offset) !== offset || !m.value) continue;
+      const e = await ctx.codec.decode<RawEvent>(m.value);
+      if (e.id === id) found = Buffer.from(e.body);
+    }
+  });
+  if (found === null) return null;
+  const b: Buffer = found;
+  const utf8 = Buffer.from(b.toString('utf8'), 'utf8').equals(b);
+  return { body: b.toString(utf8 ? 'utf8' : 'base64'), bodyEncoding: utf8 ? 'utf8' : 'base64' };
+}
+
 export function formatTrace(t: IndexedTrace): string[] {
   const e = t.event;
   const lines: string[] = [];
@@ -71,6 +97,7 @@ export function formatTrace(t: IndexedTrace): string[] {
     lines.push(`event ${e.id}  source ${e.source}  received ${e.receivedAt}${e.eventType ? `  type ${e.eventType}` : ''}${e.webhookId ? `  webhook id ${e.webhookId}` : ''}`);
     lines.push(`${e.method} ${e.path}${e.query ? `?${e.query}` : ''}  ordering key ${e.orderingKey}${e.replayId ? `  replay ${e.replayId}` : ''}`);
     lines.push(...Object.entries(e.headers).map(([k, v]) => `  ${k}: ${v}`), '');
+    if (e.bodyFrom === 'kafka') lines.push(`(body of ${e.bodySize} B, over the index's limit: read from Kafka at ${e.kafka.topic}/${e.kafka.partition}@${e.kafka.offset})`);
     lines.push(e.body === null ? `(body of ${e.bodySize} B not kept in the index)` : e.bodyEncoding === 'utf8' ? e.body : `(binary, base64) ${e.body}`, '');
   } else {
     lines.push('(the event itself is not in the index; its routing and deliveries are)', '');

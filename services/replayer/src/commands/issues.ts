@@ -11,9 +11,10 @@ export const ISSUES_HELP = `Usage: hookyard issues list [--state open|acknowledg
 Failures grouped into issues by the console: delivery (destination × HTTP status or error
 class), transform (connection × error), refusal (source × reason, above
 console.issues.refusalsPerMinute), backpressure (a destination's oldest pending older than
-console.issues.backlogAgeSeconds), receipts (deliveries past their receipt SLA),
-dead_letters (above console.issues.deadLettersPerHour), breaker (open) and paused (by the
-deliverer, on a 410) — these two resolve by themselves when the destination recovers.
+console.issues.backlogAgeSeconds), receipts (deliveries past their receipt SLA, or
+receipts saying failed), dead_letters (above console.issues.deadLettersPerHour), breaker
+(open), paused (by the deliverer, on a 410) and ingress (answering 503) — all but transform
+resolve by themselves once that ends (README, "Issues").
 A resolved issue reopens when the failure recurs; an ignored one does not.
 
 list     open and acknowledged issues unless --state says otherwise, most recently seen first

@@ -4,7 +4,7 @@ import pg from 'pg';
 import { eventId } from '../../../../packages/core/src/index.ts';
 import { emptyBatch } from '../../../../services/console/src/store/driver.ts';
 import { PgStore } from '../../../../services/console/src/store/pg/store.ts';
-import { eventRow, storeConformance } from '../../../../services/console/src/store/drivertest/suite.ts';
+import { attemptHeadersAfterUpgrade, eventRow, storeConformance } from '../../../../services/console/src/store/drivertest/suite.ts';
 import { scratchDatabase } from '../../../support/postgres.ts';
 
 // A database of its own per run, on a real server.
@@ -35,6 +35,46 @@ test('the store gathers planner statistics of its partitioned tables itself (aut
     await store.write(more);
     await store.idle();
     assert.ok(await inherited() > 0, 'the parent table has statistics');
+  } finally {
+    await client.end();
+    await store.close();
+  }
+});
+
+test('a database from before attempts kept their headers gets the column, in its existing partitions too', async () => {
+  const db = await scratchDatabase('hookyard_t');
+  drops.push(db.drop);
+  await attemptHeadersAfterUpgrade(() => PgStore.open({ url: db.url }), async () => {
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    await client.query('ALTER TABLE attempts DROP COLUMN request_headers').finally(() => client.end());
+  });
+});
+
+test('retention drops whole day partitions before the cut (no row-by-row DELETE), and only rows older than the cut on its own day', async () => {
+  const db = await scratchDatabase('hookyard_t');
+  drops.push(db.drop);
+  const store = await PgStore.open({ url: db.url });
+  const client = new pg.Client({ connectionString: db.url });
+  await client.connect();
+  try {
+    const day = 86_400_000;
+    const today = Math.floor(Date.now() / day) * day;
+    const at = [today - 3 * day + 1000, today - 2 * day + 1000, today + 1000, today + 5000];
+    const batch = emptyBatch();
+    for (const t of at) batch.events.push(eventRow({ id: eventId(t), receivedAt: t }));
+    await store.write(batch);
+    const parts = async () => (await client.query<{ name: string }>(`SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'events' ORDER BY 1`)).rows.map((r) => r.name);
+    const stamp = (t: number) => new Date(t).toISOString().slice(0, 10).replaceAll('-', '');
+    assert.deepEqual(await parts(), [today - 3 * day, today - 2 * day, today].map((t) => `events_p${stamp(t)}`));
+    const r = await store.prune(today + 2000);
+    assert.equal(r.events, 3);
+    assert.deepEqual(await parts(), [`events_p${stamp(today)}`], 'the two old days are dropped tables');
+    for (const table of ['attempts', 'deliveries', 'decisions']) {
+      const left = (await client.query(`SELECT c.relname FROM pg_class c WHERE c.relname LIKE $1`, [`${table}_p${stamp(today - 2 * day)}`])).rowCount;
+      assert.equal(left, 0, `${table}'s old day is gone too`);
+    }
+    assert.equal(Number((await client.query('SELECT count(*) AS n FROM events')).rows[0].n), 1, 'today: only the row after the cut is left');
   } finally {
     await client.end();
     await store.close();

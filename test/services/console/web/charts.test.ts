@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { LATENCY_BOUNDS } from '../../../../services/console/src/store/driver.ts';
-import { chartWindow, destinationCharts, embedJson, endToEndCharts, latencyQuantile, throughput } from '../../../../services/console/src/web/charts.ts';
+import { chartWindow, destinationCharts, embedJson, endToEndCharts, errorRates, latencyQuantile, throughput } from '../../../../services/console/src/web/charts.ts';
 
 const now = Date.UTC(2026, 11, 7, 12, 3);
 
@@ -43,4 +43,17 @@ test('JSON embedded in a page cannot close its script element', () => {
   const s = embedJson({ title: '</script><script>alert(1)</script>&' });
   assert.ok(!s.includes('<') && !s.includes('>') && !s.includes('&'));
   assert.deepEqual(JSON.parse(s), { title: '</script><script>alert(1)</script>&' });
+});
+
+test('error rate: refused share of a source\'s requests, failed share of a destination\'s attempts; nothing in a bucket is a gap', () => {
+  const w = chartWindow('1h', now);
+  const c = errorRates(w, { received: [{ bucket: w.from, source: 'shop', count: 3 }], deliveries: [] }, [
+    { bucket: w.from, destination: 'billing', success: true, latencyBucket: 1, count: 3 },
+    { bucket: w.from, destination: 'billing', success: false, latencyBucket: 1, count: 1 },
+    { bucket: w.from + 60_000, destination: 'billing', success: false, latencyBucket: 1, count: 2 },
+  ], [{ receivedAt: w.from + 5, source: 'shop' }]);
+  assert.deepEqual(c.labels, ['shop (refused)', '→ billing (failed attempts)']);
+  assert.equal(c.unit, '%');
+  assert.deepEqual(c.data[1]!.slice(0, 3), [25, null, null]);
+  assert.deepEqual(c.data[2]!.slice(0, 3), [25, 100, null]);
 });

@@ -26,6 +26,27 @@ export function attemptRow(e: EventRow, destination: string, n: number, outcome:
 const batch = (over: Partial<WriteBatch>): WriteBatch => ({ ...emptyBatch(), ...over });
 const q = (over: Partial<EventQuery> = {}): EventQuery => ({ match: [], limit: 50, ...over });
 
+/**
+ * A store whose attempts table lost its request_headers column (as a store from before
+ * they were kept): `dropColumn` removes it between a write and a re-open; old attempts
+ * then read as null, new ones with their headers.
+ */
+export async function attemptHeadersAfterUpgrade(open: () => Promise<IndexStore>, dropColumn: () => Promise<void>): Promise<void> {
+  const e = eventRow({ receivedAt: Date.UTC(2026, 0, 5) });
+  const old = await open();
+  await old.write({ ...emptyBatch(), events: [e], attempts: [attemptRow(e, 'billing', 1, 'retry', 500, e.receivedAt + 1)] });
+  await old.close();
+  await dropColumn();
+  const store = await open();
+  try {
+    const sent = { 'webhook-id': `${e.id}.billing`, authorization: '[redacted]' };
+    await store.write({ ...emptyBatch(), attempts: [{ ...attemptRow(e, 'billing', 2, 'success', 200, e.receivedAt + 5000), requestHeaders: sent }] });
+    assert.deepEqual((await store.trace(e.id))?.attempts.map((a) => [a.attempt, a.requestHeaders]), [[1, null], [2, sent]]);
+  } finally {
+    await store.close();
+  }
+}
+
 export function storeConformance(name: string, open: () => Promise<IndexStore>): void {
   describe(`IndexStore conformance: ${name}`, () => {
     let store: IndexStore;
@@ -35,6 +56,7 @@ export function storeConformance(name: string, open: () => Promise<IndexStore>):
 
     test('an event, its decisions, deliveries, attempts and dead letters come back as one trace; writing the same records again changes nothing', async () => {
       const e = eventRow({ receivedAt: t0 });
+      const sent = { 'content-type': 'application/json', 'webhook-id': `${e.id}.billing`, 'webhook-signature': '[redacted]', authorization: '[redacted]', 'x-note': 'ünïcode "quoted"' };
       const records = batch({
         events: [e],
         decisions: [
@@ -43,7 +65,8 @@ export function storeConformance(name: string, open: () => Promise<IndexStore>):
           { eventId: e.id, destination: 'audit', outcome: 'transform_error', error: 'TypeError: x is undefined', at: t0 + 5, replayId: null, configVersion: 'v3' },
         ],
         deliveries: [{ eventId: e.id, source: 'stripe', destination: 'billing', receivedAt: t0, at: t0 + 5, replayId: null, kafka: at('deliveries.billing') }],
-        attempts: [attemptRow(e, 'billing', 1, 'retry', 500, t0 + 10), attemptRow(e, 'billing', 2, 'success', 200, t0 + 5010)],
+        // The second as a record from before attempts carried the headers sent.
+        attempts: [{ ...attemptRow(e, 'billing', 1, 'retry', 500, t0 + 10), requestHeaders: sent }, attemptRow(e, 'billing', 2, 'success', 200, t0 + 5010)],
         deadLetters: [{ kafka: at('dead-letters'), eventId: e.id, source: 'stripe', destination: 'audit', receivedAt: t0, stage: 'transform', attempts: 0, lastStatus: null, lastError: 'TypeError: x is undefined', deadAt: t0 + 5, replayId: null }],
       });
       await store.write(records);
@@ -55,6 +78,7 @@ export function storeConformance(name: string, open: () => Promise<IndexStore>):
       assert.deepEqual(tr.decisions.map((d) => [d.destination, d.outcome, d.configVersion]), [['audit', 'transform_error', 'v3'], ['billing', 'matched', 'v3'], ['crm', 'filtered', 'v3']]);
       assert.equal(tr.attempts.length, 2);
       assert.deepEqual(tr.attempts.map((a) => [a.attempt, a.status, a.outcome]), [[1, 500, 'retry'], [2, 200, 'success']]);
+      assert.deepEqual(tr.attempts.map((a) => a.requestHeaders), [sent, null]);
       assert.equal(tr.deadLetters.length, 1);
       assert.deepEqual(tr.deliveries.map((d) => [d.destination, d.state, d.attempts, d.lastStatus]), [['audit', 'dead', 0, null], ['billing', 'delivered', 2, 200]]);
       assert.equal((await store.stats()).events, 1);
@@ -311,12 +335,67 @@ export function storeConformance(name: string, open: () => Promise<IndexStore>):
       const pending = await store.unpublishedIssueChanges(100);
       assert.deepEqual(pending.map((c) => [c.issueId, c.change]), [['aaa1', 'opened'], ['aaa1', 'resolved'], ['aaa1', 'reopened'], ['bbb2', 'opened'], ['ccc3', 'opened']]);
       assert.ok(pending.every((c) => /^[0-9a-f-]{36}$/.test(c.eventId)) && new Set(pending.map((c) => c.eventId)).size === 5);
-      await store.markIssueChangesPublished(pending.slice(0, 2).map((c) => c.seq));
+      await store.markIssueChangesPublished(pending.slice(0, 2).map((c) => c.seq), base + 50);
       assert.deepEqual((await store.unpublishedIssueChanges(100)).map((c) => c.seq), pending.slice(2).map((c) => c.seq));
       await store.setIssueState('aaa1', 'acknowledged', 'ada', base + 100);
       await store.setIssueState('aaa1', 'resolved', 'ada', base + 101);
       await store.setIssueState('aaa1', 'resolved', 'ada', base + 102);
       assert.deepEqual((await store.unpublishedIssueChanges(100)).slice(3).map((c) => c.change), ['resolved'], 'resolving twice: one change');
+    });
+
+    test('issues resolving by themselves: a guarded resolve, a rate that must be exceeded again to reopen, evidence that a destination works, when alerts went out', async () => {
+      const base = t0 + 30_000_000;
+      const occ = (issueId: string, n: number, at: number, over: Partial<IssueOccurrence> = {}): IssueOccurrence => ({
+        issueId, kind: 'delivery', target: 'mend', title: `mend: HTTP 502 (${issueId})`, occurrence: `attempts/9/${issueId}-${n}`, eventId: null, at, sample: `sample ${n}`, ...over,
+      });
+      await store.recordIssues([occ('ddd4', 1, base)]);
+      // Not in the states asked for, or seen since: nothing changes, no outbox row.
+      assert.equal(await store.setIssueState('ddd4', 'resolved', 'hookyard', base + 5, { states: ['acknowledged'] }), null);
+      assert.equal(await store.setIssueState('ddd4', 'resolved', 'hookyard', base + 5, { states: ['open'], lastSeen: base - 1 }), null);
+      assert.equal(await store.setIssueState('nope0000000000000000', 'resolved', 'hookyard', base + 5, { states: ['open'] }), null);
+      assert.equal((await store.issue('ddd4'))!.state, 'open');
+      const done = await store.setIssueState('ddd4', 'resolved', 'hookyard', base + 5, { states: ['open', 'acknowledged'], lastSeen: base });
+      assert.deepEqual([done?.state, done?.stateBy], ['resolved', 'hookyard']);
+      await store.recordIssues([occ('eee5', 1, base, { kind: 'transform' })]);
+      await store.setIssueState('eee5', 'ignored', 'ada', base + 1);
+      assert.equal(await store.setIssueState('eee5', 'resolved', 'hookyard', base + 5, { states: ['open', 'acknowledged'] }), null, 'an ignored issue stays ignored');
+
+      // A rate issue (2 within a minute) resolved: one more does not reopen it, a second within the minute does.
+      const th = (n: number, at: number) => occ('fff6', n, at, { kind: 'dead_letters', threshold: { count: 2, windowMs: 60_000 } });
+      await store.recordIssues([th(1, base), th(2, base + 1)]);
+      assert.equal(await store.issueOccurrencesSince('fff6', base), 1);
+      assert.equal(await store.issueOccurrencesSince('fff6', base - 1), 2);
+      await store.setIssueState('fff6', 'resolved', 'hookyard', base + 120_000);
+      assert.deepEqual(await store.recordIssues([th(3, base + 130_000)]), []);
+      assert.deepEqual([(await store.issue('fff6'))!.state, (await store.issue('fff6'))!.count], ['resolved', 3]);
+      assert.deepEqual((await store.recordIssues([th(4, base + 140_000)])).map((c) => c.change), ['reopened']);
+
+      // A delivery delivered, a receipt saying applied: after their times only.
+      const e = eventRow({ receivedAt: base, source: 'mendsrc', body: Buffer.from('{"mend":true}') });
+      await store.write(batch({
+        events: [e],
+        deliveries: [{ eventId: e.id, source: 'mendsrc', destination: 'mend', receivedAt: base, at: base + 1, replayId: null, kafka: at('deliveries.mend') }],
+        attempts: [attemptRow(e, 'mend', 1, 'retry', 502, base + 10), attemptRow(e, 'mend', 2, 'success', 200, base + 1000)],
+      }));
+      assert.equal(await store.workedSince('mend', base + 999, 'delivered'), true);
+      assert.equal(await store.workedSince('mend', base + 1000, 'delivered'), false);
+      assert.equal(await store.workedSince('other', base, 'delivered'), false);
+      assert.equal(await store.workedSince('mend', base, 'applied'), false);
+      const receipt = (status: 'applied' | 'failed', when: number) => ({ kafka: at('receipts'), receiptId: `msg_${when}`, eventId: e.id, destination: 'mend', status, detail: null, at: when });
+      await store.write(batch({ receipts: [receipt('failed', base + 2000)] }));
+      assert.equal(await store.workedSince('mend', base, 'applied'), false, 'a failed receipt is no evidence');
+      await store.write(batch({ receipts: [receipt('applied', base + 3000)] }));
+      assert.equal(await store.workedSince('mend', base + 2999, 'applied'), true);
+      assert.equal(await store.workedSince('mend', base + 3000, 'applied'), false);
+
+      // Alerts: the newest opened/reopened alert sent is known; one withdrawn unsent is not counted.
+      const pending = (await store.unpublishedIssueChanges(1000)).filter((c) => c.issueId === 'fff6');
+      assert.deepEqual(pending.map((c) => [c.change, c.lastAlertAt]), [['opened', null], ['resolved', null], ['reopened', null]]);
+      await store.markIssueChangesPublished([pending[0]!.seq], base + 7);
+      await store.markIssueChangesPublished([pending[1]!.seq, pending[2]!.seq], null);
+      await store.setIssueState('fff6', 'resolved', 'hookyard', base + 200_000);
+      const next = (await store.unpublishedIssueChanges(1000)).filter((c) => c.issueId === 'fff6');
+      assert.deepEqual(next.map((c) => [c.change, c.lastAlertAt]), [['resolved', base + 7]]);
     });
 
     test('audit log: appended, newest first, paginated', async () => {
@@ -333,9 +412,14 @@ export function storeConformance(name: string, open: () => Promise<IndexStore>):
     test('erase removes an event and its whole story; prune drops what is older than the retention', async () => {
       const e = eventRow({ receivedAt: t0 + 500_000 });
       await store.write(batch({ events: [e], attempts: [attemptRow(e, 'billing', 1, 'success', 200, e.receivedAt + 1)], decisions: [{ eventId: e.id, destination: 'billing', outcome: 'matched', error: null, at: e.receivedAt, replayId: null, configVersion: null }] }));
+      await store.recordIssues([{ issueId: 'erase1', kind: 'delivery', target: 'billing', title: 'billing: HTTP 500 (erase1)', occurrence: `attempts/0/${e.id}`, eventId: e.id, at: e.receivedAt + 1, sample: 'HTTP 500' }]);
       assert.equal(await store.erase(e.id), true);
       assert.equal(await store.trace(e.id), null);
       assert.equal(await store.erase(e.id), false);
+      // The issue keeps its count, not the erased event.
+      assert.deepEqual(await store.issueEvents('erase1', 10), []);
+      assert.equal((await store.issue('erase1'))!.sampleEventId, null);
+      assert.equal((await store.issue('erase1'))!.count, 1);
       assert.deepEqual((await store.searchEvents(q({ text: 'cus_123', from: e.receivedAt - 1 }))).items, []);
 
       const old = eventRow({ receivedAt: t0 - 86_400_000 });

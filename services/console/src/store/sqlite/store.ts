@@ -9,7 +9,7 @@ import type {
   AttemptStat, AuditEntry, DeliveryLatencyStat, IssueChange, IssueChangeRecord, IssueOccurrence, IssueQuery, IssueRow, IssueState, ReceiptFilter, AuditRow, Counts, CountsQuery, DeliveryDetail, DeliveryState, EventQuery, EventRow, EventSummary, IndexStore, Page,
   RejectionQuery, RejectionRow, StoreStats, Trace, WriteBatch,
 } from '../driver.ts';
-import { str, optStr, toAttempt, toAudit, toIssue, toDeadLetter, toDecision, toDelivery, toEvent, toRejection, type Row } from '../rows.ts';
+import { str, optNum, optStr, toAttempt, toAudit, toIssue, toDeadLetter, toDecision, toDelivery, toEvent, toRejection, type Row } from '../rows.ts';
 import { bodyColumns, byIssue, ftsQuery, ftsText, globToLike, idBoundary, idTime, jsonPathOf, LATENCY_BUCKET_SQL, latencyBucketSql, STATE_RANK } from '../shared.ts';
 
 /** A receipt filter on a delivery row `d` (constant SQL; the filter values are a closed set). */
@@ -98,6 +98,7 @@ CREATE TABLE IF NOT EXISTS receipts (
   event_id TEXT NOT NULL, destination TEXT NOT NULL, receipt_id TEXT NOT NULL, status TEXT NOT NULL, detail TEXT, at INTEGER NOT NULL,
   PRIMARY KEY (event_id, destination)
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS receipts_destination ON receipts(destination, status, at);
 CREATE TABLE IF NOT EXISTS issues (
   id TEXT PRIMARY KEY, kind TEXT NOT NULL, target TEXT NOT NULL, title TEXT NOT NULL, first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL,
   count INTEGER NOT NULL, sample_event_id TEXT, sample TEXT NOT NULL, state TEXT NOT NULL, state_at INTEGER NOT NULL, state_by TEXT, reopened INTEGER NOT NULL
@@ -107,6 +108,7 @@ CREATE TABLE IF NOT EXISTS issue_changes (
   seq INTEGER PRIMARY KEY, issue_id TEXT NOT NULL, change TEXT NOT NULL, at INTEGER NOT NULL, event_id TEXT NOT NULL, published INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS issue_changes_unpublished ON issue_changes(published, seq);
+CREATE INDEX IF NOT EXISTS issue_changes_issue ON issue_changes(issue_id, seq);
 CREATE TABLE IF NOT EXISTS issue_occurrences (
   issue_id TEXT NOT NULL, occurrence TEXT NOT NULL, event_id TEXT, at INTEGER NOT NULL,
   PRIMARY KEY (issue_id, occurrence)
@@ -156,6 +158,8 @@ export class SqliteStore implements IndexStore {
     // Columns added after a release: an index file from before gets them here.
     const has = (table: string, column: string) => (this.db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).some((c) => c.name === column);
     if (!has('decisions', 'config_version')) this.db.exec('ALTER TABLE decisions ADD COLUMN config_version TEXT');
+    if (!has('issue_changes', 'sent_at')) this.db.exec('ALTER TABLE issue_changes ADD COLUMN sent_at INTEGER');
+    if (!has('attempts', 'request_headers')) this.db.exec('ALTER TABLE attempts ADD COLUMN request_headers TEXT');
   }
 
   private stmt(sql: string): StatementSync {
@@ -192,10 +196,11 @@ export class SqliteStore implements IndexStore {
         insertRecord.run(d.kafka.topic, d.kafka.partition, d.kafka.offset, d.eventId, d.destination, d.at, d.replayId);
         upsert.run(d.eventId, d.destination, d.source, d.receivedAt, 'pending', d.at, STATE_RANK.pending, 0, null, null, null, d.replayId);
       }
-      const insertAttempt = this.stmt(`INSERT OR IGNORE INTO attempts (topic, partition, "offset", event_id, destination, attempt, at, status, outcome, latency_ms, error, response_snippet, next_attempt_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+      const insertAttempt = this.stmt(`INSERT OR IGNORE INTO attempts (topic, partition, "offset", event_id, destination, attempt, at, status, outcome, latency_ms, error, response_snippet, next_attempt_at, request_headers)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
       for (const a of batch.attempts) {
-        insertAttempt.run(a.kafka.topic, a.kafka.partition, a.kafka.offset, a.eventId, a.destination, a.attempt, a.at, a.status, a.outcome, a.latencyMs, a.error, a.responseSnippet, a.nextAttemptAt);
+        insertAttempt.run(a.kafka.topic, a.kafka.partition, a.kafka.offset, a.eventId, a.destination, a.attempt, a.at, a.status, a.outcome, a.latencyMs, a.error, a.responseSnippet, a.nextAttemptAt,
+          a.requestHeaders ? JSON.stringify(a.requestHeaders) : null);
         const state: DeliveryState = a.outcome === 'success' ? 'delivered' : a.outcome === 'dead' ? 'dead' : 'retrying';
         // The attempt record has no source or receipt time: the event's row gives them, or
         // (not indexed yet) the id's own time stands in until it or a delivery record comes.
@@ -384,6 +389,9 @@ export class SqliteStore implements IndexStore {
       }
       let other = 0;
       for (const t of ['decisions', 'delivery_records', 'deliveries', 'attempts', 'dead_letters', 'receipts', 'sla_misses']) other += Number(this.db.prepare(`DELETE FROM ${t} WHERE event_id = ?`).run(eventId).changes);
+      // Issues keep their counts, not the event.
+      this.stmt('UPDATE issue_occurrences SET event_id = NULL WHERE event_id = ?').run(eventId);
+      this.stmt('UPDATE issues SET sample_event_id = NULL WHERE sample_event_id = ?').run(eventId);
       this.db.exec('COMMIT');
       return e !== undefined || other > 0;
     } catch (err) {
@@ -441,7 +449,9 @@ export class SqliteStore implements IndexStore {
           this.stmt('INSERT INTO issue_changes (issue_id, change, at, event_id) VALUES (?, ?, ?, ?)').run(first.issueId, 'opened', newest.at, eventId(Date.now()));
           continue;
         }
-        const reopen = str(existing.state) === 'resolved';
+        let reopen = str(existing.state) === 'resolved';
+        // A rate issue resolved because its rate fell reopens only once the rate is back above it.
+        if (reopen && first.threshold) reopen = Number((this.stmt('SELECT count(*) AS n FROM issue_occurrences WHERE issue_id = ? AND at > ?').get(first.issueId, newest.at - first.threshold.windowMs) as Row).n) >= first.threshold.count;
         if (reopen) this.stmt('INSERT INTO issue_changes (issue_id, change, at, event_id) VALUES (?, ?, ?, ?)').run(first.issueId, 'reopened', newest.at, eventId(Date.now()));
         this.stmt(`UPDATE issues SET count = count + ?, last_seen = max(last_seen, ?), sample_event_id = ?, sample = ?,
           state = CASE WHEN ? THEN 'open' ELSE state END, state_at = CASE WHEN ? THEN ? ELSE state_at END,
@@ -489,10 +499,14 @@ export class SqliteStore implements IndexStore {
     return (this.stmt('SELECT event_id, max(at) AS at FROM issue_occurrences WHERE issue_id = ? AND event_id IS NOT NULL GROUP BY event_id ORDER BY at DESC LIMIT ?').all(id, limit) as Row[]).map((r) => str(r.event_id));
   }
 
-  async setIssueState(id: string, state: IssueState, by: string, at: number): Promise<IssueRow | null> {
+  async setIssueState(id: string, state: IssueState, by: string, at: number, only?: { states: IssueState[]; lastSeen?: number }): Promise<IssueRow | null> {
     this.db.exec('BEGIN IMMEDIATE');
     try {
-      const before = this.stmt('SELECT state FROM issues WHERE id = ?').get(id) as Row | undefined;
+      const before = this.stmt('SELECT state, last_seen FROM issues WHERE id = ?').get(id) as Row | undefined;
+      if (only && (!before || !only.states.includes(str(before.state) as IssueState) || (only.lastSeen !== undefined && Number(before.last_seen) !== only.lastSeen))) {
+        this.db.exec('ROLLBACK');
+        return null;
+      }
       this.stmt('UPDATE issues SET state = ?, state_at = ?, state_by = ? WHERE id = ?').run(state, at, by, id);
       if (before && state === 'resolved' && str(before.state) !== 'resolved') this.stmt('INSERT INTO issue_changes (issue_id, change, at, event_id) VALUES (?, ?, ?, ?)').run(id, 'resolved', at, eventId(Date.now()));
       this.db.exec('COMMIT');
@@ -503,14 +517,26 @@ export class SqliteStore implements IndexStore {
     return this.issue(id);
   }
 
-  async unpublishedIssueChanges(limit: number): Promise<IssueChangeRecord[]> {
-    return (this.stmt('SELECT * FROM issue_changes WHERE published = 0 ORDER BY seq LIMIT ?').all(limit) as Row[])
-      .map((r) => ({ seq: Number(r.seq), issueId: str(r.issue_id), change: str(r.change) as IssueChangeRecord['change'], at: Number(r.at), eventId: str(r.event_id) }));
+  async issueOccurrencesSince(id: string, since: number): Promise<number> {
+    return Number((this.stmt('SELECT count(*) AS n FROM issue_occurrences WHERE issue_id = ? AND at > ?').get(id, since) as Row).n);
   }
 
-  async markIssueChangesPublished(seqs: number[]): Promise<void> {
-    const mark = this.stmt('UPDATE issue_changes SET published = 1 WHERE seq = ?');
-    for (const q of seqs) mark.run(q);
+  async workedSince(destination: string, since: number, what: 'delivered' | 'applied'): Promise<boolean> {
+    const row = what === 'delivered'
+      ? this.stmt("SELECT 1 FROM deliveries WHERE destination = ? AND state = 'delivered' AND state_at > ? LIMIT 1").get(destination, since)
+      : this.stmt("SELECT 1 FROM receipts WHERE destination = ? AND status = 'applied' AND at > ? LIMIT 1").get(destination, since);
+    return row !== undefined;
+  }
+
+  async unpublishedIssueChanges(limit: number): Promise<IssueChangeRecord[]> {
+    return (this.stmt(`SELECT c.*, (SELECT max(p.sent_at) FROM issue_changes p WHERE p.issue_id = c.issue_id AND p.change IN ('opened', 'reopened')) AS last_alert_at
+      FROM issue_changes c WHERE c.published = 0 ORDER BY c.seq LIMIT ?`).all(limit) as Row[])
+      .map((r) => ({ seq: Number(r.seq), issueId: str(r.issue_id), change: str(r.change) as IssueChangeRecord['change'], at: Number(r.at), eventId: str(r.event_id), lastAlertAt: optNum(r.last_alert_at) }));
+  }
+
+  async markIssueChangesPublished(seqs: number[], sentAt: number | null): Promise<void> {
+    const mark = this.stmt('UPDATE issue_changes SET published = 1, sent_at = ? WHERE seq = ? AND published = 0');
+    for (const q of seqs) mark.run(sentAt, q);
   }
 
   async recordAudit(e: AuditEntry): Promise<void> {
