@@ -275,12 +275,23 @@ export function consoleScenarios(kind: 'sqlite' | 'postgres'): void {
       ['colour=red', 'colour'], ['from=yesterday-ish', 'from'], ['from=1h&to=2h', 'to'], ['state=lost', 'state'], ['status=99', 'status'], ['limit=0', 'limit'],
       ['match=body.a.b', 'match'], ['match=payload.a%3D1', 'match'], ['match=body.a..b%3D1', 'match'], ['match=body.a%27%3B--%3D1', 'match'], ['eventId=1%20OR%201%3D1', 'eventId'],
       ['cursor=%27%20OR%20%271%27%3D%271', 'cursor'], ['source=shop%27%3B%20DROP%20TABLE%20events%3B--', 'source'], ['destination=x%22%20OR%201%3D1', 'destination'],
+      ['receipt=applied%27%20OR%201%3D1', 'receipt'], [`replayId=${'r'.repeat(101)}`, 'replayId'],
     ] as const) {
       const r = await api(`/api/v1/events?${q}`);
       assert.equal(r.status, 400, q);
       assert.equal(r.body.error.param, param, q);
       assert.ok(r.body.error.message.length > 10, q);
     }
+    // The other read routes check their parameters the same way.
+    for (const [path, param] of [
+      ['/api/v1/stats?bucket=2m', 'bucket'], ['/api/v1/stats?from=1h%27--', 'from'], ['/api/v1/stats?from=30d&bucket=1m', 'bucket'],
+      ['/api/v1/rejections?source=x%27%20OR%201%3D1', 'source'], ['/api/v1/rejections?cursor=%27%3B%20DROP%20TABLE%20rejections', 'cursor'], ['/api/v1/rejections?colour=red', 'colour'],
+    ] as const) {
+      const r = await api(path);
+      assert.equal(r.status, 400, path);
+      assert.equal(r.body.error.param, param, path);
+    }
+    assert.equal((await api("/api/v1/events?replayId=r%27%20OR%20%271%27%3D%271")).body.items.length, 0, 'a replay id is a value');
     assert.equal((await api('/api/v1/events/not-an-id')).status, 400);
     for (const q of ["q=%27%29%20OR%201%3D1%20--", 'q=NEAR%28a%20b%29%20OR%20*', "orderingKey=%27%20OR%20%271%27%3D%271", "webhookId=%22%3B%20DELETE%20FROM%20events", "eventType=%25"]) {
       const r = await api(`/api/v1/events?${q}`);
