@@ -26,7 +26,11 @@ export interface AlertPlan { send: IssueChangeRecord[]; withdraw: IssueChangeRec
 export function planAlerts(pending: readonly IssueChangeRecord[], now: number, intervalMs: number): AlertPlan {
   const plan: AlertPlan = { send: [], withdraw: [] };
   const byIssue = new Map<string, IssueChangeRecord[]>();
-  for (const c of pending) byIssue.set(c.issueId, [...(byIssue.get(c.issueId) ?? []), c]);
+  for (const c of pending) {
+    const list = byIssue.get(c.issueId);
+    if (list) list.push(c);
+    else byIssue.set(c.issueId, [c]);
+  }
   for (const changes of byIssue.values()) {
     let lastAlert = changes[0]!.lastAlertAt;
     for (let i = 0; i < changes.length; i++) {

@@ -4,7 +4,7 @@
 // (or nothing pending) the issue resolves by itself. Checked every 30 s, or every quarter of
 // the threshold when that is shorter (a threshold of seconds is met within seconds).
 import type { Config, Logger } from '@hookyard/core';
-import { backlogOccurrence, issueId } from './issues.ts';
+import { backlogOccurrence } from './issues.ts';
 import { resolveByItself } from './recovery.ts';
 import { Repeat } from './repeat.ts';
 import type { IndexStore, IssueChange } from './store/driver.ts';
@@ -42,11 +42,13 @@ export class BacklogWatch {
       return o ? [o] : [];
     });
     const changes = await this.store.recordIssues(occurrences);
+    // The active backpressure issues (one query, not one per destination) of destinations
+    // now under the threshold.
     const over = new Set(occurrences.map((o) => o.target));
-    for (const s of statuses) {
-      if (over.has(s.name)) continue;
-      const issue = await this.store.issue(issueId('backpressure', s.name, 'backlog'));
-      if (issue) await resolveByItself(this.store, issue, now, this.log, `the oldest pending delivery is under ${threshold} s again`);
+    const measured = new Set(statuses.map((s) => s.name));
+    const active = await this.store.issues({ states: ['open', 'acknowledged'], kinds: ['backpressure'], limit: 500 });
+    for (const issue of active.items) {
+      if (measured.has(issue.target) && !over.has(issue.target)) await resolveByItself(this.store, issue, now, this.log, `the oldest pending delivery is under ${threshold} s again`);
     }
     this.onIssues(changes);
     return changes;

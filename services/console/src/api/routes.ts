@@ -1,5 +1,6 @@
 // /api/v1: the event history's query API (docs/api.md). Every route needs a token; every
 // answer says how fresh the index is.
+import { isUtf8 } from 'node:buffer';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { IndexFreshness } from '../freshness.ts';
 import type { Hold, LiveDestinations } from '../live.ts';
@@ -43,10 +44,6 @@ function traceJson(t: Trace, holds: Map<string, Hold>) {
   };
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-function isUtf8(b: Buffer): boolean {
-  try { utf8.decode(b); return true; } catch { return false; }
-}
 
 /** A page of search results as the API (and the web console) shows it. */
 export async function searchView(deps: Pick<ApiDeps, 'store' | 'live' | 'freshness'>, params: Params) {

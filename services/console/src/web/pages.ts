@@ -167,7 +167,6 @@ export function pages(app: FastifyInstance, deps: PageDeps): void {
     return reply.viewAsync('sources.eta', { title: 'Sources', w, perSource, refusals: refusals.slice(0, 100), capped, chartsJson: embedJson([receivedBySource(w, counts), refusalsByReason(w, refusals)]) });
   });
 
-  // A link from the events page brings its search along (filters in the URL).
   /** Refusals in the window, newest first, at most 5,000 (a flood is sampled by ingress already). */
   async function refusalsIn(w: { from: number; to: number }): Promise<{ refusals: RejectionRow[]; capped: boolean }> {
     const refusals: RejectionRow[] = [];
@@ -180,7 +179,11 @@ export function pages(app: FastifyInstance, deps: PageDeps): void {
     return { refusals, capped: refusals.length >= 5000 };
   }
 
-  app.get('/bulk', async (req, reply) => reply.viewAsync('bulk.eta', { title: 'Bulk actions', names, preview: null, jobs: ops.recentJobs(), form: filters(req.query), narrowing: narrowingOf(filters(req.query)) }));
+  // A link from the events page brings its search along (filters in the URL).
+  app.get('/bulk', async (req, reply) => {
+    const form = filters(req.query);
+    return reply.viewAsync('bulk.eta', { title: 'Bulk actions', names, preview: null, jobs: ops.recentJobs(), form, narrowing: narrowingOf(form) });
+  });
 
   /** The narrowing filters present in a form, as shown to the operator ("q=refund, eventType=invoice.*"). */
   function narrowingOf(f: Params): string {
@@ -220,12 +223,14 @@ export function pages(app: FastifyInstance, deps: PageDeps): void {
         throw Object.assign(new Error(`${err.param}: ${err.message}`), { statusCode: 400 });
       }
     }
+    // A narrowed redrive takes exactly the dead deliveries the index found (none: nothing).
+    const redriveIds = narrowed ? pairs.map((p) => p.eventId) : [];
     const target = `${dest ?? 'every destination'}${sources.length ? ` from ${sources.join(', ')}` : ''}${narrowed ? ` matching ${narrowingOf(narrow)}` : ''}, ${new Date(from).toISOString()} – ${new Date(to).toISOString()}`;
     if (!confirm) {
       let count: number;
       let what: string;
       if (kind === 'redrive') {
-        const s = narrowed && pairs.length === 0 ? { redriven: 0, skipped: 0 } : await ops.redrive({ destination: dest, from, to, eventIds: narrowed ? pairs.map((p) => p.eventId) : [], dryRun: true });
+        const s = narrowed && pairs.length === 0 ? { redriven: 0, skipped: 0 } : await ops.redrive({ destination: dest, from, to, eventIds: redriveIds, dryRun: true });
         count = s.redriven;
         what = `${count} dead letter${count === 1 ? '' : 's'} will be re-sent to ${dest ?? 'their destinations'}${s.skipped ? ` (${s.skipped} skipped: transform-stage or unknown destination)` : ''}`;
       } else if (kind === 'replay') {
@@ -241,7 +246,7 @@ export function pages(app: FastifyInstance, deps: PageDeps): void {
     if (kind === 'retry') return reply.redirect(`/bulk/jobs/${(await startRetry(req, pairs, target)).id}`, 303);
     const title = kind === 'redrive' ? `Redrive dead letters: ${target}` : `Replay: ${target}`;
     const onEnd = (job: Job) => { void audit(req, { action: `bulk.${kind}`, target, detail: { job: job.id, state: job.state, result: job.result, error: job.error } }).catch(() => {}); };
-    const job = ops.start(title, req.user!.name, async (j) => (kind === 'redrive' ? ops.redrive({ destination: dest, from, to, eventIds: narrowed ? pairs.map((p) => p.eventId) : [], dryRun: false }, j) : ops.replayRange({ from, to, sources, destination: dest, dryRun: false }, j)), onEnd);
+    const job = ops.start(title, req.user!.name, async (j) => (kind === 'redrive' ? ops.redrive({ destination: dest, from, to, eventIds: redriveIds, dryRun: false }, j) : ops.replayRange({ from, to, sources, destination: dest, dryRun: false }, j)), onEnd);
     await audit(req, { action: `bulk.${kind}.start`, target, detail: { job: job.id } });
     return reply.redirect(`/bulk/jobs/${job.id}`, 303);
   });

@@ -1,6 +1,7 @@
 // hookyard events search | show (from the index) | erase: the event history through the
 // console's API. `show` falls back to reading Kafka when the index cannot answer.
 import { ConsoleUnavailable, type ConsoleClient } from '../console-client.ts';
+import { isUtf8 } from 'node:buffer';
 import type { CliContext, Output } from '../context.ts';
 import type { RawEvent } from '@hookyard/core';
 import { scan } from '../scan.ts';
@@ -76,18 +77,18 @@ export async function bodyFromKafka(ctx: CliContext, at: { topic: string; partit
   const offset = Number(at.offset);
   const bounds = (await admin.fetchTopicOffsets(at.topic)).find((b) => b.partition === at.partition);
   if (!bounds || offset < Number(bounds.low) || offset >= Number(bounds.high)) return null;
-  let found: Buffer | null = null;
+  const found: Buffer[] = [];
   await scan(ctx.kafka, at.topic, [{ partition: at.partition, start: offset, end: offset + 1 }], async (_p, messages) => {
     for (const m of messages) {
       if (Number(m.offset) !== offset || !m.value) continue;
       const e = await ctx.codec.decode<RawEvent>(m.value);
-      if (e.id === id) found = Buffer.from(e.body);
+      if (e.id === id) found.push(Buffer.from(e.body));
     }
   });
-  if (found === null) return null;
-  const b: Buffer = found;
-  const utf8 = Buffer.from(b.toString('utf8'), 'utf8').equals(b);
-  return { body: b.toString(utf8 ? 'utf8' : 'base64'), bodyEncoding: utf8 ? 'utf8' : 'base64' };
+  const b = found[0];
+  if (b === undefined) return null;
+  const encoding = isUtf8(b) ? 'utf8' : 'base64';
+  return { body: b.toString(encoding), bodyEncoding: encoding };
 }
 
 export function formatTrace(t: IndexedTrace): string[] {

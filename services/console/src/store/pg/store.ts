@@ -25,6 +25,11 @@ const RECEIPT_SQL: Record<ReceiptFilter, string> = {
   sla_missed: "(EXISTS (SELECT 1 FROM sla_misses m WHERE m.event_id = d.event_id AND m.destination = d.destination AND m.t = d.t) AND NOT EXISTS (SELECT 1 FROM receipts r WHERE r.event_id = d.event_id AND r.destination = d.destination AND r.t = d.t))",
 };
 
+/** An issue's occurrences after `since`, on the pool or inside a transaction's client. */
+async function occurrencesSince(q: pg.Pool | pg.PoolClient, id: string, since: number): Promise<number> {
+  return Number((await q.query('SELECT count(*) AS n FROM issue_occurrences WHERE issue_id = $1 AND at > $2', [id, since])).rows[0].n);
+}
+
 /** Gives deliveries first seen through an attempt their event's source and receive time. */
 const FILL_SOURCES = `UPDATE deliveries d SET source = e.source, received_at = e.received_at FROM events e WHERE d.source = '' AND e.id = d.event_id AND e.t = d.t`;
 
@@ -177,7 +182,7 @@ export class PgStore implements IndexStore {
       await c.query('ALTER TABLE decisions ADD COLUMN IF NOT EXISTS config_version text');
       await c.query('ALTER TABLE issue_changes ADD COLUMN IF NOT EXISTS sent_at bigint');
       await c.query('ALTER TABLE attempts ADD COLUMN IF NOT EXISTS request_headers jsonb');
-      // Deliveries first seen through an attempt, waiting for their event's source (see fillSources).
+      // Deliveries first seen through an attempt, waiting for their event's source (see FILL_SOURCES).
       await c.query(`CREATE INDEX IF NOT EXISTS deliveries_unsourced ON deliveries (event_id) WHERE source = ''`);
       // A console killed between a batch's commit and its fill-in left some.
       await c.query(FILL_SOURCES);
@@ -595,7 +600,7 @@ export class PgStore implements IndexStore {
           let count = added.length;
           let firstSeen = Math.min(...added.map((o) => o.at));
           if (first.threshold) {
-            const n = Number((await c.query('SELECT count(*) AS n FROM issue_occurrences WHERE issue_id = $1 AND at > $2', [first.issueId, newest.at - first.threshold.windowMs])).rows[0].n);
+            const n = await occurrencesSince(c, first.issueId, newest.at - first.threshold.windowMs);
             if (n < first.threshold.count) continue;
             const all = (await c.query('SELECT count(*) AS n, min(at) AS f FROM issue_occurrences WHERE issue_id = $1', [first.issueId])).rows[0] as Row;
             count = Number(all.n);
@@ -609,7 +614,7 @@ export class PgStore implements IndexStore {
         }
         let reopen = str(existing.state) === 'resolved';
         // A rate issue resolved because its rate fell reopens only once the rate is back above it.
-        if (reopen && first.threshold) reopen = Number((await c.query('SELECT count(*) AS n FROM issue_occurrences WHERE issue_id = $1 AND at > $2', [first.issueId, newest.at - first.threshold.windowMs])).rows[0].n) >= first.threshold.count;
+        if (reopen && first.threshold) reopen = (await occurrencesSince(c, first.issueId, newest.at - first.threshold.windowMs)) >= first.threshold.count;
         if (reopen) await c.query('INSERT INTO issue_changes (issue_id, change, at, event_id) VALUES ($1, $2, $3, $4)', [first.issueId, 'reopened', newest.at, eventId(Date.now())]);
         await c.query(`UPDATE issues SET count = count + $1, last_seen = greatest(last_seen, $2), sample_event_id = $3, sample = $4,
           state = CASE WHEN $5 THEN 'open' ELSE state END, state_at = CASE WHEN $5 THEN $2 ELSE state_at END,
@@ -666,7 +671,7 @@ export class PgStore implements IndexStore {
   }
 
   async issueOccurrencesSince(id: string, since: number): Promise<number> {
-    return Number((await this.pool.query('SELECT count(*) AS n FROM issue_occurrences WHERE issue_id = $1 AND at > $2', [id, since])).rows[0].n);
+    return occurrencesSince(this.pool, id, since);
   }
 
   async workedSince(destination: string, since: number, what: 'delivered' | 'applied'): Promise<boolean> {

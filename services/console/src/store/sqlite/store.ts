@@ -437,7 +437,7 @@ export class SqliteStore implements IndexStore {
           let count = added.length;
           let firstSeen = Math.min(...added.map((o) => o.at));
           if (first.threshold) {
-            const n = Number((this.stmt('SELECT count(*) AS n FROM issue_occurrences WHERE issue_id = ? AND at > ?').get(first.issueId, newest.at - first.threshold.windowMs) as Row).n);
+            const n = this.occurrencesSince(first.issueId, newest.at - first.threshold.windowMs);
             if (n < first.threshold.count) continue;
             const all = this.stmt('SELECT count(*) AS n, min(at) AS f FROM issue_occurrences WHERE issue_id = ?').get(first.issueId) as Row;
             count = Number(all.n);
@@ -451,7 +451,7 @@ export class SqliteStore implements IndexStore {
         }
         let reopen = str(existing.state) === 'resolved';
         // A rate issue resolved because its rate fell reopens only once the rate is back above it.
-        if (reopen && first.threshold) reopen = Number((this.stmt('SELECT count(*) AS n FROM issue_occurrences WHERE issue_id = ? AND at > ?').get(first.issueId, newest.at - first.threshold.windowMs) as Row).n) >= first.threshold.count;
+        if (reopen && first.threshold) reopen = this.occurrencesSince(first.issueId, newest.at - first.threshold.windowMs) >= first.threshold.count;
         if (reopen) this.stmt('INSERT INTO issue_changes (issue_id, change, at, event_id) VALUES (?, ?, ?, ?)').run(first.issueId, 'reopened', newest.at, eventId(Date.now()));
         this.stmt(`UPDATE issues SET count = count + ?, last_seen = max(last_seen, ?), sample_event_id = ?, sample = ?,
           state = CASE WHEN ? THEN 'open' ELSE state END, state_at = CASE WHEN ? THEN ? ELSE state_at END,
@@ -518,6 +518,11 @@ export class SqliteStore implements IndexStore {
   }
 
   async issueOccurrencesSince(id: string, since: number): Promise<number> {
+    return this.occurrencesSince(id, since);
+  }
+
+  /** An issue's occurrences after `since` (synchronous: recordIssues counts inside its transaction). */
+  private occurrencesSince(id: string, since: number): number {
     return Number((this.stmt('SELECT count(*) AS n FROM issue_occurrences WHERE issue_id = ? AND at > ?').get(id, since) as Row).n);
   }
 
