@@ -319,6 +319,11 @@ test('a search narrows a bulk retry and redrive; an event replayed through today
   const csrf = JSON.parse((await page.getAttribute('body', 'hx-headers'))!)['x-csrf-token'] as string;
   const bad = await page.request.post(`${consoleUrl}/bulk/retry`, { headers: { 'x-csrf-token': csrf }, form: { status: '999' }, maxRedirects: 0 });
   assert.equal(bad.status(), 400);
+  // A confirmed redrive whose search finds nothing sends nothing (not every dead letter).
+  const beforeNone = sink.requests.length;
+  const none = await page.request.post(`${consoleUrl}/bulk/redrive`, { headers: { 'x-csrf-token': csrf }, form: { destination: 'billing', from: '1h', q: 'no-such-words-anywhere', confirm: 'yes' }, maxRedirects: 0 });
+  assert.equal(none.status(), 409);
+  assert.equal(sink.requests.length, beforeNone);
   await page.goto(`${consoleUrl}/audit`);
   const audit = await page.locator('table.audit tbody').textContent() ?? '';
   for (const a of ['event.replay', 'destination.reset-breaker', 'issue.resolve', 'bulk.retry.start', 'bulk.retry failed']) assert.ok(audit.includes(a), `${a} in the audit log`);

@@ -243,6 +243,9 @@ export function pages(app: FastifyInstance, deps: PageDeps): void {
       }
       return reply.viewAsync('bulk.eta', { title: 'Bulk actions', names, preview: { kind, what, count, form }, jobs: ops.recentJobs(), form, narrowing: narrowingOf(f) });
     }
+    // Confirmed, but the search now finds nothing (or the form was not from a dry run): an
+    // empty id list would mean "every dead letter in the window" to the redrive.
+    if (kind === 'redrive' && narrowed && redriveIds.length === 0) throw Object.assign(new Error('Nothing matches this search any more: nothing was sent.'), { statusCode: 409 });
     if (kind === 'retry') return reply.redirect(`/bulk/jobs/${(await startRetry(req, pairs, target)).id}`, 303);
     const title = kind === 'redrive' ? `Redrive dead letters: ${target}` : `Replay: ${target}`;
     const onEnd = (job: Job) => { void audit(req, { action: `bulk.${kind}`, target, detail: { job: job.id, state: job.state, result: job.result, error: job.error } }).catch(() => {}); };
